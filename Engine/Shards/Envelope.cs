@@ -1,0 +1,36 @@
+using System.Runtime.InteropServices;
+using Engine.Routing;
+
+namespace Engine.Shards;
+
+/// <summary>
+/// An item on its way through a shard, with what the shard needs to know about it. A struct, so
+/// moving an item through a channel allocates nothing.
+/// </summary>
+[StructLayout(LayoutKind.Auto)]
+internal struct Envelope<T>
+{
+    /// <summary>The user's item.</summary>
+    public T Item;
+
+    /// <summary>The item's key; <see cref="ItemKey.None"/> in the unkeyed shard.</summary>
+    public ItemKey Key;
+
+    /// <summary>When the item entered the pipeline (<see cref="TimeProvider.GetTimestamp"/> ticks); carried through every stage.</summary>
+    public long EntryTimestamp;
+
+    /// <summary>When this stage accepted the item (<see cref="TimeProvider.GetTimestamp"/> ticks).</summary>
+    public long AcceptedTimestamp;
+
+    /// <summary>How many times the handler has run for the item; 0 until the first run starts.</summary>
+    public int Attempts;
+
+    public Envelope(T item, ItemKey key, long entryTimestamp, long acceptedTimestamp)
+    {
+        Item = item;
+        Key = key;
+        EntryTimestamp = entryTimestamp;
+        AcceptedTimestamp = acceptedTimestamp;
+        Attempts = 0;
+    }
+}

@@ -1,0 +1,14 @@
+namespace Engine.Stages;
+
+/// <summary>Why an accepted item was dropped; each is the <see cref="StageFullMode"/> that dropped it.</summary>
+public enum DropReason
+{
+    /// <summary>Evicted as the oldest waiting item of a full shard (<see cref="StageFullMode.DropOldest"/>).</summary>
+    DropOldest = 0,
+
+    /// <summary>Evicted as the newest waiting item of a full shard (<see cref="StageFullMode.DropNewest"/>).</summary>
+    DropNewest,
+
+    /// <summary>Dropped as it was written to a full shard (<see cref="StageFullMode.DropWrite"/>).</summary>
+    DropWrite,
+}

@@ -1,0 +1,76 @@
+using Engine.Internal;
+
+namespace Engine.Stages;
+
+/// <summary>Creates stages.</summary>
+public static class Stage
+{
+    /// <summary>Creates a stage with an asynchronous handler.</summary>
+    /// <typeparam name="T">The item type.</typeparam>
+    /// <param name="options">The stage's shape; validated and copied now.</param>
+    /// <param name="handler">
+    /// Handles one item. It gets a token that is cancelled when the stage aborts. An exception it throws
+    /// is retried when transient (see <see cref="StageOptions{T}.Retry"/>) and dead-lettered otherwise;
+    /// it never stops the stage.
+    /// </param>
+    /// <returns>The running stage, ready for writes.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="handler"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    public static Stage<T> Create<T>(StageOptions<T> options, Func<T, CancellationToken, ValueTask> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Create(options, handler, null);
+    }
+
+    /// <summary>
+    /// Creates a stage with a synchronous handler, which runs with no async state machine at all; use it
+    /// for CPU-bound work. Everything else is as for the asynchronous overload.
+    /// </summary>
+    /// <typeparam name="T">The item type.</typeparam>
+    /// <param name="options">The stage's shape; validated and copied now.</param>
+    /// <param name="handler">Handles one item; see the asynchronous overload.</param>
+    /// <returns>The running stage, ready for writes.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="handler"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    public static Stage<T> Create<T>(StageOptions<T> options, Action<T, CancellationToken> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Create(options, null, handler);
+    }
+
+    private static Stage<T> Create<T>(StageOptions<T> options, Func<T, CancellationToken, ValueTask>? asyncHandler, Action<T, CancellationToken>? syncHandler)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Validate(options);
+        return new Stage<T>(options, new StageRuntime<T>(options, asyncHandler, syncHandler));
+    }
+
+    private static void Validate<T>(StageOptions<T> options)
+    {
+        string owner = string.IsNullOrWhiteSpace(options.Name) ? "Stage" : $"Stage '{options.Name}'";
+        if (string.IsNullOrWhiteSpace(options.Name))
+        {
+            throw OptionsValidation.Invalid(owner, "options.Name", "is required and may not be blank.");
+        }
+
+        OptionsValidation.Validate(options, owner, "options");
+        if (options.TimeProvider is null)
+        {
+            throw OptionsValidation.Invalid(owner, "options.TimeProvider", "may not be null.");
+        }
+
+        if (options.DisposeDrainTimeout < TimeSpan.Zero && options.DisposeDrainTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw OptionsValidation.Invalid(owner, "options.DisposeDrainTimeout", "must be zero or more, or Timeout.InfiniteTimeSpan.");
+        }
+
+        if (options.Retry is { } retry)
+        {
+            OptionsValidation.Validate(retry, owner, "options.Retry");
+            if (retry.MaxDelay < retry.BaseDelay)
+            {
+                throw OptionsValidation.Invalid(owner, "options.Retry.MaxDelay", $"({retry.MaxDelay}) may not be below options.Retry.BaseDelay ({retry.BaseDelay}).");
+            }
+        }
+    }
+}

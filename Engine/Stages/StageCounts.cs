@@ -1,0 +1,93 @@
+namespace Engine.Stages;
+
+/// <summary>
+/// The item accounting of a stage, or of one of its shards, at one moment.
+/// </summary>
+/// <remarks>
+/// Every accepted item ends in exactly one of: processed, dead-lettered, dropped (by reason) or
+/// abandoned; until then it is pending. Once the stage has completed,
+/// <c>Accepted == Processed + DeadLettered + Dropped + Abandoned</c> holds exactly
+/// (<see cref="IsConserved"/>). While items are moving the counters are read one after the other, so
+/// a snapshot may be off by the items that moved while it was taken.
+/// </remarks>
+public readonly record struct StageCounts
+{
+    /// <summary>Items the stage accepted (including those a full mode dropped later).</summary>
+    public long Accepted { get; init; }
+
+    /// <summary>Items whose handler completed successfully.</summary>
+    public long Processed { get; init; }
+
+    /// <summary>Items that failed permanently (non-transient error, or out of attempts).</summary>
+    public long DeadLettered { get; init; }
+
+    /// <summary>Items dropped by <see cref="StageFullMode.DropOldest"/>.</summary>
+    public long DroppedOldest { get; init; }
+
+    /// <summary>Items dropped by <see cref="StageFullMode.DropNewest"/>.</summary>
+    public long DroppedNewest { get; init; }
+
+    /// <summary>Items dropped by <see cref="StageFullMode.DropWrite"/>.</summary>
+    public long DroppedWrite { get; init; }
+
+    /// <summary>All dropped items: the sum of the three drop reasons.</summary>
+    public long Dropped => DroppedOldest + DroppedNewest + DroppedWrite;
+
+    /// <summary>Accepted items that an abort left unprocessed (waiting, parked, awaiting a retry, or cancelled in the handler).</summary>
+    public long Abandoned { get; init; }
+
+    /// <summary>
+    /// Writes the stage turned away without accepting the item: full in <see cref="StageFullMode.Wait"/>
+    /// (<c>TryWrite</c>) or <see cref="StageFullMode.Reject"/> mode, written after completion, or whose
+    /// key could not be computed. Not part of the identity, because the item never entered.
+    /// </summary>
+    public long Refused { get; init; }
+
+    /// <summary>Retries scheduled after a transient failure.</summary>
+    public long Retries { get; init; }
+
+    /// <summary>Exceptions thrown by the handler (each failed attempt counts once).</summary>
+    public long HandlerErrors { get; init; }
+
+    /// <summary>Exceptions thrown by user callbacks (<c>OnDropped</c>, <c>OnDeadLetter</c>, <c>IsTransient</c>); they are swallowed.</summary>
+    public long CallbackErrors { get; init; }
+
+    /// <summary>Items inside a handler now.</summary>
+    public long InFlight { get; init; }
+
+    /// <summary>Items waiting now: in the shard's channel, parked behind a busy key, ready to run, or waiting for a retry's backoff.</summary>
+    public long Waiting { get; init; }
+
+    /// <summary>Accepted items not settled yet (waiting or in flight).</summary>
+    public long Pending { get; init; }
+
+    /// <summary>Whether <c>Accepted == Processed + DeadLettered + Dropped + Abandoned + Pending</c>.</summary>
+    public bool IsConserved => Accepted == Processed + DeadLettered + Dropped + Abandoned + Pending;
+
+    /// <summary>Adds two sets of counts (for summing shards).</summary>
+    /// <param name="left">Counts.</param>
+    /// <param name="right">More counts.</param>
+    /// <returns>The sum, figure by figure.</returns>
+    public static StageCounts operator +(StageCounts left, StageCounts right) => new()
+    {
+        Accepted = left.Accepted + right.Accepted,
+        Processed = left.Processed + right.Processed,
+        DeadLettered = left.DeadLettered + right.DeadLettered,
+        DroppedOldest = left.DroppedOldest + right.DroppedOldest,
+        DroppedNewest = left.DroppedNewest + right.DroppedNewest,
+        DroppedWrite = left.DroppedWrite + right.DroppedWrite,
+        Abandoned = left.Abandoned + right.Abandoned,
+        Refused = left.Refused + right.Refused,
+        Retries = left.Retries + right.Retries,
+        HandlerErrors = left.HandlerErrors + right.HandlerErrors,
+        CallbackErrors = left.CallbackErrors + right.CallbackErrors,
+        InFlight = left.InFlight + right.InFlight,
+        Waiting = left.Waiting + right.Waiting,
+        Pending = left.Pending + right.Pending,
+    };
+
+    /// <summary>Adds two sets of counts (for summing shards).</summary>
+    /// <param name="other">More counts.</param>
+    /// <returns>The sum, figure by figure.</returns>
+    public StageCounts Add(StageCounts other) => this + other;
+}

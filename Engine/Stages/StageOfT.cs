@@ -1,0 +1,294 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Engine.Routing;
+using Engine.Shards;
+
+namespace Engine.Stages;
+
+/// <summary>
+/// A keyed, sharded stage: items are routed by key to bounded channel shards and handled by each
+/// shard's workers, one key at a time and in order, with retries and dead letters. Create one with
+/// <see cref="Stage.Create{T}(StageOptions{T}, Func{T, CancellationToken, ValueTask})"/>.
+/// </summary>
+/// <remarks>
+/// Every accepted item ends processed, dead-lettered, dropped by the full mode, or abandoned by an
+/// abort, and each outcome is counted (<see cref="GetCounts"/>). Writes and counters touch only the
+/// item's own shard; no lock is shared across shards.
+/// </remarks>
+/// <typeparam name="T">The item type.</typeparam>
+[DebuggerDisplay("Stage {Name}: Shards = {ShardCount}, Completed = {Completion.IsCompleted}")]
+public sealed class Stage<T> : IAsyncDisposable
+{
+    private readonly StageRuntime<T> _runtime;
+    private readonly Func<T, ItemKey>? _keySelector;
+
+    /// <summary>Keyed shards first, then the unkeyed shard at index <c>Shards</c>.</summary>
+    private readonly Shard<T>[] _shards;
+
+    private readonly int _keyedShards;
+    private readonly TimeSpan _disposeDrainTimeout;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Shards that have not finished yet.</summary>
+    private int _unfinishedShards;
+
+    internal Stage(StageOptions<T> options, StageRuntime<T> runtime)
+    {
+        _runtime = runtime;
+        _keySelector = options.KeySelector;
+        _keyedShards = options.Shards;
+        _disposeDrainTimeout = options.DisposeDrainTimeout;
+        _shards = new Shard<T>[_keyedShards + 1];
+        for (int i = 0; i < _keyedShards; i++)
+        {
+            _shards[i] = new Shard<T>(runtime, i, keyed: true, options.WorkersPerShard, OnShardFinished);
+        }
+
+        _shards[_keyedShards] = new Shard<T>(runtime, _keyedShards, keyed: false, options.UnkeyedWorkers, OnShardFinished);
+        _unfinishedShards = _shards.Length;
+    }
+
+    /// <summary>The stage's name.</summary>
+    public string Name => _runtime.Name;
+
+    /// <summary>The number of shards: the keyed shards plus the unkeyed one (which is the last, numbered <c>Shards</c>).</summary>
+    public int ShardCount => _shards.Length;
+
+    /// <summary>
+    /// Completes when the stage has completed and settled every item it accepted (scheduled retries
+    /// included) and all its workers and timers have ended. It is cancelled instead if the stage was aborted.
+    /// </summary>
+    public Task Completion => _completion.Task;
+
+    /// <summary>
+    /// Writes an item, waiting for room when its shard is full in <see cref="StageFullMode.Wait"/> mode.
+    /// In the drop modes it never waits: an item dropped by <see cref="StageFullMode.DropWrite"/> is
+    /// counted and reported to <see cref="StageOptions{T}.OnDropped"/>.
+    /// </summary>
+    /// <param name="item">The item.</param>
+    /// <param name="cancellationToken">Stops waiting for room; the item is then not accepted.</param>
+    /// <returns>A task that completes when the item has been accepted (or dropped by the full mode).</returns>
+    /// <exception cref="ArgumentException">The key selector threw; the item was not accepted.</exception>
+    /// <exception cref="StageCompletedException">The stage was completed or stopped; the item was not accepted.</exception>
+    /// <exception cref="StageFullException">The shard is full and the mode is <see cref="StageFullMode.Reject"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired before the item was accepted.</exception>
+    public ValueTask WriteAsync(T item, CancellationToken cancellationToken = default) =>
+        WriteAsync(item, _runtime.TimeProvider.GetTimestamp(), cancellationToken);
+
+    /// <summary>
+    /// Writes an item if its shard has room now (or the full mode makes room), never waiting.
+    /// </summary>
+    /// <param name="item">The item.</param>
+    /// <returns>
+    /// True when the item is now in the stage. False when it is not: refused because the shard is full
+    /// (<see cref="StageFullMode.Wait"/>, <see cref="StageFullMode.Reject"/>) or the stage was completed,
+    /// or dropped by <see cref="StageFullMode.DropWrite"/> (counted and reported to <c>OnDropped</c>).
+    /// </returns>
+    /// <exception cref="ArgumentException">The key selector threw; the item was not accepted.</exception>
+    public bool TryWrite(T item)
+    {
+        long now = _runtime.TimeProvider.GetTimestamp();
+        Envelope<T> envelope = CreateEnvelope(item, now, now, out Shard<T> shard);
+        return shard.TryWrite(in envelope, willWait: false) == WriteOutcome.Accepted;
+    }
+
+    /// <summary>
+    /// Writes items one after another with <see cref="WriteAsync(T, CancellationToken)"/>'s rules. If a
+    /// write fails, the items before it stay accepted and the exception propagates.
+    /// </summary>
+    /// <param name="items">The items, in order.</param>
+    /// <param name="cancellationToken">Stops waiting for room.</param>
+    /// <returns>How many items were written (including any that <see cref="StageFullMode.DropWrite"/> dropped).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="items"/> is null.</exception>
+    public async ValueTask<int> WriteManyAsync(IEnumerable<T> items, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        int written = 0;
+        foreach (T item in items)
+        {
+            await WriteAsync(item, cancellationToken).ConfigureAwait(false);
+            written++;
+        }
+
+        return written;
+    }
+
+    /// <summary>
+    /// Stops accepting items. The stage goes on until everything accepted has settled, then
+    /// <see cref="Completion"/> completes. Writes waiting for room fail with
+    /// <see cref="StageCompletedException"/>. Calling it again does nothing.
+    /// </summary>
+    public void Complete()
+    {
+        foreach (Shard<T> shard in _shards)
+        {
+            shard.Complete();
+        }
+    }
+
+    /// <summary>
+    /// Completes the stage and lets it drain for up to <paramref name="drainTimeout"/>; whatever is
+    /// still unsettled then is aborted (see <see cref="AbortAsync"/>). Idempotent.
+    /// </summary>
+    /// <param name="drainTimeout">How long to let the stage drain (measured on the stage's <see cref="TimeProvider"/>); <see cref="Timeout.InfiniteTimeSpan"/> waits for ever.</param>
+    /// <param name="cancellationToken">Ends the drain early: the stage aborts at once.</param>
+    /// <returns>The stage's counts once every item has settled and every worker has ended.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="drainTimeout"/> is negative (other than infinite).</exception>
+    public async ValueTask<StageCounts> StopAsync(TimeSpan drainTimeout, CancellationToken cancellationToken = default)
+    {
+        if (drainTimeout < TimeSpan.Zero && drainTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(drainTimeout), drainTimeout, $"Stage '{Name}': the drain timeout must be zero or more, or infinite.");
+        }
+
+        Complete();
+        if (!Completion.IsCompleted && drainTimeout != TimeSpan.Zero)
+        {
+            using var stopWaiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            Task timeout = Task.Delay(drainTimeout, _runtime.TimeProvider, stopWaiting.Token);
+            await Task.WhenAny(Completion, timeout).ConfigureAwait(false);
+            await stopWaiting.CancelAsync().ConfigureAwait(false);
+        }
+
+        return Completion.IsCompleted ? GetCounts() : await AbortAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Aborts: stops accepting items, cancels the token handed to running handlers, abandons every item
+    /// that is waiting (in a channel, parked, or waiting for a retry) and waits for running handlers to
+    /// return. A handler cancelled by the abort counts its item as abandoned. Idempotent.
+    /// </summary>
+    /// <returns>The stage's counts once every item has settled; <see cref="StageCounts.Abandoned"/> says how many the abort left unprocessed.</returns>
+    public async ValueTask<StageCounts> AbortAsync()
+    {
+        if (_runtime.TryAbort())
+        {
+            Complete();
+            foreach (Shard<T> shard in _shards)
+            {
+                shard.Abort();
+            }
+        }
+
+        await Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        return GetCounts();
+    }
+
+    /// <summary>The stage's counts, summed over its shards.</summary>
+    /// <returns>The counts; exact once <see cref="Completion"/> has completed.</returns>
+    public StageCounts GetCounts()
+    {
+        StageCounts total = default;
+        foreach (Shard<T> shard in _shards)
+        {
+            total += shard.ReadCounts();
+        }
+
+        return total;
+    }
+
+    /// <summary>One shard's counts; <see cref="StageCounts.Waiting"/> is its depth.</summary>
+    /// <param name="shard">The shard, from 0 to <see cref="ShardCount"/> − 1; the last is the unkeyed shard.</param>
+    /// <returns>The shard's counts.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="shard"/> is out of range.</exception>
+    public StageCounts GetShardCounts(int shard)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(shard);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(shard, _shards.Length);
+        return _shards[shard].ReadCounts();
+    }
+
+    /// <summary>The shard an item with <paramref name="key"/> goes to.</summary>
+    /// <param name="key">The key.</param>
+    /// <returns>The shard's index; <see cref="ShardCount"/> − 1 (the unkeyed shard) for <see cref="ItemKey.None"/>.</returns>
+    public int ShardOf(ItemKey key) => key.IsNone ? _keyedShards : ShardRouter.ShardOf(key.Hash, _keyedShards);
+
+    /// <summary>
+    /// Stops the stage as <see cref="StopAsync"/> does, with <see cref="StageOptions{T}.DisposeDrainTimeout"/>.
+    /// Complete the stage and await <see cref="Completion"/> first to be sure nothing is abandoned.
+    /// </summary>
+    /// <returns>A task that completes when the stage has stopped.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(_disposeDrainTimeout).ConfigureAwait(false);
+        _runtime.Dispose();
+    }
+
+    /// <summary>Every shard's internal state, one line each, for diagnostics.</summary>
+    internal string Describe() => string.Join(Environment.NewLine, _shards.Select(s => s.ToString()));
+
+    /// <summary>Writes with a given pipeline entry timestamp (kept across stages for end-to-end latency).</summary>
+    internal ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        Envelope<T> envelope = CreateEnvelope(item, entryTimestamp, _runtime.TimeProvider.GetTimestamp(), out Shard<T> shard);
+        switch (shard.TryWrite(in envelope, willWait: _runtime.FullMode == StageFullMode.Wait))
+        {
+            case WriteOutcome.Accepted:
+            case WriteOutcome.Dropped:
+                return default;
+            case WriteOutcome.Closed:
+                return ValueTask.FromException(CompletedError());
+            default:
+                return _runtime.FullMode == StageFullMode.Reject
+                    ? ValueTask.FromException(new StageFullException($"Stage '{Name}': shard {shard.Index} is full ({_runtime.Capacity} items) and the full mode is Reject; the item was not accepted."))
+                    : WriteWaitingAsync(envelope, shard, cancellationToken);
+        }
+    }
+
+    private async ValueTask WriteWaitingAsync(Envelope<T> envelope, Shard<T> shard, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await shard.WriteWaitingAsync(envelope, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw CompletedError();
+        }
+    }
+
+    private StageCompletedException CompletedError() =>
+        new($"Stage '{Name}' is completed or stopped and accepts no more items; the item was not accepted.");
+
+    private Envelope<T> CreateEnvelope(T item, long entryTimestamp, long acceptedTimestamp, out Shard<T> shard)
+    {
+        ItemKey key = default;
+        if (_keySelector is not null)
+        {
+            try
+            {
+                key = _keySelector(item);
+            }
+            catch (Exception ex)
+            {
+                _shards[_keyedShards].CountRefused();
+                throw new ArgumentException($"Stage '{Name}': the KeySelector threw for the item being written; the item was not accepted.", nameof(item), ex);
+            }
+        }
+
+        shard = _shards[ShardOf(key)];
+        return new Envelope<T>(item, key, entryTimestamp, acceptedTimestamp);
+    }
+
+    private void OnShardFinished(Shard<T> shard)
+    {
+        if (Interlocked.Decrement(ref _unfinishedShards) != 0)
+        {
+            return;
+        }
+
+        if (_runtime.IsAborted)
+        {
+            _completion.TrySetCanceled();
+        }
+        else
+        {
+            _completion.TrySetResult();
+        }
+    }
+}

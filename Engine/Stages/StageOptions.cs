@@ -1,0 +1,88 @@
+using System.ComponentModel.DataAnnotations;
+using Engine.Retry;
+using Engine.Routing;
+
+namespace Engine.Stages;
+
+/// <summary>
+/// How a stage is shaped: its shards, their capacity and workers, what happens when a shard is full,
+/// how items are keyed and retried, and where dropped and dead-lettered items are reported.
+/// </summary>
+/// <remarks>
+/// The options are read once, when the stage is created (<see cref="Stage.Create{T}(StageOptions{T}, Func{T, CancellationToken, ValueTask})"/>);
+/// changing them afterwards has no effect. Invalid values fail creation with an
+/// <see cref="ArgumentException"/> whose message and <see cref="ArgumentException.ParamName"/> name the option.
+/// </remarks>
+/// <typeparam name="T">The item type.</typeparam>
+public sealed class StageOptions<T>
+{
+    /// <summary>The stage's name, used in error messages and metrics. Required; not blank.</summary>
+    [Required(AllowEmptyStrings = false)]
+    public string Name { get; set; } = "";
+
+    /// <summary>
+    /// The number of keyed shards; the stage also has one unkeyed shard. The default value is 4; from 1 to 4096.
+    /// </summary>
+    [Range(1, StageConstants.MaxShards)]
+    public int Shards { get; set; } = StageConstants.DefaultShards;
+
+    /// <summary>
+    /// How many items each shard's channel holds before <see cref="FullMode"/> applies. The default value
+    /// is 1024; from 1 to 16,777,216. A keyed shard may additionally hold up to this many items parked
+    /// behind keys that are busy (in a handler or waiting for a retry), so per-key order costs no
+    /// unbounded memory.
+    /// </summary>
+    [Range(1, StageConstants.MaxCapacity)]
+    public int Capacity { get; set; } = StageConstants.DefaultCapacity;
+
+    /// <summary>
+    /// Workers draining each keyed shard. The default value is 1; from 1 to 1024. With more than one,
+    /// items of different keys in a shard run in parallel while one key still runs one item at a time, in order.
+    /// </summary>
+    [Range(1, StageConstants.MaxWorkers)]
+    public int WorkersPerShard { get; set; } = StageConstants.DefaultWorkers;
+
+    /// <summary>
+    /// Workers draining the unkeyed shard. The default value is 1; from 1 to 1024. Unkeyed items carry
+    /// no ordering promise when there is more than one.
+    /// </summary>
+    [Range(1, StageConstants.MaxWorkers)]
+    public int UnkeyedWorkers { get; set; } = StageConstants.DefaultWorkers;
+
+    /// <summary>What a write to a full shard does. The default value is <see cref="StageFullMode.Wait"/> (backpressure).</summary>
+    [EnumDataType(typeof(StageFullMode))]
+    public StageFullMode FullMode { get; set; } = StageFullMode.Wait;
+
+    /// <summary>
+    /// Picks an item's key (a string, <see cref="long"/>, <see cref="Guid"/> or bytes, see <see cref="ItemKey"/>).
+    /// Items with equal keys go to one shard and are handled one at a time, in order; a
+    /// <see cref="ItemKey.None"/> key (null or empty string) sends the item to the unkeyed shard. The
+    /// default (null) sends every item to the unkeyed shard. If the selector throws, the write fails
+    /// with an <see cref="ArgumentException"/> and the item is not accepted.
+    /// </summary>
+    public Func<T, ItemKey>? KeySelector { get; set; }
+
+    /// <summary>Retries of transient failures. The default (null) runs each item once.</summary>
+    public RetryOptions? Retry { get; set; }
+
+    /// <summary>
+    /// Told of every accepted item a full mode dropped, with the reason. Called on the writing thread;
+    /// keep it short. Exceptions it throws are swallowed and counted (<see cref="StageCounts.CallbackErrors"/>).
+    /// </summary>
+    public Action<T, DropReason>? OnDropped { get; set; }
+
+    /// <summary>
+    /// Told of every item that failed permanently, with the last exception and the attempt count.
+    /// Called on a worker; exceptions it throws are swallowed and counted.
+    /// </summary>
+    public Action<T, ItemFailure>? OnDeadLetter { get; set; }
+
+    /// <summary>The clock for timestamps, retry backoffs and drain timeouts. The default value is <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>
+    /// How long <see cref="Stage{T}.DisposeAsync"/> lets the stage drain before it aborts what is left.
+    /// The default value is 30 seconds; <see cref="Timeout.InfiniteTimeSpan"/> waits for ever.
+    /// </summary>
+    public TimeSpan DisposeDrainTimeout { get; set; } = StageConstants.DefaultDisposeDrainTimeout;
+}

@@ -1,0 +1,77 @@
+using Engine.Retry;
+
+namespace Engine.Stages;
+
+/// <summary>
+/// What every shard of a stage shares: the validated settings, the handler, and the abort state.
+/// Built once from <see cref="StageOptions{T}"/>; read-only except for the abort flag.
+/// </summary>
+internal sealed class StageRuntime<T> : IDisposable
+{
+    private readonly CancellationTokenSource _abort = new();
+    private int _aborted;
+
+    public StageRuntime(StageOptions<T> options, Func<T, CancellationToken, ValueTask>? asyncHandler, Action<T, CancellationToken>? syncHandler)
+    {
+        Name = options.Name;
+        FullMode = options.FullMode;
+        Capacity = options.Capacity;
+        TimeProvider = options.TimeProvider;
+        Retry = options.Retry is null ? RetryPolicy.None : new RetryPolicy(options.Retry);
+        OnDropped = options.OnDropped;
+        OnDeadLetter = options.OnDeadLetter;
+        AsyncHandler = asyncHandler;
+        SyncHandler = syncHandler;
+        AbortToken = _abort.Token;
+    }
+
+    public string Name { get; }
+
+    public StageFullMode FullMode { get; }
+
+    public int Capacity { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    public RetryPolicy Retry { get; }
+
+    public Action<T, DropReason>? OnDropped { get; }
+
+    public Action<T, ItemFailure>? OnDeadLetter { get; }
+
+    /// <summary>The handler when it is asynchronous; null when <see cref="SyncHandler"/> is set.</summary>
+    public Func<T, CancellationToken, ValueTask>? AsyncHandler { get; }
+
+    /// <summary>The handler when it is synchronous; it runs with no async state machine at all.</summary>
+    public Action<T, CancellationToken>? SyncHandler { get; }
+
+    /// <summary>Cancelled when the stage aborts; handed to every handler run.</summary>
+    public CancellationToken AbortToken { get; }
+
+    /// <summary>Whether the stage has aborted; once true, every item a shard still holds is abandoned.</summary>
+    public bool IsAborted => Volatile.Read(ref _aborted) != 0;
+
+    /// <summary>Marks the stage aborted and cancels handlers; true only for the first caller.</summary>
+    public bool TryAbort()
+    {
+        if (Interlocked.Exchange(ref _aborted, 1) != 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            _abort.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A callback a handler registered on the token threw. The abort itself has happened; the
+            // handler's own outcome is accounted for when it returns.
+        }
+
+        return true;
+    }
+
+    /// <summary>Releases the abort token's resources; only once no handler can still be running.</summary>
+    public void Dispose() => _abort.Dispose();
+}

@@ -1,0 +1,57 @@
+// Build script: dotnet tool restore && dotnet cake [--target=Build|Test|Bench|Demo|Pack|Clean] [--configuration=Release]
+var target = Argument("target", "Default");
+var configuration = Argument("configuration", "Release");
+var benchFilter = Argument("filter", "*");
+var solution = "./Engine.sln";
+var artifacts = Directory("./artifacts");
+
+Task("Clean")
+    .Does(() =>
+{
+    CleanDirectory(artifacts);
+    DotNetClean(solution, new DotNetCleanSettings { Configuration = configuration });
+});
+
+Task("Build")
+    .Does(() =>
+{
+    DotNetBuild(solution, new DotNetBuildSettings { Configuration = configuration });
+});
+
+Task("Test")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    DotNetTest(solution, new DotNetTestSettings { Configuration = configuration, NoBuild = true });
+});
+
+Task("Bench")
+    .Does(() =>
+{
+    // The full set unless --filter narrows it; results land in BenchmarkDotNet.Artifacts/.
+    DotNetRun("./Engine.Benchmarks/Engine.Benchmarks.csproj", new ProcessArgumentBuilder().Append("--filter").AppendQuoted(benchFilter),
+        new DotNetRunSettings { Configuration = "Release" });
+});
+
+Task("Demo")
+    .Does(() =>
+{
+    if (!FileExists("./Engine.Demo/Engine.Demo.csproj"))
+    {
+        throw new Exception("Engine.Demo does not exist yet.");
+    }
+
+    DotNetRun("./Engine.Demo/Engine.Demo.csproj", new DotNetRunSettings { Configuration = "Release" });
+});
+
+Task("Pack")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    DotNetPack("./Engine/Engine.csproj", new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts });
+});
+
+Task("Default")
+    .IsDependentOn("Test");
+
+RunTarget(target);
