@@ -1,11 +1,13 @@
 using System.Threading.Channels;
+using System.Threading.Tasks.Dataflow;
 using BenchmarkDotNet.Attributes;
 using Engine.Stages;
 
 namespace Engine.Benchmarks;
 
 /// <summary>
-/// Hand-off: N items through one stage with one shard and a trivial handler, against the floor — a raw
+/// Hand-off: N items through one stage with one shard and a trivial handler, against one bounded
+/// ActionBlock and the floor — a raw
 /// bounded channel drained by one reader with a TryRead loop. Both do the same work per item (add it
 /// to a sum) and are checked once, outside the measurement, to have handled every item.
 /// </summary>
@@ -21,7 +23,7 @@ public class HandOffBenchmarks
     public void CheckContenders()
     {
         long expected = (long)Items * (Items - 1) / 2;
-        foreach ((string name, Func<Task> run) in new (string, Func<Task>)[] { ("RawChannel", RawChannel), ("EngineStage", EngineStage) })
+        foreach ((string name, Func<Task> run) in new (string, Func<Task>)[] { ("RawChannel", RawChannel), ("EngineStage", EngineStage), ("ActionBlock", ActionBlock) })
         {
             _sum = 0;
             run().GetAwaiter().GetResult();
@@ -57,6 +59,22 @@ public class HandOffBenchmarks
 
         channel.Writer.Complete();
         await reader;
+    }
+
+    [Benchmark]
+    public async Task ActionBlock()
+    {
+        var block = new ActionBlock<int>(item => _sum += item, new ExecutionDataflowBlockOptions { BoundedCapacity = 1024, SingleProducerConstrained = true });
+        for (int i = 0; i < Items; i++)
+        {
+            if (!block.Post(i))
+            {
+                await block.SendAsync(i);
+            }
+        }
+
+        block.Complete();
+        await block.Completion;
     }
 
     [Benchmark]

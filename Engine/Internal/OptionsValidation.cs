@@ -20,6 +20,11 @@ internal static class OptionsValidation
         throw new ArgumentException($"{owner}: {parameterPrefix}.{member} is invalid. {first.ErrorMessage}", $"{parameterPrefix}.{member}");
     }
 
+    /// <summary>An error about the item being written: it names <c>item</c>, the parameter of the public write methods, which is what the caller passed.</summary>
+#pragma warning disable CA2208 // The parameter named is the public write method's, not this helper's.
+    public static ArgumentException InvalidItem(string message, Exception? inner = null) => new(message, "item", inner);
+#pragma warning restore CA2208
+
     public static ArgumentException Invalid(string owner, string option, string problem) =>
         new($"{owner}: {option} {problem}", option);
 }

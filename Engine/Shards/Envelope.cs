@@ -25,6 +25,12 @@ internal struct Envelope<T>
     /// <summary>How many times the handler has run for the item; 0 until the first run starts.</summary>
     public int Attempts;
 
+    /// <summary>In a dedupe stage, the slot that holds the (replaceable) payload; <see cref="Item"/> is filled from it when the item is taken.</summary>
+    public DedupeSlot<T>? Slot;
+
+    /// <summary>Marks set while the item is taken.</summary>
+    public EnvelopeFlags Flags;
+
     public Envelope(T item, ItemKey key, long entryTimestamp, long acceptedTimestamp)
     {
         Item = item;
@@ -32,5 +38,7 @@ internal struct Envelope<T>
         EntryTimestamp = entryTimestamp;
         AcceptedTimestamp = acceptedTimestamp;
         Attempts = 0;
+        Slot = null;
+        Flags = EnvelopeFlags.None;
     }
 }

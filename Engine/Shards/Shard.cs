@@ -1,12 +1,15 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using Engine.Dedupe;
 using Engine.Routing;
 using Engine.Stages;
 
 namespace Engine.Shards;
 
 /// <summary>
-/// One shard of a stage: a bounded channel drained by up to <c>maxWorkers</c> worker loops.
+/// One shard of a stage: a bounded channel drained by up to <c>workers</c> worker loops. This file
+/// holds the channel, the loops, key tracking and the lifecycle; <c>Shard.Retry.cs</c> the retries and
+/// <c>Shard.Dedupe.cs</c> the dedupe dictionaries.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -17,20 +20,20 @@ namespace Engine.Shards;
 /// loop is what lets a due retry or a freed key's next item run without a second channel to wait on.
 /// </para>
 /// <para>
-/// Keys are tracked (<see cref="_keys"/>) when order could otherwise break: several workers, or
-/// retries (a retry waits off the worker, so the worker goes on with other keys). A key with an item
-/// in a handler, ready, or waiting for a retry is busy; its later items are parked in its backlog and
-/// promoted one by one to the ready queue as it frees. The channel read and the key claim happen under
-/// the shard lock, so two workers can never claim one key's items out of order.
+/// Keys are tracked (<see cref="_keys"/>) when order could otherwise break: several workers, retries
+/// (a retry waits off the worker, so the worker goes on with other keys), or dedupe. A key with an
+/// item in a handler, ready, or waiting for a retry is busy; its later items are parked in its backlog
+/// and promoted one by one to the ready queue as it frees. The channel read and the key claim happen
+/// under the shard lock, so two workers can never claim one key's items out of order.
 /// </para>
 /// <para>
 /// Every accepted item is counted in <see cref="_outstanding"/> until it settles (processed,
-/// dead-lettered, dropped or abandoned). The shard finishes when it is completing, nothing is
-/// outstanding and no loop runs; that is the only way it finishes, so completion cannot outrun an item.
+/// dead-lettered, dropped, superseded or abandoned). The shard finishes when it is completing, nothing
+/// is outstanding and no loop runs; that is the only way it finishes, so completion cannot outrun an item.
 /// </para>
 /// </remarks>
 [DebuggerDisplay("Shard {Index}: Waiting = {WaitingCount}, Loops = {_activeLoops}, Outstanding = {_outstanding}")]
-internal sealed class Shard<T> : IThreadPoolWorkItem
+internal sealed partial class Shard<T> : IThreadPoolWorkItem
 {
     /// <summary>The settings and handler shared with the other shards of the stage.</summary>
     private readonly StageRuntime<T> _runtime;
@@ -47,10 +50,13 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
     /// <summary>Whether keys are claimed, parked and promoted (see the type's remarks).</summary>
     private readonly bool _trackKeys;
 
-    /// <summary>The most items parked behind busy keys before the shard stops reading its channel.</summary>
-    private readonly int _parkLimit;
+    /// <summary>
+    /// The most items held outside the channel (parked behind busy keys, or waiting for a retry's
+    /// backoff) before the shard stops reading its channel: what keeps the memory of both bounded.
+    /// </summary>
+    private readonly int _holdLimit;
 
-    /// <summary>Guards the key table, the ready queue, the parked count and the retry set.</summary>
+    /// <summary>Guards the key table, the ready queue, the held count, the retry set and the dedupe state.</summary>
     private readonly Lock _lock = new();
 
     /// <summary>Busy keys; only when <see cref="_trackKeys"/>. Under <see cref="_lock"/>.</summary>
@@ -71,8 +77,8 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
     /// <summary>Mirror of <see cref="_ready"/>'s count, written under the lock, read without it.</summary>
     private int _readyCount;
 
-    /// <summary>Items in key backlogs; written under the lock, read without it.</summary>
-    private int _parked;
+    /// <summary>Items parked in key backlogs plus items waiting for a retry; written under the lock, read without it.</summary>
+    private int _held;
 
     /// <summary>Running worker loops; moved by compare-exchange.</summary>
     private int _activeLoops;
@@ -92,9 +98,15 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
         _onFinished = onFinished;
         Index = index;
         _maxLoops = workers;
-        _trackKeys = keyed && (workers > 1 || runtime.Retry.MaxAttempts > 1);
+        _dedupe = keyed ? runtime.Dedupe : null;
+        _trackKeys = keyed && (workers > 1 || runtime.Retry.MaxAttempts > 1 || _dedupe is not null);
         _keys = _trackKeys ? [] : null;
-        _parkLimit = runtime.Capacity;
+        _holdLimit = runtime.Capacity;
+        if (_dedupe is not null)
+        {
+            _waiting = _dedupe.Replace ? [] : null;
+            _content = _dedupe.ContentHash is null ? null : new ContentTable(_dedupe.TrackedKeysPerShard);
+        }
 
         var options = new BoundedChannelOptions(runtime.Capacity)
         {
@@ -133,7 +145,7 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
         {
             lock (_lock)
             {
-                return _reader.Count + _parked + _ready.Count + _retries.Count;
+                return _reader.Count + _held + _ready.Count;
             }
         }
     }
@@ -144,12 +156,33 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
         lock (_lock)
         {
             return $"shard {Index}: outstanding={Volatile.Read(ref _outstanding)} loops={Volatile.Read(ref _activeLoops)} completing={_completing} finished={_finishedFlag} " +
-                $"channel={_reader.Count} ready={_ready.Count}/{_readyCount} parked={_parked} retries={_retries.Count} keys={_keys?.Count ?? 0} inFlight={Volatile.Read(ref Counters.InFlight)}";
+                $"channel={_reader.Count} ready={_ready.Count}/{_readyCount} held={_held} retries={_retries.Count} keys={_keys?.Count ?? 0} " +
+                $"waitingKeys={_waiting?.Count ?? 0} inFlight={Volatile.Read(ref Counters.InFlight)}";
         }
     }
 
     /// <summary>The shard's counts, including what is waiting and pending now.</summary>
-    public StageCounts ReadCounts() => Counters.Read(WaitingCount, Math.Max(0, Volatile.Read(ref _outstanding)));
+    public StageCounts ReadCounts()
+    {
+        int waiting;
+        int waitingKeys;
+        int trackedKeys;
+        long evictions;
+        lock (_lock)
+        {
+            waiting = _reader.Count + _held + _ready.Count;
+            waitingKeys = _waiting?.Count ?? 0;
+            trackedKeys = _content?.Count ?? 0;
+            evictions = _content?.Evictions ?? 0;
+        }
+
+        return Counters.Read(waiting, Math.Max(0, Volatile.Read(ref _outstanding))) with
+        {
+            DedupeWaitingKeys = waitingKeys,
+            ContentTrackedKeys = trackedKeys,
+            ContentEvictions = evictions,
+        };
+    }
 
     /// <summary>Writes without waiting; see <see cref="WriteOutcome"/> for what happened to the item.</summary>
     /// <param name="envelope">The item.</param>
@@ -168,29 +201,7 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
             return WriteOutcome.Accepted;
         }
 
-        if (_completing)
-        {
-            Refuse();
-            return WriteOutcome.Closed;
-        }
-
-        if (_runtime.FullMode == StageFullMode.DropWrite)
-        {
-            Interlocked.Increment(ref Counters.Accepted);
-            Drop(envelope.Item, DropReason.DropWrite);
-            return WriteOutcome.Dropped;
-        }
-
-        if (willWait)
-        {
-            Unaccount();
-        }
-        else
-        {
-            Refuse();
-        }
-
-        return WriteOutcome.Full;
+        return OnWriteFailed(envelope.Item, willWait);
     }
 
     /// <summary>Writes, waiting for room (<see cref="StageFullMode.Wait"/>).</summary>
@@ -203,13 +214,13 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
         {
             await _writer.WriteAsync(envelope, cancellationToken).ConfigureAwait(false);
         }
-        catch (ChannelClosedException)
+        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
         {
-            Refuse();
-            throw;
-        }
-        catch (OperationCanceledException)
-        {
+            if (ex is ChannelClosedException)
+            {
+                Interlocked.Increment(ref Counters.Refused);
+            }
+
             Unaccount();
             throw;
         }
@@ -260,7 +271,7 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
                 }
             }
 
-            _parked = 0;
+            _held = 0;
             foreach (PendingRetry<T> retry in _retries)
             {
                 if (retry.TryClaim(PendingRetry<T>.Cancelled))
@@ -271,11 +282,38 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
             }
 
             _retries.Clear();
+            _waiting?.Clear();
         }
     }
 
     /// <summary>Runs one worker loop; queued to the thread pool by <see cref="EnsureLoop"/>.</summary>
     void IThreadPoolWorkItem.Execute() => _ = RunLoopAsync();
+
+    /// <summary>The failed-write half of <see cref="TryWrite"/>: closed, dropped by DropWrite, or full.</summary>
+    private WriteOutcome OnWriteFailed(T item, bool willWait)
+    {
+        if (_completing)
+        {
+            Interlocked.Increment(ref Counters.Refused);
+            Unaccount();
+            return WriteOutcome.Closed;
+        }
+
+        if (_runtime.FullMode == StageFullMode.DropWrite)
+        {
+            Interlocked.Increment(ref Counters.Accepted);
+            Drop(item, DropReason.DropWrite);
+            return WriteOutcome.Dropped;
+        }
+
+        if (!willWait)
+        {
+            Interlocked.Increment(ref Counters.Refused);
+        }
+
+        Unaccount();
+        return WriteOutcome.Full;
+    }
 
     /// <summary>Starts a worker loop unless the shard already runs as many as it may.</summary>
     private void EnsureLoop()
@@ -284,18 +322,28 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
         // to exit decrements _activeLoops and then looks for work; this full fence orders our write
         // before our read of _activeLoops, so at least one of us sees the other (no lost wake-up).
         Interlocked.MemoryBarrier();
+        if (TryEnterLoop())
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    /// <summary>Takes a loop slot if fewer than the maximum loops run.</summary>
+    private bool TryEnterLoop()
+    {
         int active = Volatile.Read(ref _activeLoops);
         while (active < _maxLoops)
         {
             int seen = Interlocked.CompareExchange(ref _activeLoops, active + 1, active);
             if (seen == active)
             {
-                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-                return;
+                return true;
             }
 
             active = seen;
         }
+
+        return false;
     }
 
     private async Task RunLoopAsync()
@@ -306,10 +354,22 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
             {
                 while (TryTake(out Envelope<T> envelope))
                 {
+                    if (Volatile.Read(ref _supersededCallbackCount) > 0)
+                    {
+                        FlushSuperseded();
+                    }
+
                     if (_runtime.IsAborted)
                     {
-                        ReleaseKey(envelope.Key);
+                        Release(in envelope, null);
                         Abandon();
+                        continue;
+                    }
+
+                    if (envelope.Flags.HasFlag(EnvelopeFlags.ContentDuplicate))
+                    {
+                        Release(in envelope, null);
+                        Supersede(envelope.Item, SupersedeReason.Content);
                         continue;
                     }
 
@@ -340,21 +400,25 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
             {
                 // Only a defect in the shard itself can get here (handler and callback exceptions are
                 // caught where they happen). Keep the loop accounting straight and surface it loudly.
-                Debug.Fail($"Shard loop failed: {ex}");
                 Trace.TraceError("Engine: stage '{0}' shard {1} loop failed: {2}", _runtime.Name, Index, ex);
+                Debug.Fail($"Shard loop failed: {ex}");
             }
 
             Interlocked.Decrement(ref _activeLoops);
-            if (!HasWork() || !TryReenterLoop())
+            if (!HasWork() || !TryEnterLoop())
             {
                 break;
             }
         }
 
+        FlushSuperseded();
         TryFinish();
     }
 
-    /// <summary>Takes the next item to run: a ready one first, else the channel's head (claiming its key).</summary>
+    /// <summary>
+    /// Takes the next item to run: a ready one first, else the channel's head (claiming its key, or
+    /// parking the item behind it). A dedupe slot is taken out of its dictionary here.
+    /// </summary>
     private bool TryTake(out Envelope<T> envelope)
     {
         if (Volatile.Read(ref _readyCount) > 0)
@@ -364,6 +428,11 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
                 if (_ready.TryDequeue(out envelope))
                 {
                     _readyCount--;
+                    if (envelope.Slot is not null)
+                    {
+                        TakeSlot(ref envelope);
+                    }
+
                     return true;
                 }
             }
@@ -371,12 +440,18 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
 
         if (!_trackKeys)
         {
-            return _reader.TryRead(out envelope);
+            if (Volatile.Read(ref _held) < _holdLimit)
+            {
+                return _reader.TryRead(out envelope);
+            }
+
+            envelope = default;
+            return false;
         }
 
         lock (_lock)
         {
-            while (_parked < _parkLimit && _reader.TryRead(out envelope))
+            while (_held < _holdLimit && _reader.TryRead(out envelope))
             {
                 if (_runtime.IsAborted)
                 {
@@ -384,19 +459,19 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
                     continue;
                 }
 
-                if (envelope.Key.IsNone)
-                {
-                    return true;
-                }
-
                 if (_keys!.TryGetValue(envelope.Key, out KeyState<T>? state))
                 {
-                    state.Backlog.Enqueue(envelope);
-                    _parked++;
+                    // A promotion by a stale retry lands in the ready queue, which this loop reads next.
+                    _ = Hold(state, in envelope);
                     continue;
                 }
 
                 _keys.Add(envelope.Key, _freeKeyStates.TryPop(out KeyState<T>? free) ? free : new KeyState<T>());
+                if (envelope.Slot is not null)
+                {
+                    TakeSlot(ref envelope);
+                }
+
                 return true;
             }
         }
@@ -405,28 +480,26 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
         return false;
     }
 
+    /// <summary>Parks an item behind its busy key. Under <see cref="_lock"/>.</summary>
+    /// <returns>Whether the key's stale retry gave way and an item became ready (see <see cref="SupersedeStaleRetry"/>).</returns>
+    private bool Hold(KeyState<T> state, in Envelope<T> envelope)
+    {
+        state.Backlog.Enqueue(envelope);
+        _held++;
+        if (envelope.Slot is not { } slot)
+        {
+            return false;
+        }
+
+        slot.State = SlotState.Held;
+        return SupersedeStaleRetry(state, slot);
+    }
+
     /// <summary>Whether a loop that is about to exit should run on (see <see cref="EnsureLoop"/>).</summary>
     private bool HasWork()
     {
         Interlocked.MemoryBarrier();
-        return Volatile.Read(ref _readyCount) > 0 || (_reader.Count > 0 && (!_trackKeys || Volatile.Read(ref _parked) < _parkLimit));
-    }
-
-    private bool TryReenterLoop()
-    {
-        int active = Volatile.Read(ref _activeLoops);
-        while (active < _maxLoops)
-        {
-            int seen = Interlocked.CompareExchange(ref _activeLoops, active + 1, active);
-            if (seen == active)
-            {
-                return true;
-            }
-
-            active = seen;
-        }
-
-        return false;
+        return Volatile.Read(ref _readyCount) > 0 || (_reader.Count > 0 && Volatile.Read(ref _held) < _holdLimit);
     }
 
     /// <summary>Settles a handler run: processed, retried (the key stays busy), or dead-lettered.</summary>
@@ -435,7 +508,7 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
         if (error is null)
         {
             Interlocked.Increment(ref Counters.Processed);
-            ReleaseKey(envelope.Key);
+            Release(in envelope, succeeded: true);
             Unaccount();
             return;
         }
@@ -443,13 +516,12 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
         if (_runtime.IsAborted && error is OperationCanceledException)
         {
             // The abort cancelled the handler: the item was not processed, and it was not its fault.
-            ReleaseKey(envelope.Key);
+            Release(in envelope, null);
             Abandon();
             return;
         }
 
         Interlocked.Increment(ref Counters.HandlerErrors);
-
         bool transient = IsTransient(error);
         if (transient && envelope.Attempts < _runtime.Retry.MaxAttempts)
         {
@@ -470,131 +542,94 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
             }
         }
 
-        ReleaseKey(envelope.Key);
+        Release(in envelope, succeeded: false);
         Unaccount();
     }
 
-    private bool IsTransient(Exception error)
+    /// <summary>
+    /// Lets go of a settled item: records its content (<paramref name="succeeded"/> true), forgets it
+    /// (false: a dead letter clears its key's content, so a later identical update runs again) or
+    /// neither (null), returns its slot, and frees its key.
+    /// </summary>
+    private void Release(in Envelope<T> envelope, bool? succeeded)
     {
-        try
+        if (!_trackKeys || envelope.Key.IsNone)
         {
-            return _runtime.Retry.IsTransient(error);
+            return;
         }
-        catch (Exception)
-        {
-            Interlocked.Increment(ref Counters.CallbackErrors);
-            return false;
-        }
-    }
 
-    private void ScheduleRetry(in Envelope<T> envelope)
-    {
-        var retry = new PendingRetry<T>(this, envelope);
-        bool aborted;
         lock (_lock)
         {
-            aborted = _runtime.IsAborted;
-            if (!aborted)
+            if (envelope.Slot is { } slot)
             {
-                _retries.Add(retry);
+                if (_content is not null && succeeded is { } ok)
+                {
+                    if (!ok || slot.IsTombstone)
+                    {
+                        _content.Remove(slot.DedupeKey);
+                    }
+                    else if (slot.HasContentHash)
+                    {
+                        _content.Set(slot.DedupeKey, slot.ContentHash);
+                    }
+                }
+
+                ReturnSlot(slot);
             }
+
+            ReleaseKeyLocked(envelope.Key);
         }
-
-        if (aborted)
-        {
-            ReleaseKey(envelope.Key);
-            Abandon();
-            return;
-        }
-
-        Interlocked.Increment(ref Counters.Retries);
-
-        // The timer starts outside the lock: a fake clock may run a due callback inside CreateTimer.
-        TimeSpan delay = _runtime.Retry.Delay(envelope.Attempts, Random.Shared.NextDouble());
-        ITimer timer = _runtime.TimeProvider.CreateTimer(static state => OnRetryDue((PendingRetry<T>)state!), retry, delay, Timeout.InfiniteTimeSpan);
-        retry.Timer = timer;
-        if (Volatile.Read(ref retry.State) != PendingRetry<T>.Pending)
-        {
-            // The timer fired, or an abort cancelled the retry, before the timer was assigned: nobody
-            // else will dispose it.
-            timer.Dispose();
-        }
-    }
-
-    private static void OnRetryDue(PendingRetry<T> retry)
-    {
-        if (!retry.TryClaim(PendingRetry<T>.Fired))
-        {
-            return;
-        }
-
-        retry.Timer?.Dispose();
-        Shard<T> shard = retry.Shard;
-        bool abandon;
-        lock (shard._lock)
-        {
-            shard._retries.Remove(retry);
-            abandon = shard._runtime.IsAborted;
-            if (!abandon)
-            {
-                // The key is still busy (a retry keeps it), so the retry runs before the key's later items.
-                shard._ready.Enqueue(retry.Envelope);
-                shard._readyCount++;
-            }
-        }
-
-        if (abandon)
-        {
-            bool promoted = shard.ReleaseKey(retry.Envelope.Key);
-            shard.Abandon();
-            if (!promoted)
-            {
-                return;
-            }
-        }
-
-        // A timer thread is no worker: start one for the item just made ready.
-        shard.EnsureLoop();
     }
 
     /// <summary>
     /// Frees a key after its item settled, promoting the key's next parked item to the ready queue (the
     /// key stays busy for it). Promotion happens during an abort too: the item is then abandoned by the
     /// loop that takes it, which promotes the next, so no parked item is left behind when the abort's
-    /// own sweep has already passed.
+    /// own sweep has already passed. Under <see cref="_lock"/>.
     /// </summary>
     /// <returns>Whether an item was promoted (a caller outside a worker loop must then make sure one runs).</returns>
-    private bool ReleaseKey(in ItemKey key)
+    private bool ReleaseKeyLocked(in ItemKey key)
     {
-        if (!_trackKeys || key.IsNone)
+        if (!_keys!.TryGetValue(key, out KeyState<T>? state))
         {
             return false;
         }
 
-        lock (_lock)
+        state.Retry = null;
+        if (state.Backlog.TryDequeue(out Envelope<T> next))
         {
-            if (!_keys!.TryGetValue(key, out KeyState<T>? state))
-            {
-                return false;
-            }
-
-            if (state.Backlog.TryDequeue(out Envelope<T> next))
-            {
-                _parked--;
-                _ready.Enqueue(next);
-                _readyCount++;
-                return true;
-            }
-
-            _keys.Remove(key);
-            _freeKeyStates.Push(state);
-            return false;
+            _held--;
+            _ready.Enqueue(next);
+            _readyCount++;
+            return true;
         }
+
+        _keys.Remove(key);
+        _freeKeyStates.Push(state);
+        return false;
     }
 
     /// <summary>Called by the channel (outside its lock) when DropOldest/DropNewest evicts an accepted item.</summary>
-    private void OnEvicted(Envelope<T> envelope) =>
-        Drop(envelope.Item, _runtime.FullMode == StageFullMode.DropOldest ? DropReason.DropOldest : DropReason.DropNewest);
+    private void OnEvicted(Envelope<T> envelope)
+    {
+        T item = envelope.Item;
+        if (envelope.Slot is { } slot)
+        {
+            lock (_lock)
+            {
+                item = slot.Item;
+                slot.State = SlotState.Dropped;
+                if (_waiting is not null && _waiting.TryGetValue(slot.DedupeKey, out DedupeSlot<T>? current) && current == slot)
+                {
+                    _waiting.Remove(slot.DedupeKey);
+                }
+
+                ReturnSlot(slot);
+            }
+        }
+
+        Drop(item, _runtime.FullMode == StageFullMode.DropOldest ? DropReason.DropOldest : DropReason.DropNewest);
+    }
 
     private void Drop(T item, DropReason reason)
     {
@@ -617,13 +652,6 @@ internal sealed class Shard<T> : IThreadPoolWorkItem
     private void Abandon()
     {
         Interlocked.Increment(ref Counters.Abandoned);
-        Unaccount();
-    }
-
-    /// <summary>A write that was counted as outstanding was refused.</summary>
-    private void Refuse()
-    {
-        Interlocked.Increment(ref Counters.Refused);
         Unaccount();
     }
 

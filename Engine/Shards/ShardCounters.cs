@@ -1,3 +1,4 @@
+using Engine.Dedupe;
 using Engine.Stages;
 
 namespace Engine.Shards;
@@ -21,6 +22,33 @@ internal sealed class ShardCounters
     public long HandlerErrors;
     public long CallbackErrors;
     public long InFlight;
+    public long SupersededPending;
+    public long SupersededMerged;
+    public long SupersededInFlight;
+    public long SupersededContent;
+    public long SupersededStaleRetry;
+
+    public void CountSupersede(SupersedeReason reason)
+    {
+        switch (reason)
+        {
+            case SupersedeReason.Pending:
+                Interlocked.Increment(ref SupersededPending);
+                break;
+            case SupersedeReason.Merged:
+                Interlocked.Increment(ref SupersededMerged);
+                break;
+            case SupersedeReason.InFlight:
+                Interlocked.Increment(ref SupersededInFlight);
+                break;
+            case SupersedeReason.Content:
+                Interlocked.Increment(ref SupersededContent);
+                break;
+            default:
+                Interlocked.Increment(ref SupersededStaleRetry);
+                break;
+        }
+    }
 
     public void CountDrop(DropReason reason)
     {
@@ -53,6 +81,11 @@ internal sealed class ShardCounters
         HandlerErrors = Volatile.Read(ref HandlerErrors),
         CallbackErrors = Volatile.Read(ref CallbackErrors),
         InFlight = Volatile.Read(ref InFlight),
+        SupersededPending = Volatile.Read(ref SupersededPending),
+        SupersededMerged = Volatile.Read(ref SupersededMerged),
+        SupersededInFlight = Volatile.Read(ref SupersededInFlight),
+        SupersededContent = Volatile.Read(ref SupersededContent),
+        SupersededStaleRetry = Volatile.Read(ref SupersededStaleRetry),
         Waiting = waiting,
         Pending = pending,
     };

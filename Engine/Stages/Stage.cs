@@ -1,3 +1,4 @@
+using Engine.Dedupe;
 using Engine.Internal;
 
 namespace Engine.Stages;
@@ -62,6 +63,25 @@ public static class Stage
         if (options.DisposeDrainTimeout < TimeSpan.Zero && options.DisposeDrainTimeout != Timeout.InfiniteTimeSpan)
         {
             throw OptionsValidation.Invalid(owner, "options.DisposeDrainTimeout", "must be zero or more, or Timeout.InfiniteTimeSpan.");
+        }
+
+        if (options.Dedupe is { } dedupe)
+        {
+            OptionsValidation.Validate(dedupe, owner, "options.Dedupe");
+            if (options.KeySelector is null)
+            {
+                throw OptionsValidation.Invalid(owner, "options.Dedupe", "needs options.KeySelector: dedupe works on keyed items.");
+            }
+
+            if (dedupe.Merge is not null && dedupe.Mode != DedupeMode.Replace)
+            {
+                throw OptionsValidation.Invalid(owner, "options.Dedupe.Merge", "only applies with options.Dedupe.Mode = Replace.");
+            }
+
+            if (dedupe.IsTombstone is not null && dedupe.ContentHash is null)
+            {
+                throw OptionsValidation.Invalid(owner, "options.Dedupe.IsTombstone", "only applies with options.Dedupe.ContentHash.");
+            }
         }
 
         if (options.Retry is { } retry)

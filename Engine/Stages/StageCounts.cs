@@ -4,9 +4,9 @@ namespace Engine.Stages;
 /// The item accounting of a stage, or of one of its shards, at one moment.
 /// </summary>
 /// <remarks>
-/// Every accepted item ends in exactly one of: processed, dead-lettered, dropped (by reason) or
-/// abandoned; until then it is pending. Once the stage has completed,
-/// <c>Accepted == Processed + DeadLettered + Dropped + Abandoned</c> holds exactly
+/// Every accepted item ends in exactly one of: processed, dead-lettered, dropped (by reason),
+/// superseded (by reason) or abandoned; until then it is pending. Once the stage has completed,
+/// <c>Accepted == Processed + DeadLettered + Dropped + Superseded + Abandoned</c> holds exactly
 /// (<see cref="IsConserved"/>). While items are moving the counters are read one after the other, so
 /// a snapshot may be off by the items that moved while it was taken.
 /// </remarks>
@@ -32,6 +32,33 @@ public readonly record struct StageCounts
 
     /// <summary>All dropped items: the sum of the three drop reasons.</summary>
     public long Dropped => DroppedOldest + DroppedNewest + DroppedWrite;
+
+    /// <summary>Items replaced by a newer item of their dedupe key while waiting in the channel.</summary>
+    public long SupersededPending { get; init; }
+
+    /// <summary>Items merged with a newer item of their dedupe key while waiting in the channel.</summary>
+    public long SupersededMerged { get; init; }
+
+    /// <summary>Items held back behind their running key and replaced or merged by a newer one.</summary>
+    public long SupersededInFlight { get; init; }
+
+    /// <summary>Items skipped because their content equalled their key's last processed content.</summary>
+    public long SupersededContent { get; init; }
+
+    /// <summary>Items waiting for a retry that a newer item of their dedupe key made stale.</summary>
+    public long SupersededStaleRetry { get; init; }
+
+    /// <summary>All superseded items: the sum of the five reasons.</summary>
+    public long Superseded => SupersededPending + SupersededMerged + SupersededInFlight + SupersededContent + SupersededStaleRetry;
+
+    /// <summary>Dedupe keys with a replaceable waiting item now (the size of the dedupe dictionaries).</summary>
+    public long DedupeWaitingKeys { get; init; }
+
+    /// <summary>Keys whose last processed content hash is remembered now (the size of the content tables).</summary>
+    public long ContentTrackedKeys { get; init; }
+
+    /// <summary>Content hashes forgotten to stay within <c>MaxTrackedKeys</c>.</summary>
+    public long ContentEvictions { get; init; }
 
     /// <summary>Accepted items that an abort left unprocessed (waiting, parked, awaiting a retry, or cancelled in the handler).</summary>
     public long Abandoned { get; init; }
@@ -61,8 +88,8 @@ public readonly record struct StageCounts
     /// <summary>Accepted items not settled yet (waiting or in flight).</summary>
     public long Pending { get; init; }
 
-    /// <summary>Whether <c>Accepted == Processed + DeadLettered + Dropped + Abandoned + Pending</c>.</summary>
-    public bool IsConserved => Accepted == Processed + DeadLettered + Dropped + Abandoned + Pending;
+    /// <summary>Whether <c>Accepted == Processed + DeadLettered + Dropped + Superseded + Abandoned + Pending</c>.</summary>
+    public bool IsConserved => Accepted == Processed + DeadLettered + Dropped + Superseded + Abandoned + Pending;
 
     /// <summary>Adds two sets of counts (for summing shards).</summary>
     /// <param name="left">Counts.</param>
@@ -82,6 +109,14 @@ public readonly record struct StageCounts
         HandlerErrors = left.HandlerErrors + right.HandlerErrors,
         CallbackErrors = left.CallbackErrors + right.CallbackErrors,
         InFlight = left.InFlight + right.InFlight,
+        SupersededPending = left.SupersededPending + right.SupersededPending,
+        SupersededMerged = left.SupersededMerged + right.SupersededMerged,
+        SupersededInFlight = left.SupersededInFlight + right.SupersededInFlight,
+        SupersededContent = left.SupersededContent + right.SupersededContent,
+        SupersededStaleRetry = left.SupersededStaleRetry + right.SupersededStaleRetry,
+        DedupeWaitingKeys = left.DedupeWaitingKeys + right.DedupeWaitingKeys,
+        ContentTrackedKeys = left.ContentTrackedKeys + right.ContentTrackedKeys,
+        ContentEvictions = left.ContentEvictions + right.ContentEvictions,
         Waiting = left.Waiting + right.Waiting,
         Pending = left.Pending + right.Pending,
     };

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using Engine.Dedupe;
 using Engine.Routing;
 using Engine.Shards;
 
@@ -88,8 +89,15 @@ public sealed class Stage<T> : IAsyncDisposable
     public bool TryWrite(T item)
     {
         long now = _runtime.TimeProvider.GetTimestamp();
-        Envelope<T> envelope = CreateEnvelope(item, now, now, out Shard<T> shard);
-        return shard.TryWrite(in envelope, willWait: false) == WriteOutcome.Accepted;
+        ItemKey key = SelectKey(item);
+        Shard<T> shard = _shards[ShardOf(key)];
+        if (_runtime.Dedupe is not null && !key.IsNone)
+        {
+            DedupeWrite<T> write = DescribeForDedupe(item, key, shard);
+            return shard.TryWriteDeduped(in write, now, now, willWait: false, out _) == WriteOutcome.Accepted;
+        }
+
+        return shard.TryWrite(new Envelope<T>(item, key, now, now), willWait: false) == WriteOutcome.Accepted;
     }
 
     /// <summary>
@@ -225,8 +233,24 @@ public sealed class Stage<T> : IAsyncDisposable
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        Envelope<T> envelope = CreateEnvelope(item, entryTimestamp, _runtime.TimeProvider.GetTimestamp(), out Shard<T> shard);
-        switch (shard.TryWrite(in envelope, willWait: _runtime.FullMode == StageFullMode.Wait))
+        ItemKey key = SelectKey(item);
+        Shard<T> shard = _shards[ShardOf(key)];
+        long now = _runtime.TimeProvider.GetTimestamp();
+        bool willWait = _runtime.FullMode == StageFullMode.Wait;
+        WriteOutcome outcome;
+        Envelope<T> waitWith;
+        if (_runtime.Dedupe is not null && !key.IsNone)
+        {
+            DedupeWrite<T> write = DescribeForDedupe(item, key, shard);
+            outcome = shard.TryWriteDeduped(in write, entryTimestamp, now, willWait, out waitWith);
+        }
+        else
+        {
+            waitWith = new Envelope<T>(item, key, entryTimestamp, now);
+            outcome = shard.TryWrite(in waitWith, willWait);
+        }
+
+        switch (outcome)
         {
             case WriteOutcome.Accepted:
             case WriteOutcome.Dropped:
@@ -234,9 +258,9 @@ public sealed class Stage<T> : IAsyncDisposable
             case WriteOutcome.Closed:
                 return ValueTask.FromException(CompletedError());
             default:
-                return _runtime.FullMode == StageFullMode.Reject
-                    ? ValueTask.FromException(new StageFullException($"Stage '{Name}': shard {shard.Index} is full ({_runtime.Capacity} items) and the full mode is Reject; the item was not accepted."))
-                    : WriteWaitingAsync(envelope, shard, cancellationToken);
+                return willWait
+                    ? WriteWaitingAsync(waitWith, shard, cancellationToken)
+                    : ValueTask.FromException(new StageFullException($"Stage '{Name}': shard {shard.Index} is full ({_runtime.Capacity} items) and the full mode is Reject; the item was not accepted."));
         }
     }
 
@@ -244,7 +268,14 @@ public sealed class Stage<T> : IAsyncDisposable
     {
         try
         {
-            await shard.WriteWaitingAsync(envelope, cancellationToken).ConfigureAwait(false);
+            if (envelope.Slot is null)
+            {
+                await shard.WriteWaitingAsync(envelope, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await shard.WriteDedupedWaitingAsync(envelope, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (ChannelClosedException)
         {
@@ -255,24 +286,43 @@ public sealed class Stage<T> : IAsyncDisposable
     private StageCompletedException CompletedError() =>
         new($"Stage '{Name}' is completed or stopped and accepts no more items; the item was not accepted.");
 
-    private Envelope<T> CreateEnvelope(T item, long entryTimestamp, long acceptedTimestamp, out Shard<T> shard)
+    private ItemKey SelectKey(T item)
     {
-        ItemKey key = default;
-        if (_keySelector is not null)
+        if (_keySelector is null)
         {
-            try
-            {
-                key = _keySelector(item);
-            }
-            catch (Exception ex)
-            {
-                _shards[_keyedShards].CountRefused();
-                throw new ArgumentException($"Stage '{Name}': the KeySelector threw for the item being written; the item was not accepted.", nameof(item), ex);
-            }
+            return default;
         }
 
-        shard = _shards[ShardOf(key)];
-        return new Envelope<T>(item, key, entryTimestamp, acceptedTimestamp);
+        try
+        {
+            return _keySelector(item);
+        }
+        catch (Exception ex)
+        {
+            _shards[_keyedShards].CountRefused();
+            throw new ArgumentException($"Stage '{Name}': the KeySelector threw for the item being written; the item was not accepted.", nameof(item), ex);
+        }
+    }
+
+    /// <summary>Runs the user's dedupe functions for an item, before any lock is taken.</summary>
+    private DedupeWrite<T> DescribeForDedupe(T item, ItemKey routingKey, Shard<T> shard)
+    {
+        DedupePolicy<T> dedupe = _runtime.Dedupe!;
+        string option = "Dedupe.KeySelector";
+        try
+        {
+            ItemKey dedupeKey = dedupe.KeySelector is { } selector ? selector(item) : routingKey;
+            option = "Dedupe.ContentHash";
+            ulong hash = dedupe.ContentHash is { } contentHash ? contentHash(item) : 0;
+            option = "Dedupe.IsTombstone";
+            bool tombstone = dedupe.IsTombstone?.Invoke(item) ?? false;
+            return new DedupeWrite<T>(item, routingKey, dedupeKey, hash, dedupe.ContentHash is not null, tombstone);
+        }
+        catch (Exception ex)
+        {
+            shard.CountRefused();
+            throw new ArgumentException($"Stage '{Name}': the {option} function threw for the item being written; the item was not accepted.", nameof(item), ex);
+        }
     }
 
     private void OnShardFinished(Shard<T> shard)

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Engine.Dedupe;
 using Engine.Retry;
 using Engine.Routing;
 
@@ -61,6 +62,12 @@ public sealed class StageOptions<T>
     /// with an <see cref="ArgumentException"/> and the item is not accepted.
     /// </summary>
     public Func<T, ItemKey>? KeySelector { get; set; }
+
+    /// <summary>
+    /// Dedupe: replace-in-place of waiting items, collapse of items whose key is running, and content
+    /// dedupe. Needs a <see cref="KeySelector"/>. The default (null) dedupes nothing.
+    /// </summary>
+    public DedupeOptions<T>? Dedupe { get; set; }
 
     /// <summary>Retries of transient failures. The default (null) runs each item once.</summary>
     public RetryOptions? Retry { get; set; }

@@ -1,3 +1,4 @@
+using Engine.Dedupe;
 using Engine.Retry;
 
 namespace Engine.Stages;
@@ -18,6 +19,7 @@ internal sealed class StageRuntime<T> : IDisposable
         Capacity = options.Capacity;
         TimeProvider = options.TimeProvider;
         Retry = options.Retry is null ? RetryPolicy.None : new RetryPolicy(options.Retry);
+        Dedupe = options.Dedupe is null ? null : new DedupePolicy<T>(options.Dedupe, options.Shards);
         OnDropped = options.OnDropped;
         OnDeadLetter = options.OnDeadLetter;
         AsyncHandler = asyncHandler;
@@ -34,6 +36,9 @@ internal sealed class StageRuntime<T> : IDisposable
     public TimeProvider TimeProvider { get; }
 
     public RetryPolicy Retry { get; }
+
+    /// <summary>The dedupe settings; null when the stage does not dedupe.</summary>
+    public DedupePolicy<T>? Dedupe { get; }
 
     public Action<T, DropReason>? OnDropped { get; }
 

@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using Engine.Routing;
+
+namespace Engine.Shards;
+
+/// <summary>
+/// A waiting item of a dedupe stage whose payload can be replaced in place: the channel (or a key's
+/// backlog, or the ready queue) holds the slot, and a newer write of its dedupe key overwrites the
+/// payload without taking a new place. Slots are pooled per shard and touched only under its lock.
+/// </summary>
+[DebuggerDisplay("Key = {DedupeKey}, State = {State}, Generation = {Generation}")]
+internal sealed class DedupeSlot<T>
+{
+    /// <summary>The payload that will run; replaced or merged by newer writes while the slot waits.</summary>
+    public T Item = default!;
+
+    /// <summary>The dedupe key (<see cref="ItemKey.None"/> when the item is not deduped).</summary>
+    public ItemKey DedupeKey;
+
+    /// <summary>The routing key, to check that a dedupe key refines it.</summary>
+    public ItemKey RoutingKey;
+
+    /// <summary>The payload's content hash, when the stage has content dedupe.</summary>
+    public ulong ContentHash;
+
+    /// <summary>Whether <see cref="ContentHash"/> is set.</summary>
+    public bool HasContentHash;
+
+    /// <summary>Whether the payload is a deletion.</summary>
+    public bool IsTombstone;
+
+    /// <summary>Where the slot is; only a waiting slot (in the channel, held or ready) may be replaced.</summary>
+    public SlotState State;
+
+    /// <summary>Bumped each time the slot is rented, so a stale reference can tell it was reused.</summary>
+    public int Generation;
+
+    public void Fill(in DedupeWrite<T> write, SlotState state)
+    {
+        Item = write.Item;
+        DedupeKey = write.DedupeKey;
+        RoutingKey = write.RoutingKey;
+        ContentHash = write.ContentHash;
+        HasContentHash = write.HasContentHash;
+        IsTombstone = write.IsTombstone;
+        State = state;
+        Generation++;
+    }
+
+    public void Clear()
+    {
+        Item = default!;
+        DedupeKey = default;
+        RoutingKey = default;
+        State = SlotState.Free;
+    }
+}

@@ -1,0 +1,350 @@
+using System.Threading.Channels;
+using Engine.Dedupe;
+using Engine.Internal;
+using Engine.Routing;
+using Engine.Stages;
+
+namespace Engine.Shards;
+
+/// <summary>
+/// Dedupe: replace-in-place of waiting items, collapse of items whose key is busy, stale retries and
+/// content dedupe. A dedupe stage moves slots (<see cref="DedupeSlot{T}"/>) through its channel so a
+/// waiting payload can be replaced where it waits.
+/// </summary>
+internal sealed partial class Shard<T>
+{
+    /// <summary>The dedupe settings; null when the stage does not dedupe (or for the unkeyed shard).</summary>
+    private readonly DedupePolicy<T>? _dedupe;
+
+    /// <summary>Waiting (replaceable) slots by dedupe key; only in Replace mode. Under <see cref="_lock"/>.</summary>
+    private readonly Dictionary<ItemKey, DedupeSlot<T>>? _waiting;
+
+    /// <summary>Last processed content hash per dedupe key; only with content dedupe. Under <see cref="_lock"/>.</summary>
+    private readonly ContentTable? _content;
+
+    /// <summary>Slots no item uses, reused so a write costs no allocation. Under <see cref="_lock"/>.</summary>
+    private readonly Stack<DedupeSlot<T>> _freeSlots = new();
+
+    /// <summary>Superseded items whose callback is due, queued under the lock and called outside it.</summary>
+    private readonly Queue<(T Item, SupersedeReason Reason)> _supersededCallbacks = new();
+
+    /// <summary>Mirror of <see cref="_supersededCallbacks"/>' count, readable without the lock.</summary>
+    private int _supersededCallbackCount;
+
+    /// <summary>
+    /// Writes a keyed item of a dedupe stage without waiting. A waiting item of the same dedupe key is
+    /// replaced (or merged) where it waits; in Replace mode an item whose key is busy is held back
+    /// behind it; otherwise the item enters the channel in a slot, under the stage's full mode.
+    /// </summary>
+    /// <param name="write">The item and what was computed for it.</param>
+    /// <param name="entryTimestamp">The pipeline entry timestamp.</param>
+    /// <param name="acceptedTimestamp">Now.</param>
+    /// <param name="willWait">The caller waits for room on <see cref="WriteOutcome.Full"/>, with <paramref name="waitWith"/>.</param>
+    /// <param name="waitWith">On <see cref="WriteOutcome.Full"/> with <paramref name="willWait"/>: the envelope to pass to <see cref="WriteDedupedWaitingAsync"/>.</param>
+    /// <exception cref="ArgumentException">The dedupe key does not refine the routing key, or the merge function threw; the item was not accepted.</exception>
+    public WriteOutcome TryWriteDeduped(in DedupeWrite<T> write, long entryTimestamp, long acceptedTimestamp, bool willWait, out Envelope<T> waitWith)
+    {
+        waitWith = default;
+        Interlocked.Increment(ref _outstanding);
+        DedupeSlot<T> slot;
+        bool promoted = false;
+        try
+        {
+            lock (_lock)
+            {
+                if (_completing)
+                {
+                    Interlocked.Increment(ref Counters.Refused);
+                    Unaccount();
+                    return WriteOutcome.Closed;
+                }
+
+                if (_waiting is not null && !write.DedupeKey.IsNone && _waiting.TryGetValue(write.DedupeKey, out DedupeSlot<T>? waiting))
+                {
+                    ReplaceLocked(waiting, in write);
+                    Interlocked.Increment(ref Counters.Accepted);
+                    return WriteOutcome.Accepted;
+                }
+
+                slot = RentSlot(in write);
+                if (_waiting is not null && _keys!.TryGetValue(write.RoutingKey, out KeyState<T>? state) && _held < _holdLimit)
+                {
+                    // The key is running (or retrying): hold the item back behind it, outside the channel.
+                    Interlocked.Increment(ref Counters.Accepted);
+                    if (!write.DedupeKey.IsNone)
+                    {
+                        _waiting[write.DedupeKey] = slot;
+                    }
+
+                    promoted = Hold(state, new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot });
+                    return WriteOutcome.Accepted;
+                }
+            }
+        }
+        catch (ArgumentException)
+        {
+            Interlocked.Increment(ref Counters.Refused);
+            Unaccount();
+            throw;
+        }
+        finally
+        {
+            FlushSuperseded();
+            if (promoted)
+            {
+                EnsureLoop();
+            }
+        }
+
+        int generation = slot.Generation;
+        var envelope = new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot };
+        if (_writer.TryWrite(envelope))
+        {
+            Interlocked.Increment(ref Counters.Accepted);
+            Register(slot, generation);
+            EnsureLoop();
+            return WriteOutcome.Accepted;
+        }
+
+        WriteOutcome outcome = OnWriteFailed(write.Item, willWait);
+        if (outcome == WriteOutcome.Full && willWait)
+        {
+            waitWith = envelope;
+        }
+        else
+        {
+            lock (_lock)
+            {
+                ReturnSlot(slot);
+            }
+        }
+
+        return outcome;
+    }
+
+    /// <summary>The waiting half of <see cref="TryWriteDeduped"/>, in <see cref="StageFullMode.Wait"/> mode.</summary>
+    public async ValueTask WriteDedupedWaitingAsync(Envelope<T> envelope, CancellationToken cancellationToken)
+    {
+        DedupeSlot<T> slot = envelope.Slot!;
+        int generation = slot.Generation;
+        Interlocked.Increment(ref _outstanding);
+        try
+        {
+            await _writer.WriteAsync(envelope, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
+        {
+            if (ex is ChannelClosedException)
+            {
+                Interlocked.Increment(ref Counters.Refused);
+            }
+
+            lock (_lock)
+            {
+                ReturnSlot(slot);
+            }
+
+            Unaccount();
+            throw;
+        }
+
+        Interlocked.Increment(ref Counters.Accepted);
+        Register(slot, generation);
+        EnsureLoop();
+    }
+
+    /// <summary>
+    /// Makes a slot that entered the channel replaceable. It is registered only after the write, and only
+    /// while it still waits (a loop may have taken it, and the pool may even have reused it: hence the
+    /// generation), so a replace can never land in an item that already started.
+    /// </summary>
+    private void Register(DedupeSlot<T> slot, int generation)
+    {
+        if (_waiting is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (slot.Generation == generation && slot.State == SlotState.InChannel && !slot.DedupeKey.IsNone)
+            {
+                _waiting.TryAdd(slot.DedupeKey, slot);
+            }
+        }
+    }
+
+    /// <summary>Replaces (or merges into) a waiting slot's payload. Under <see cref="_lock"/>.</summary>
+    private void ReplaceLocked(DedupeSlot<T> slot, in DedupeWrite<T> write)
+    {
+        if (slot.RoutingKey != write.RoutingKey)
+        {
+            throw OptionsValidation.InvalidItem(
+                $"Stage '{_runtime.Name}': the Dedupe.KeySelector gave the key '{write.DedupeKey}' to items with different routing keys ('{slot.RoutingKey}' and '{write.RoutingKey}'); a dedupe key must refine the routing key. The item was not accepted.");
+        }
+
+        T previous = slot.Item;
+        bool inChannel = slot.State == SlotState.InChannel;
+        SupersedeReason reason;
+        if (_dedupe!.Merge is { } merge)
+        {
+            T merged;
+            try
+            {
+                merged = merge(previous, write.Item);
+            }
+            catch (Exception ex)
+            {
+                throw OptionsValidation.InvalidItem($"Stage '{_runtime.Name}': the Dedupe.Merge function threw; the waiting item was kept and this one was not accepted.", ex);
+            }
+
+            slot.Item = merged;
+            (slot.HasContentHash, slot.ContentHash, slot.IsTombstone) = Describe(merged);
+            reason = inChannel ? SupersedeReason.Merged : SupersedeReason.InFlight;
+        }
+        else
+        {
+            slot.Item = write.Item;
+            slot.HasContentHash = write.HasContentHash;
+            slot.ContentHash = write.ContentHash;
+            slot.IsTombstone = write.IsTombstone;
+            reason = inChannel ? SupersedeReason.Pending : SupersedeReason.InFlight;
+        }
+
+        SupersedeLocked(previous, reason);
+    }
+
+    /// <summary>Content hash and tombstone mark of a merged payload; a throwing user function means "no hash" and is counted.</summary>
+    private (bool HasHash, ulong Hash, bool Tombstone) Describe(T item)
+    {
+        try
+        {
+            bool tombstone = _dedupe!.IsTombstone?.Invoke(item) ?? false;
+            return _dedupe.ContentHash is { } hash ? (true, hash(item), tombstone) : (false, 0, tombstone);
+        }
+        catch (Exception)
+        {
+            Interlocked.Increment(ref Counters.CallbackErrors);
+            return (false, 0, false);
+        }
+    }
+
+    /// <summary>
+    /// Takes a slot for running: it stops being replaceable, its payload moves into the envelope, and
+    /// content dedupe decides whether it is a duplicate of its key's last processed item. Comparing at
+    /// this point (not at write time) means an identical update behind a different waiting one is never
+    /// lost. Under <see cref="_lock"/>.
+    /// </summary>
+    private void TakeSlot(ref Envelope<T> envelope)
+    {
+        DedupeSlot<T> slot = envelope.Slot!;
+        if (_waiting is not null && !slot.DedupeKey.IsNone && _waiting.TryGetValue(slot.DedupeKey, out DedupeSlot<T>? current) && current == slot)
+        {
+            _waiting.Remove(slot.DedupeKey);
+        }
+
+        slot.State = SlotState.Taken;
+        envelope.Item = slot.Item;
+        if (_content is not null && slot.HasContentHash && !slot.IsTombstone && !slot.DedupeKey.IsNone && _content.Matches(slot.DedupeKey, slot.ContentHash))
+        {
+            envelope.Flags |= EnvelopeFlags.ContentDuplicate;
+        }
+    }
+
+    /// <summary>
+    /// In Replace mode, a key whose item waits for a retry and that receives a newer item of the same
+    /// dedupe key drops the retry (superseded, <c>stale_retry</c>) and hands the key to its next
+    /// waiting item. Under <see cref="_lock"/>.
+    /// </summary>
+    /// <returns>Whether an item was promoted to the ready queue.</returns>
+    private bool SupersedeStaleRetry(KeyState<T> state, DedupeSlot<T> newer)
+    {
+        if (_waiting is null || state.Retry is not { } retry || newer.DedupeKey.IsNone ||
+            retry.Envelope.Slot is not { } retrying || retrying.DedupeKey != newer.DedupeKey || !retry.TryClaim(PendingRetry<T>.Cancelled))
+        {
+            return false;
+        }
+
+        retry.Timer?.Dispose();
+        if (_retries.Remove(retry))
+        {
+            _held--;
+        }
+
+        state.Retry = null;
+        SupersedeLocked(retry.Envelope.Item, SupersedeReason.StaleRetry);
+        ReturnSlot(retrying);
+        return ReleaseKeyLocked(retry.Envelope.Key);
+    }
+
+    private DedupeSlot<T> RentSlot(in DedupeWrite<T> write)
+    {
+        DedupeSlot<T> slot = _freeSlots.TryPop(out DedupeSlot<T>? free) ? free : new DedupeSlot<T>();
+        slot.Fill(in write, SlotState.InChannel);
+        return slot;
+    }
+
+    private void ReturnSlot(DedupeSlot<T> slot)
+    {
+        slot.Clear();
+        _freeSlots.Push(slot);
+    }
+
+    /// <summary>Counts a superseded item and settles it; its callback runs after the lock is released. Under <see cref="_lock"/>.</summary>
+    private void SupersedeLocked(T item, SupersedeReason reason)
+    {
+        Counters.CountSupersede(reason);
+        if (_dedupe?.OnSuperseded is not null)
+        {
+            _supersededCallbacks.Enqueue((item, reason));
+            _supersededCallbackCount++;
+        }
+
+        Unaccount();
+    }
+
+    /// <summary>Counts a superseded item, tells the callback and settles it. Outside the lock.</summary>
+    private void Supersede(T item, SupersedeReason reason)
+    {
+        Counters.CountSupersede(reason);
+        Notify(item, reason);
+        Unaccount();
+    }
+
+    /// <summary>Runs the superseded callbacks queued under the lock.</summary>
+    private void FlushSuperseded()
+    {
+        while (Volatile.Read(ref _supersededCallbackCount) > 0)
+        {
+            (T Item, SupersedeReason Reason) next;
+            lock (_lock)
+            {
+                if (!_supersededCallbacks.TryDequeue(out next))
+                {
+                    return;
+                }
+
+                _supersededCallbackCount--;
+            }
+
+            Notify(next.Item, next.Reason);
+        }
+    }
+
+    private void Notify(T item, SupersedeReason reason)
+    {
+        if (_dedupe?.OnSuperseded is not { } onSuperseded)
+        {
+            return;
+        }
+
+        try
+        {
+            onSuperseded(item, reason);
+        }
+        catch (Exception)
+        {
+            Interlocked.Increment(ref Counters.CallbackErrors);
+        }
+    }
+}
