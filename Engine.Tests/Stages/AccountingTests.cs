@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Engine.Dedupe;
 using Engine.Retry;
 using Engine.Stages;
 using Engine.Tests.Support;
@@ -7,7 +8,7 @@ namespace Engine.Tests.Stages;
 
 /// <summary>
 /// Randomized workloads (seeded; the seed is in the test name) with every full mode, several workers,
-/// random handler failures, retries and sometimes an abort halfway. Afterwards every accepted item must
+/// random handler failures, retries, dedupe (replace, content) and sometimes an abort halfway. Afterwards every accepted item must
 /// be accounted for exactly once.
 /// </summary>
 public class AccountingTests
@@ -24,6 +25,7 @@ public class AccountingTests
         bool retries = random.Next(2) == 0;
         double failureRate = random.NextDouble() * 0.3;
         bool abort = random.Next(3) == 0;
+        int dedupe = random.Next(3); // 0 none, 1 replace, 2 replace with content dedupe
         int writers = random.Next(1, 4);
         const int perWriter = 400;
 
@@ -51,6 +53,12 @@ public class AccountingTests
                 Retry = retries ? new RetryOptions { MaxAttempts = random.Next(2, 5), BaseDelay = TimeSpan.Zero, MaxDelay = TimeSpan.FromMilliseconds(1) } : null,
                 OnDropped = (w, _) => { accepted.TryAdd(w.Id, true); Settle(w.Id, "dropped"); },
                 OnDeadLetter = (w, _) => Settle(w.Id, "dead"),
+                Dedupe = dedupe == 0 ? null : new DedupeOptions<Work>
+                {
+                    Mode = DedupeMode.Replace,
+                    ContentHash = dedupe == 2 ? w => (ulong)(w.Id % 3) : null,
+                    OnSuperseded = (w, _) => Settle(w.Id, "superseded"),
+                },
             },
             async (w, ct) =>
             {
@@ -110,7 +118,7 @@ public class AccountingTests
         StageCounts counts = await stage.StopAsync(Timeout.InfiniteTimeSpan).AsTask().WaitAsync(TestWait.Patience).ContinueWith(t => t.IsFaulted ? throw new TimeoutException("stop stuck:\n" + stage.Describe(), t.Exception) : t.Result, TaskScheduler.Default);
         await stage.DisposeAsync();
 
-        string context = $"seed {seed}, mode {mode}, retries {retries}, abort {abort}: {counts}";
+        string context = $"seed {seed}, mode {mode}, retries {retries}, abort {abort}, dedupe {dedupe}: {counts}";
         Assert.Multiple(() =>
         {
             Assert.That(duplicates, Is.Zero, "an item settled twice; " + context);
@@ -118,11 +126,12 @@ public class AccountingTests
             Assert.That(counts.InFlight, Is.Zero, context);
             Assert.That(counts.Waiting, Is.Zero, context);
             Assert.That(counts.Accepted, Is.EqualTo(accepted.Count), context);
-            Assert.That(counts.Accepted, Is.EqualTo(counts.Processed + counts.DeadLettered + counts.Dropped + counts.Abandoned), context);
+            Assert.That(counts.Accepted, Is.EqualTo(counts.Processed + counts.DeadLettered + counts.Dropped + counts.Superseded + counts.Abandoned), context);
             Assert.That(outcomes.Keys.Where(id => !accepted.ContainsKey(id)), Is.Empty, "an item settled without being accepted; " + context);
             Assert.That(outcomes.Values.Count(o => o == "processed"), Is.EqualTo(counts.Processed), context);
             Assert.That(outcomes.Values.Count(o => o == "dead"), Is.EqualTo(counts.DeadLettered), context);
             Assert.That(outcomes.Values.Count(o => o == "dropped"), Is.EqualTo(counts.Dropped), context);
+            Assert.That(outcomes.Values.Count(o => o == "superseded"), Is.EqualTo(counts.Superseded), context);
             Assert.That(accepted.Count - outcomes.Count, Is.EqualTo(counts.Abandoned), context);
             if (!abort)
             {

@@ -1,3 +1,4 @@
+using Engine.Dedupe;
 using Engine.Retry;
 using Engine.Stages;
 using Engine.Tests.Support;
@@ -25,6 +26,11 @@ public class StageValidationTests
         yield return Case("options.Retry.MaxDelay", o => o.Retry = new RetryOptions { BaseDelay = TimeSpan.FromSeconds(2), MaxDelay = TimeSpan.FromSeconds(1) });
         yield return Case("options.Retry.BackoffMultiplier", o => o.Retry = new RetryOptions { BackoffMultiplier = 0.5 });
         yield return Case("options.Retry.JitterRatio", o => o.Retry = new RetryOptions { JitterRatio = 1.5 });
+        yield return Case("options.Dedupe", o => { o.KeySelector = null; o.Dedupe = new DedupeOptions<int> { Mode = DedupeMode.Replace }; });
+        yield return Case("options.Dedupe.Mode", o => o.Dedupe = new DedupeOptions<int> { Mode = (DedupeMode)9 });
+        yield return Case("options.Dedupe.MaxTrackedKeys", o => o.Dedupe = new DedupeOptions<int> { MaxTrackedKeys = 0 });
+        yield return Case("options.Dedupe.Merge", o => o.Dedupe = new DedupeOptions<int> { Merge = (a, _) => a });
+        yield return Case("options.Dedupe.IsTombstone", o => o.Dedupe = new DedupeOptions<int> { IsTombstone = _ => true });
     }
 
     private static TestCaseData Case(string option, Action<StageOptions<int>> spoil) =>
@@ -33,7 +39,7 @@ public class StageValidationTests
     [TestCaseSource(nameof(BadOptions))]
     public void A_bad_option_fails_creation_with_an_argument_error_naming_it(string option, Action<StageOptions<int>> spoil)
     {
-        var options = new StageOptions<int> { Name = "enrich" };
+        var options = new StageOptions<int> { Name = "enrich", KeySelector = i => i };
         spoil(options);
         var error = Assert.Throws<ArgumentException>(() => Stage.Create(options, Nothing));
         Assert.Multiple(() =>
@@ -80,6 +86,28 @@ public class StageValidationTests
             Assert.That(processed, Is.EqualTo(new[] { 1 }));
             Assert.That(counts.Refused, Is.EqualTo(2));
             Assert.That(counts.Accepted, Is.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public async Task A_throwing_dedupe_function_fails_the_write_naming_it()
+    {
+        await using var stage = Stage.Create(
+            new StageOptions<int>
+            {
+                Name = "ingest",
+                KeySelector = i => i,
+                Dedupe = new DedupeOptions<int> { ContentHash = i => i < 0 ? throw new OverflowException() : (ulong)i },
+            },
+            (int _, CancellationToken _) => { });
+        var error = Assert.Throws<ArgumentException>(() => stage.TryWrite(-1));
+        Assert.That(error!.Message, Does.Contain("Dedupe.ContentHash").And.Contain("ingest"));
+        Assert.That(stage.TryWrite(1), Is.True);
+        StageCounts counts = await stage.StopAsync(Timeout.InfiniteTimeSpan);
+        Assert.Multiple(() =>
+        {
+            Assert.That(counts.Refused, Is.EqualTo(1));
+            Assert.That(counts.Processed, Is.EqualTo(1));
         });
     }
 
