@@ -382,9 +382,14 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                         {
                             sync(envelope.Item, _runtime.AbortToken);
                         }
+                        else if (_runtime.AsyncHandler is { } handler)
+                        {
+                            await handler(envelope.Item, _runtime.AbortToken).ConfigureAwait(false);
+                        }
                         else
                         {
-                            await _runtime.AsyncHandler!(envelope.Item, _runtime.AbortToken).ConfigureAwait(false);
+                            var context = new ItemContext(envelope.EntryTimestamp, envelope.Attempts, _runtime.TimeProvider);
+                            await _runtime.ContextHandler!(envelope.Item, context, _runtime.AbortToken).ConfigureAwait(false);
                         }
                     }
                     catch (Exception ex)

@@ -39,11 +39,35 @@ public static class Stage
         return Create(options, null, handler);
     }
 
-    private static Stage<T> Create<T>(StageOptions<T> options, Func<T, CancellationToken, ValueTask>? asyncHandler, Action<T, CancellationToken>? syncHandler)
+    /// <summary>
+    /// Creates a stage whose handler also receives the item's <see cref="ItemContext"/>: when it entered
+    /// the pipeline (for end-to-end latency) and which attempt this is. Everything else is as for the
+    /// asynchronous overload.
+    /// </summary>
+    /// <typeparam name="T">The item type.</typeparam>
+    /// <param name="options">The stage's shape; validated and copied now.</param>
+    /// <param name="handler">Handles one item; see the asynchronous overload.</param>
+    /// <returns>The running stage, ready for writes.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="handler"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    public static Stage<T> Create<T>(StageOptions<T> options, Func<T, ItemContext, CancellationToken, ValueTask> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Create(options, null, null, handler);
+    }
+
+    /// <summary>Checks options as <see cref="Create{T}(StageOptions{T}, Func{T, CancellationToken, ValueTask})"/> would, without creating a stage.</summary>
+    internal static void Check<T>(StageOptions<T> options)
     {
         ArgumentNullException.ThrowIfNull(options);
         Validate(options);
-        return new Stage<T>(options, new StageRuntime<T>(options, asyncHandler, syncHandler));
+    }
+
+    private static Stage<T> Create<T>(StageOptions<T> options, Func<T, CancellationToken, ValueTask>? asyncHandler, Action<T, CancellationToken>? syncHandler, Func<T, ItemContext, CancellationToken, ValueTask>? contextHandler = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Validate(options);
+        return new Stage<T>(options, new StageRuntime<T>(options, asyncHandler, syncHandler, contextHandler));
     }
 
     private static void Validate<T>(StageOptions<T> options)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Engine.Dedupe;
+using Engine.Internal;
 using Engine.Routing;
 using Engine.Shards;
 
@@ -144,20 +145,8 @@ public sealed class Stage<T> : IAsyncDisposable
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="drainTimeout"/> is negative (other than infinite).</exception>
     public async ValueTask<StageCounts> StopAsync(TimeSpan drainTimeout, CancellationToken cancellationToken = default)
     {
-        if (drainTimeout < TimeSpan.Zero && drainTimeout != Timeout.InfiniteTimeSpan)
-        {
-            throw new ArgumentOutOfRangeException(nameof(drainTimeout), drainTimeout, $"Stage '{Name}': the drain timeout must be zero or more, or infinite.");
-        }
-
         Complete();
-        if (!Completion.IsCompleted && drainTimeout != TimeSpan.Zero)
-        {
-            using var stopWaiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            Task timeout = Task.Delay(drainTimeout, _runtime.TimeProvider, stopWaiting.Token);
-            await Task.WhenAny(Completion, timeout).ConfigureAwait(false);
-            await stopWaiting.CancelAsync().ConfigureAwait(false);
-        }
-
+        await Drain.WaitAsync(Completion, drainTimeout, _runtime.TimeProvider, $"Stage '{Name}'", cancellationToken).ConfigureAwait(false);
         return Completion.IsCompleted ? GetCounts() : await AbortAsync().ConfigureAwait(false);
     }
 

@@ -12,7 +12,7 @@ internal sealed class StageRuntime<T> : IDisposable
     private readonly CancellationTokenSource _abort = new();
     private int _aborted;
 
-    public StageRuntime(StageOptions<T> options, Func<T, CancellationToken, ValueTask>? asyncHandler, Action<T, CancellationToken>? syncHandler)
+    public StageRuntime(StageOptions<T> options, Func<T, CancellationToken, ValueTask>? asyncHandler, Action<T, CancellationToken>? syncHandler, Func<T, ItemContext, CancellationToken, ValueTask>? contextHandler = null)
     {
         Name = options.Name;
         FullMode = options.FullMode;
@@ -24,6 +24,7 @@ internal sealed class StageRuntime<T> : IDisposable
         OnDeadLetter = options.OnDeadLetter;
         AsyncHandler = asyncHandler;
         SyncHandler = syncHandler;
+        ContextHandler = contextHandler;
         AbortToken = _abort.Token;
     }
 
@@ -44,7 +45,10 @@ internal sealed class StageRuntime<T> : IDisposable
 
     public Action<T, ItemFailure>? OnDeadLetter { get; }
 
-    /// <summary>The handler when it is asynchronous; null when <see cref="SyncHandler"/> is set.</summary>
+    /// <summary>The handler when it wants the item's context (entry timestamp, attempt); pipelines use this form.</summary>
+    public Func<T, ItemContext, CancellationToken, ValueTask>? ContextHandler { get; }
+
+    /// <summary>The handler when it is asynchronous without context; null when another form is set.</summary>
     public Func<T, CancellationToken, ValueTask>? AsyncHandler { get; }
 
     /// <summary>The handler when it is synchronous; it runs with no async state machine at all.</summary>

@@ -1,0 +1,190 @@
+using System.Threading.Channels;
+using Engine.Stages;
+
+namespace Engine.Pipelines.Nodes;
+
+/// <summary>
+/// Groups items into batches of up to <c>size</c>, flushing a partial batch once its first item has
+/// waited <c>window</c> (on the pipeline's clock) and when the node completes. A bounded channel in
+/// front gives backpressure; one loop fills and forwards batches in order. A batch carries the entry
+/// timestamp of its oldest item, so end-to-end latency measures the item that waited longest.
+/// </summary>
+#pragma warning disable CA1001 // The abort source lives as long as the pipeline and has no timer: nothing leaks if it is not disposed.
+internal sealed class BatchNode<T> : Node, ITarget<T>
+#pragma warning restore CA1001
+{
+    private readonly int _size;
+    private readonly TimeSpan? _window;
+    private readonly Channel<(T Item, long Entry)> _channel;
+    private readonly CancellationTokenSource _abort = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _accepted;
+    private long _processed;
+    private long _abandoned;
+    private long _refused;
+    private int _buffered;
+
+    public BatchNode(string name, PipelineRuntime runtime, int size, TimeSpan? window, int capacity)
+        : base(name, runtime)
+    {
+        _size = size;
+        _window = window;
+        _channel = Channel.CreateBounded<(T, long)>(new BoundedChannelOptions(capacity) { SingleReader = true });
+        Outlet = new Outlet<IReadOnlyList<T>>(this);
+    }
+
+    public Outlet<IReadOnlyList<T>> Outlet { get; }
+
+    public override bool IsSink => false;
+
+    public override Task Completion => _completion.Task;
+
+    Node ITarget<T>.Node => this;
+
+    public override void Start() => _ = RunAsync();
+
+    public async ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _channel.Writer.WriteAsync((item, entryTimestamp), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            Interlocked.Increment(ref _refused);
+            throw new StageCompletedException($"Batch stage '{Name}' is completed or stopped and accepts no more items; the item was not accepted.");
+        }
+
+        Interlocked.Increment(ref _accepted);
+    }
+
+    public override void Complete() => _channel.Writer.TryComplete();
+
+    public override async ValueTask AbortAsync()
+    {
+        if (!_abort.IsCancellationRequested)
+        {
+            _channel.Writer.TryComplete();
+            await _abort.CancelAsync().ConfigureAwait(false);
+        }
+
+        await Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    public override StageCounts GetCounts()
+    {
+        long accepted = Volatile.Read(ref _accepted);
+        long processed = Volatile.Read(ref _processed);
+        long abandoned = Volatile.Read(ref _abandoned);
+        return new StageCounts
+        {
+            Accepted = accepted,
+            Processed = processed,
+            Abandoned = abandoned,
+            Refused = Volatile.Read(ref _refused),
+            Waiting = _channel.Reader.Count + Volatile.Read(ref _buffered),
+            Pending = Math.Max(0, accepted - processed - abandoned),
+        };
+    }
+
+    private async Task RunAsync()
+    {
+        TimeProvider time = Runtime.TimeProvider;
+        CancellationToken abort = _abort.Token;
+        var batch = new List<T>(_size);
+        long oldestEntry = 0;
+        long firstAt = 0;
+        Task<bool>? waiting = null;
+        try
+        {
+            while (true)
+            {
+                while (batch.Count < _size && _channel.Reader.TryRead(out (T Item, long Entry) next))
+                {
+                    if (batch.Count == 0)
+                    {
+                        oldestEntry = next.Entry;
+                        firstAt = time.GetTimestamp();
+                    }
+                    else
+                    {
+                        oldestEntry = Math.Min(oldestEntry, next.Entry);
+                    }
+
+                    batch.Add(next.Item);
+                    Volatile.Write(ref _buffered, batch.Count);
+                }
+
+                if (batch.Count == _size)
+                {
+                    batch = await FlushAsync(batch, oldestEntry, abort).ConfigureAwait(false);
+                    continue;
+                }
+
+                waiting ??= _channel.Reader.WaitToReadAsync(abort).AsTask();
+                if (batch.Count > 0 && _window is { } window)
+                {
+                    TimeSpan left = window - time.GetElapsedTime(firstAt);
+                    if (left > TimeSpan.Zero && !waiting.IsCompleted)
+                    {
+                        using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(abort);
+                        Task delay = Task.Delay(left, time, stopDelay.Token);
+                        await Task.WhenAny(waiting, delay).ConfigureAwait(false);
+                        await stopDelay.CancelAsync().ConfigureAwait(false);
+                        abort.ThrowIfCancellationRequested();
+                    }
+
+                    if (!waiting.IsCompleted)
+                    {
+                        // The window closed first: flush what there is; the read wait carries on.
+                        batch = await FlushAsync(batch, oldestEntry, abort).ConfigureAwait(false);
+                        continue;
+                    }
+                }
+
+                bool more = await waiting.ConfigureAwait(false);
+                waiting = null;
+                if (!more)
+                {
+                    break;
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                await FlushAsync(batch, oldestEntry, abort).ConfigureAwait(false);
+            }
+
+            _completion.TrySetResult();
+        }
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        {
+            Interlocked.Add(ref _abandoned, batch.Count);
+            while (_channel.Reader.TryRead(out _))
+            {
+                Interlocked.Increment(ref _abandoned);
+            }
+
+            Volatile.Write(ref _buffered, 0);
+            _completion.TrySetCanceled(abort);
+        }
+        catch (Exception ex)
+        {
+            // A downstream write failed for a reason other than an abort: the batch cannot be delivered.
+            Interlocked.Add(ref _abandoned, batch.Count);
+            Volatile.Write(ref _buffered, 0);
+            Runtime.Fault(this, ex);
+            _completion.TrySetException(ex);
+        }
+    }
+
+    /// <summary>Forwards a full or timed-out batch and returns a fresh list for the next one (the old one now belongs downstream).</summary>
+    private async ValueTask<List<T>> FlushAsync(List<T> batch, long oldestEntry, CancellationToken abort)
+    {
+        Interlocked.Increment(ref EmittedCount);
+        await Outlet.ForwardAsync(batch, oldestEntry, abort).ConfigureAwait(false);
+        Interlocked.Add(ref _processed, batch.Count);
+        Volatile.Write(ref _buffered, 0);
+        return new List<T>(_size);
+    }
+}

@@ -1,0 +1,69 @@
+using Engine.Stages;
+
+namespace Engine.Pipelines.Nodes;
+
+/// <summary>
+/// A vertex of a pipeline graph: a stage, a batcher or a channel sink. Nodes are created by the
+/// builder, started by <see cref="PipelineRuntime"/>, and complete once every upstream has completed
+/// (fan-in completes only after all of them) and they have settled what they accepted.
+/// </summary>
+internal abstract class Node
+{
+    private int _pendingUpstreams;
+
+    protected Node(string name, PipelineRuntime runtime)
+    {
+        Name = name;
+        Runtime = runtime;
+    }
+
+    /// <summary>The node's name, unique in its pipeline.</summary>
+    public string Name { get; }
+
+    /// <summary>The pipeline the node belongs to.</summary>
+    public PipelineRuntime Runtime { get; }
+
+    /// <summary>Nodes that write into this one.</summary>
+    public List<Node> Upstream { get; } = [];
+
+    /// <summary>Nodes this one writes into.</summary>
+    public List<Node> Downstream { get; } = [];
+
+    /// <summary>Whether the node ends a branch (it forwards nothing).</summary>
+    public abstract bool IsSink { get; }
+
+    /// <summary>Completes when the node has settled everything; cancelled after an abort.</summary>
+    public abstract Task Completion { get; }
+
+    /// <summary>Outputs forwarded downstream so far (for a batcher: batches).</summary>
+    public long Emitted => Volatile.Read(ref EmittedCount);
+
+    /// <summary>Outputs forwarded downstream so far; incremented by the node's forwarding code.</summary>
+#pragma warning disable CA1051 // A counter the hot path increments with Interlocked needs to be a field.
+    protected long EmittedCount;
+#pragma warning restore CA1051
+
+    /// <summary>Creates the node's runtime parts (validates its options). Called once, by <see cref="PipelineRuntime"/>.</summary>
+    public abstract void Start();
+
+    /// <summary>Stops accepting items; the node completes once it has settled what it holds.</summary>
+    public abstract void Complete();
+
+    /// <summary>Abandons what the node holds and cancels its running work.</summary>
+    public abstract ValueTask AbortAsync();
+
+    /// <summary>The node's item counts.</summary>
+    public abstract StageCounts GetCounts();
+
+    /// <summary>Sets how many upstreams must complete before this node completes.</summary>
+    public void ExpectUpstreams(int count) => _pendingUpstreams = count;
+
+    /// <summary>One upstream has completed; the last one completes this node.</summary>
+    public void UpstreamCompleted()
+    {
+        if (Interlocked.Decrement(ref _pendingUpstreams) == 0)
+        {
+            Complete();
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using Engine.Stages;
+
+namespace Engine.Pipelines.Nodes;
+
+/// <summary>
+/// A keyed stage in a pipeline. Its handler is one of: a transform (one output per input), an emitter
+/// (zero or more outputs), or a sink (none). Outputs keep the input's entry timestamp.
+/// </summary>
+internal sealed class StageNode<TIn, TOut> : Node, ITarget<TIn>
+{
+    private readonly StageOptions<TIn> _options;
+    private readonly Func<TIn, CancellationToken, ValueTask<TOut>>? _transform;
+    private readonly Func<TIn, Emit<TOut>, CancellationToken, ValueTask>? _emitter;
+    private readonly Func<TIn, ItemContext, CancellationToken, ValueTask>? _sink;
+    private EmitBufferPool<TOut>? _buffers;
+    private Stage<TIn>? _stage;
+
+    private StageNode(string name, PipelineRuntime runtime, StageOptions<TIn> options)
+        : base(name, runtime)
+    {
+        _options = options;
+        Outlet = new Outlet<TOut>(this);
+    }
+
+    public StageNode(string name, PipelineRuntime runtime, StageOptions<TIn> options, Func<TIn, CancellationToken, ValueTask<TOut>> transform)
+        : this(name, runtime, options) => _transform = transform;
+
+    public StageNode(string name, PipelineRuntime runtime, StageOptions<TIn> options, Func<TIn, Emit<TOut>, CancellationToken, ValueTask> emitter)
+        : this(name, runtime, options) => _emitter = emitter;
+
+    public StageNode(string name, PipelineRuntime runtime, StageOptions<TIn> options, Func<TIn, ItemContext, CancellationToken, ValueTask> sink)
+        : this(name, runtime, options) => _sink = sink;
+
+    public Outlet<TOut> Outlet { get; }
+
+    public override bool IsSink => _sink is not null;
+
+    public override Task Completion => _stage!.Completion;
+
+    Node ITarget<TIn>.Node => this;
+
+    public override void Start()
+    {
+        _stage = Stage.Create(_options, HandleAsync);
+        _buffers = _emitter is null ? null : new EmitBufferPool<TOut>(((_options.Shards * _options.WorkersPerShard) + _options.UnkeyedWorkers));
+    }
+
+    public ValueTask WriteAsync(TIn item, long entryTimestamp, CancellationToken cancellationToken) =>
+        _stage!.WriteAsync(item, entryTimestamp, cancellationToken);
+
+    public override void Complete() => _stage!.Complete();
+
+    public override async ValueTask AbortAsync() => await _stage!.AbortAsync().ConfigureAwait(false);
+
+    public override StageCounts GetCounts() => _stage?.GetCounts() ?? default;
+
+    private ValueTask HandleAsync(TIn item, ItemContext context, CancellationToken cancellationToken)
+    {
+        if (_sink is not null)
+        {
+            return _sink(item, context, cancellationToken);
+        }
+
+        if (_transform is not null)
+        {
+            ValueTask<TOut> transformed = _transform(item, cancellationToken);
+            return transformed.IsCompletedSuccessfully
+                ? Forward(transformed.Result, context.EntryTimestamp, cancellationToken)
+                : TransformAsync(transformed, context.EntryTimestamp, cancellationToken);
+        }
+
+        return EmitAsync(item, context.EntryTimestamp, cancellationToken);
+    }
+
+    private async ValueTask TransformAsync(ValueTask<TOut> transformed, long entryTimestamp, CancellationToken cancellationToken)
+    {
+        TOut output = await transformed.ConfigureAwait(false);
+        await Forward(output, entryTimestamp, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask EmitAsync(TIn item, long entryTimestamp, CancellationToken cancellationToken)
+    {
+        EmitBuffer<TOut> buffer = _buffers!.Rent();
+        try
+        {
+            await _emitter!(item, buffer.Emit, cancellationToken).ConfigureAwait(false);
+
+            // Only a successful attempt forwards: a failed one is retried or dead-lettered without
+            // having let part of its output through.
+            for (int i = 0; i < buffer.Count; i++)
+            {
+                await Forward(buffer[i], entryTimestamp, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _buffers.Return(buffer);
+        }
+    }
+
+    private ValueTask Forward(TOut output, long entryTimestamp, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref EmittedCount);
+        return Outlet.ForwardAsync(output, entryTimestamp, cancellationToken);
+    }
+}

@@ -1,0 +1,20 @@
+using Engine.Pipelines.Nodes;
+
+namespace Engine.Pipelines;
+
+/// <summary>Starts building pipelines.</summary>
+public static class Pipeline
+{
+    /// <summary>Starts a pipeline whose input is <typeparamref name="TIn"/>.</summary>
+    /// <typeparam name="TIn">The input type.</typeparam>
+    /// <param name="name">The pipeline's name (for errors and metrics).</param>
+    /// <param name="timeProvider">The clock for entry timestamps, batch windows, retries and drain timeouts; stages use it unless configured otherwise. The default is <see cref="TimeProvider.System"/>.</param>
+    /// <returns>The builder: continue it with stages, then <see cref="PipelineBuilder{TIn}.Build"/>.</returns>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is null or blank.</exception>
+    public static PipelineBuilder<TIn> Create<TIn>(string name, TimeProvider? timeProvider = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var runtime = new PipelineRuntime(name, timeProvider ?? TimeProvider.System);
+        return new PipelineBuilder<TIn>(runtime, new SourceNode<TIn>(runtime));
+    }
+}

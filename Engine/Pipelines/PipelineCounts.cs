@@ -1,0 +1,36 @@
+using Engine.Stages;
+
+namespace Engine.Pipelines;
+
+/// <summary>The counts of every stage of a pipeline at one moment, in the order the stages were added.</summary>
+public sealed class PipelineCounts
+{
+    private readonly IReadOnlyList<PipelineStageCounts> _stages;
+
+    internal PipelineCounts(IReadOnlyList<PipelineStageCounts> stages) => _stages = stages;
+
+    /// <summary>Every stage's counts.</summary>
+    public IReadOnlyList<PipelineStageCounts> Stages => _stages;
+
+    /// <summary>Items abandoned by an abort, over all stages.</summary>
+    public long Abandoned => _stages.Sum(s => s.Counts.Abandoned);
+
+    /// <summary>Whether every stage's accounting identity holds (see <see cref="StageCounts.IsConserved"/>).</summary>
+    public bool IsConserved => _stages.All(s => s.Counts.IsConserved);
+
+    /// <summary>A stage's counts by name.</summary>
+    /// <param name="stage">The stage's name.</param>
+    /// <exception cref="KeyNotFoundException">No stage has that name.</exception>
+    public StageCounts this[string stage] =>
+        _stages.FirstOrDefault(s => s.Stage == stage) is { Stage: not null } found ? found.Counts : throw new KeyNotFoundException($"The pipeline has no stage '{stage}'.");
+
+    /// <summary>How many outputs a stage forwarded downstream.</summary>
+    /// <param name="stage">The stage's name.</param>
+    /// <returns>The count.</returns>
+    /// <exception cref="KeyNotFoundException">No stage has that name.</exception>
+    public long EmittedBy(string stage) =>
+        _stages.FirstOrDefault(s => s.Stage == stage) is { Stage: not null } found ? found.Emitted : throw new KeyNotFoundException($"The pipeline has no stage '{stage}'.");
+
+    /// <inheritdoc />
+    public override string ToString() => string.Join("; ", _stages.Select(s => $"{s.Stage}: {s.Counts} emitted={s.Emitted}"));
+}

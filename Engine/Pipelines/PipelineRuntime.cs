@@ -1,0 +1,126 @@
+using Engine.Pipelines.Nodes;
+using Engine.Stages;
+
+namespace Engine.Pipelines;
+
+/// <summary>
+/// A built pipeline's graph and lifecycle: starts the nodes, completes each once all its upstreams
+/// have, aborts them together, and records the first fatal error.
+/// </summary>
+internal sealed class PipelineRuntime
+{
+    private readonly List<Node> _nodes = [];
+    private Exception? _fault;
+    private string? _faultedStage;
+    private int _aborted;
+
+    public PipelineRuntime(string name, TimeProvider timeProvider)
+    {
+        Name = name;
+        TimeProvider = timeProvider;
+    }
+
+    public string Name { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    /// <summary>Every node, the source first, in the order they were added.</summary>
+    public IReadOnlyList<Node> Nodes => _nodes;
+
+    /// <summary>Completes when every node has; faults with <see cref="PipelineFaultedException"/> or is cancelled after an abort.</summary>
+    public Task Completion { get; private set; } = Task.CompletedTask;
+
+    public bool IsAborted => Volatile.Read(ref _aborted) != 0;
+
+    public void Add(Node node) => _nodes.Add(node);
+
+    /// <summary>Starts every node and wires completion along the edges. Nodes must already be validated.</summary>
+    public void Start()
+    {
+        foreach (Node node in _nodes)
+        {
+            node.ExpectUpstreams(node.Upstream.Count);
+        }
+
+        foreach (Node node in _nodes)
+        {
+            node.Start();
+        }
+
+        foreach (Node node in _nodes)
+        {
+            _ = PropagateCompletionAsync(node);
+        }
+
+        Completion = CompleteAsync();
+    }
+
+    /// <summary>Aborts every node: waiting items are abandoned, running handlers cancelled.</summary>
+    public async ValueTask AbortAsync()
+    {
+        Interlocked.Exchange(ref _aborted, 1);
+        var aborts = new List<Task>(_nodes.Count);
+        foreach (Node node in _nodes)
+        {
+            // Each node marks itself aborted before its first await, so by the time this loop ends no
+            // node runs a new item.
+            aborts.Add(node.AbortAsync().AsTask());
+        }
+
+        await Task.WhenAll(aborts).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>
+    /// A fatal error in <paramref name="node"/> (a defect such as a throwing key selector downstream):
+    /// the pipeline aborts and completes with the error. Only the first fault is kept.
+    /// </summary>
+    public void Fault(Node node, Exception error)
+    {
+        if (Interlocked.CompareExchange(ref _fault, error, null) is null)
+        {
+            _faultedStage = node.Name;
+            _ = AbortAsync().AsTask();
+        }
+    }
+
+    public PipelineCounts GetCounts()
+    {
+        var stages = new List<PipelineStageCounts>(_nodes.Count);
+        foreach (Node node in _nodes)
+        {
+            if (node is not ISourceNode)
+            {
+                stages.Add(new PipelineStageCounts(node.Name, node.GetCounts(), node.Emitted));
+            }
+        }
+
+        return new PipelineCounts(stages);
+    }
+
+    private static async Task PropagateCompletionAsync(Node node)
+    {
+        await node.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        foreach (Node downstream in node.Downstream)
+        {
+            downstream.UpstreamCompleted();
+        }
+    }
+
+    private async Task CompleteAsync()
+    {
+        await Task.WhenAll(_nodes.Select(n => n.Completion)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (Volatile.Read(ref _fault) is { } fault)
+        {
+            throw new PipelineFaultedException(
+                $"Pipeline '{Name}' faulted in stage '{_faultedStage}': {fault.Message} Items still inside were abandoned; see Counts.",
+                _faultedStage!,
+                GetCounts(),
+                fault);
+        }
+
+        if (IsAborted)
+        {
+            throw new OperationCanceledException($"Pipeline '{Name}' was aborted.");
+        }
+    }
+}
