@@ -102,7 +102,7 @@ internal sealed partial class Shard<T>
         {
             Interlocked.Increment(ref Counters.Accepted);
             Register(slot, generation);
-            EnsureLoop();
+            EnsureLoop(fenced: true);
             return WriteOutcome.Accepted;
         }
 

@@ -47,6 +47,13 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>The most loops that may run at once (the shard's workers).</summary>
     private readonly int _maxLoops;
 
+    /// <summary>
+    /// One worker: loops run one at a time (a new one starts only after the last left, through the
+    /// <see cref="_activeLoops"/> compare-exchange, which orders their writes), so counters only loops
+    /// bump need no interlocked instruction.
+    /// </summary>
+    private readonly bool _singleLoop;
+
     /// <summary>Whether keys are claimed, parked and promoted (see the type's remarks).</summary>
     private readonly bool _trackKeys;
 
@@ -98,6 +105,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         _onFinished = onFinished;
         Index = index;
         _maxLoops = workers;
+        _singleLoop = workers == 1;
         _dedupe = keyed ? runtime.Dedupe : null;
         _trackKeys = keyed && (workers > 1 || runtime.Retry.MaxAttempts > 1 || _dedupe is not null);
         _keys = _trackKeys ? [] : null;
@@ -197,7 +205,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         if (_writer.TryWrite(envelope))
         {
             Interlocked.Increment(ref Counters.Accepted);
-            EnsureLoop();
+            EnsureLoop(fenced: true);
             return WriteOutcome.Accepted;
         }
 
@@ -226,7 +234,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         }
 
         Interlocked.Increment(ref Counters.Accepted);
-        EnsureLoop();
+        EnsureLoop(fenced: true);
     }
 
     /// <summary>Counts a write the stage turned away before it reached a shard (a failing key selector).</summary>
@@ -316,12 +324,18 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     }
 
     /// <summary>Starts a worker loop unless the shard already runs as many as it may.</summary>
-    private void EnsureLoop()
+    /// <param name="fenced">The caller issued an interlocked operation after making its work visible, which already is the fence this needs.</param>
+    private void EnsureLoop(bool fenced = false)
     {
         // The caller has just made work visible (a channel write or a ready item). A loop that is about
-        // to exit decrements _activeLoops and then looks for work; this full fence orders our write
-        // before our read of _activeLoops, so at least one of us sees the other (no lost wake-up).
-        Interlocked.MemoryBarrier();
+        // to exit decrements _activeLoops (a full fence) and then looks for work; a full fence between
+        // our write and our read of _activeLoops means at least one of us sees the other, so no
+        // wake-up is lost. Callers that just bumped a counter with Interlocked have it already.
+        if (!fenced)
+        {
+            Interlocked.MemoryBarrier();
+        }
+
         if (TryEnterLoop())
         {
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
@@ -374,7 +388,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                     }
 
                     envelope.Attempts++;
-                    Interlocked.Increment(ref Counters.InFlight);
+                    Bump(ref Counters.InFlight, 1);
                     Exception? error = null;
                     try
                     {
@@ -397,7 +411,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                         error = ex;
                     }
 
-                    Interlocked.Decrement(ref Counters.InFlight);
+                    Bump(ref Counters.InFlight, -1);
                     Settle(ref envelope, error);
                 }
             }
@@ -485,6 +499,19 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         return false;
     }
 
+    /// <summary>Adds to a counter only worker loops touch: plainly with one worker, interlocked with several.</summary>
+    private void Bump(ref long counter, long delta)
+    {
+        if (_singleLoop)
+        {
+            Volatile.Write(ref counter, counter + delta);
+        }
+        else
+        {
+            Interlocked.Add(ref counter, delta);
+        }
+    }
+
     /// <summary>Parks an item behind its busy key. Under <see cref="_lock"/>.</summary>
     /// <returns>Whether the key's stale retry gave way and an item became ready (see <see cref="SupersedeStaleRetry"/>).</returns>
     private bool Hold(KeyState<T> state, in Envelope<T> envelope)
@@ -500,10 +527,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         return SupersedeStaleRetry(state, slot);
     }
 
-    /// <summary>Whether a loop that is about to exit should run on (see <see cref="EnsureLoop"/>).</summary>
+    /// <summary>
+    /// Whether a loop that is about to exit should run on (see <see cref="EnsureLoop"/>). The caller's
+    /// decrement of <see cref="_activeLoops"/> is the full fence the wake-up protocol needs.
+    /// </summary>
     private bool HasWork()
     {
-        Interlocked.MemoryBarrier();
         return Volatile.Read(ref _readyCount) > 0 || (_reader.Count > 0 && Volatile.Read(ref _held) < _holdLimit);
     }
 
@@ -512,7 +541,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     {
         if (error is null)
         {
-            Interlocked.Increment(ref Counters.Processed);
+            Bump(ref Counters.Processed, 1);
             Release(in envelope, succeeded: true);
             Unaccount();
             return;
