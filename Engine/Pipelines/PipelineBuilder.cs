@@ -83,6 +83,7 @@ public sealed class PipelineBuilder<TIn> : Flow<TIn, TIn>
         var options = new StageOptions<T> { Name = name, TimeProvider = Runtime.TimeProvider };
         configure?.Invoke(options);
         options.Name = name;
+        options.PipelineName = Runtime.Name;
         return options;
     }
 

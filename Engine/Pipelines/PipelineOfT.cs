@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Engine.Internal;
+using Engine.Metrics;
 using Engine.Pipelines.Nodes;
 using Engine.Stages;
 
@@ -124,6 +125,13 @@ public sealed class Pipeline<TIn> : IAsyncDisposable
         await Drain.WaitAsync(Completion, drainTimeout, _runtime.TimeProvider, $"Pipeline '{Name}'", cancellationToken).ConfigureAwait(false);
         return Completion.IsCompleted ? GetCounts() : await AbortAsync().ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Closes every stage's metrics interval and returns the figures, with the pipeline's end-to-end
+    /// latency over all its sink stages (entry to settled at the last stage).
+    /// </summary>
+    /// <returns>The snapshot.</returns>
+    public PipelineMetricsSnapshot TakeMetricsSnapshot() => _runtime.TakeMetricsSnapshot();
 
     /// <summary>Every stage's counts now.</summary>
     /// <returns>The counts; exact once <see cref="Completion"/> has completed.</returns>

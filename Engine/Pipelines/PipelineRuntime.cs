@@ -1,3 +1,4 @@
+using Engine.Metrics;
 using Engine.Pipelines.Nodes;
 using Engine.Stages;
 
@@ -55,12 +56,16 @@ internal sealed class PipelineRuntime
         Completion = CompleteAsync();
     }
 
-    /// <summary>Aborts every node: waiting items are abandoned, running handlers cancelled.</summary>
+    /// <summary>
+    /// Aborts every node, upstream first: waiting items are abandoned, running handlers cancelled. An
+    /// upstream is aborted before its downstreams, so a worker blocked forwarding into a downstream
+    /// sees its own abort (its item is abandoned) before that downstream stops taking items.
+    /// </summary>
     public async ValueTask AbortAsync()
     {
         Interlocked.Exchange(ref _aborted, 1);
         var aborts = new List<Task>(_nodes.Count);
-        foreach (Node node in _nodes)
+        foreach (Node node in UpstreamFirst())
         {
             // Each node marks itself aborted before its first await, so by the time this loop ends no
             // node runs a new item.
@@ -76,6 +81,12 @@ internal sealed class PipelineRuntime
     /// </summary>
     public void Fault(Node node, Exception error)
     {
+        // Once aborting, downstream errors are the abort's own doing, not a defect.
+        if (IsAborted)
+        {
+            return;
+        }
+
         if (Interlocked.CompareExchange(ref _fault, error, null) is null)
         {
             _faultedStage = node.Name;
@@ -95,6 +106,56 @@ internal sealed class PipelineRuntime
         }
 
         return new PipelineCounts(stages);
+    }
+
+    /// <summary>The nodes in topological order (Kahn's algorithm; the graph was checked to be acyclic).</summary>
+    private List<Node> UpstreamFirst()
+    {
+        var pending = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
+        foreach (Node node in _nodes)
+        {
+            pending[node] = node.Upstream.Count;
+        }
+
+        var order = new List<Node>(_nodes.Count);
+        var ready = new Queue<Node>(_nodes.Where(n => n.Upstream.Count == 0));
+        while (ready.TryDequeue(out Node? node))
+        {
+            order.Add(node);
+            foreach (Node next in node.Downstream)
+            {
+                if (--pending[next] == 0)
+                {
+                    ready.Enqueue(next);
+                }
+            }
+        }
+
+        // Anything left (only possible for an unvalidated graph) goes last rather than not at all.
+        order.AddRange(_nodes.Where(n => !order.Contains(n)));
+        return order;
+    }
+
+    public PipelineMetricsSnapshot TakeMetricsSnapshot()
+    {
+        var endToEnd = new long[LatencyHistogram.BucketCount];
+        long endToEndSum = 0;
+        var stages = new List<StageMetricsSnapshot>(_nodes.Count);
+        foreach (Node node in _nodes)
+        {
+            if (node.TakeMetricsSnapshot(endToEnd, ref endToEndSum) is { } snapshot)
+            {
+                stages.Add(snapshot);
+            }
+        }
+
+        return new PipelineMetricsSnapshot
+        {
+            Pipeline = Name,
+            Timestamp = TimeProvider.GetUtcNow(),
+            Stages = stages,
+            EndToEnd = LatencySummary.From(endToEnd, endToEndSum),
+        };
     }
 
     private static async Task PropagateCompletionAsync(Node node)

@@ -8,7 +8,7 @@ namespace Engine.Shards;
 /// backlog, or the ready queue) holds the slot, and a newer write of its dedupe key overwrites the
 /// payload without taking a new place. Slots are pooled per shard and touched only under its lock.
 /// </summary>
-[DebuggerDisplay("Key = {DedupeKey}, State = {State}, Generation = {Generation}")]
+[DebuggerDisplay("Key = {DedupeKey}, State = {State}")]
 internal sealed class DedupeSlot<T>
 {
     /// <summary>The payload that will run; replaced or merged by newer writes while the slot waits.</summary>
@@ -32,9 +32,6 @@ internal sealed class DedupeSlot<T>
     /// <summary>Where the slot is; only a waiting slot (in the channel, held or ready) may be replaced.</summary>
     public SlotState State;
 
-    /// <summary>Bumped each time the slot is rented, so a stale reference can tell it was reused.</summary>
-    public int Generation;
-
     public void Fill(in DedupeWrite<T> write, SlotState state)
     {
         Item = write.Item;
@@ -44,7 +41,6 @@ internal sealed class DedupeSlot<T>
         HasContentHash = write.HasContentHash;
         IsTombstone = write.IsTombstone;
         State = state;
-        Generation++;
     }
 
     public void Clear()

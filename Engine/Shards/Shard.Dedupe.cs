@@ -25,16 +25,20 @@ internal sealed partial class Shard<T>
     /// <summary>Slots no item uses, reused so a write costs no allocation. Under <see cref="_lock"/>.</summary>
     private readonly Stack<DedupeSlot<T>> _freeSlots = new();
 
-    /// <summary>Superseded items whose callback is due, queued under the lock and called outside it.</summary>
-    private readonly Queue<(T Item, SupersedeReason Reason)> _supersededCallbacks = new();
+    /// <summary>
+    /// Callbacks due for items superseded or dropped while the lock was held, queued under it and run
+    /// after it is released (user code never runs under the shard's lock). Reason: a
+    /// <see cref="SupersedeReason"/>, or a <see cref="DropReason"/> when Drop is set.
+    /// </summary>
+    private readonly Queue<(T Item, bool Drop, int Reason)> _deferredCallbacks = new();
 
-    /// <summary>Mirror of <see cref="_supersededCallbacks"/>' count, readable without the lock.</summary>
-    private int _supersededCallbackCount;
+    /// <summary>Mirror of <see cref="_deferredCallbacks"/>' count, readable without the lock.</summary>
+    private int _deferredCallbackCount;
 
     /// <summary>
-    /// Writes a keyed item of a dedupe stage without waiting. A waiting item of the same dedupe key is
-    /// replaced (or merged) where it waits; in Replace mode an item whose key is busy is held back
-    /// behind it; otherwise the item enters the channel in a slot, under the stage's full mode.
+    /// Writes a keyed item of a dedupe stage without waiting. In Replace mode a waiting item of the same
+    /// dedupe key (in the channel, or parked behind its running key) is replaced or merged where it
+    /// waits; otherwise the item enters the channel in a slot, under the stage's full mode.
     /// </summary>
     /// <param name="write">The item and what was computed for it.</param>
     /// <param name="entryTimestamp">The pipeline entry timestamp.</param>
@@ -45,9 +49,11 @@ internal sealed partial class Shard<T>
     public WriteOutcome TryWriteDeduped(in DedupeWrite<T> write, long entryTimestamp, long acceptedTimestamp, bool willWait, out Envelope<T> waitWith)
     {
         waitWith = default;
-        Interlocked.Increment(ref _outstanding);
+        long held = Interlocked.Increment(ref _outstanding);
+        _metrics?.ObserveHeld(held);
         DedupeSlot<T> slot;
-        bool promoted = false;
+        Envelope<T> envelope;
+        bool written;
         try
         {
             lock (_lock)
@@ -66,18 +72,21 @@ internal sealed partial class Shard<T>
                     return WriteOutcome.Accepted;
                 }
 
+                // The lookup above, the channel write and the registration are one step under the
+                // shard's lock: two writers of one key can never both miss the dictionary and leave the
+                // older of their slots registered (a later replace would then land before a newer
+                // waiting item, and the older value would run last). Evictions the write causes report
+                // their callbacks after the lock is released.
                 slot = RentSlot(in write);
-                if (_waiting is not null && _keys!.TryGetValue(write.RoutingKey, out KeyState<T>? state) && _held < _holdLimit)
+                envelope = new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot };
+                written = _writer.TryWrite(envelope);
+                if (written)
                 {
-                    // The key is running (or retrying): hold the item back behind it, outside the channel.
                     Interlocked.Increment(ref Counters.Accepted);
-                    if (!write.DedupeKey.IsNone)
+                    if (_waiting is not null && !write.DedupeKey.IsNone)
                     {
                         _waiting[write.DedupeKey] = slot;
                     }
-
-                    promoted = Hold(state, new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot });
-                    return WriteOutcome.Accepted;
                 }
             }
         }
@@ -89,19 +98,11 @@ internal sealed partial class Shard<T>
         }
         finally
         {
-            FlushSuperseded();
-            if (promoted)
-            {
-                EnsureLoop();
-            }
+            FlushDeferred();
         }
 
-        int generation = slot.Generation;
-        var envelope = new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot };
-        if (_writer.TryWrite(envelope))
+        if (written)
         {
-            Interlocked.Increment(ref Counters.Accepted);
-            Register(slot, generation);
             EnsureLoop(fenced: true);
             return WriteOutcome.Accepted;
         }
@@ -122,11 +123,15 @@ internal sealed partial class Shard<T>
         return outcome;
     }
 
-    /// <summary>The waiting half of <see cref="TryWriteDeduped"/>, in <see cref="StageFullMode.Wait"/> mode.</summary>
+    /// <summary>
+    /// The waiting half of <see cref="TryWriteDeduped"/>, in <see cref="StageFullMode.Wait"/> mode. An
+    /// item that had to wait for room is not made replaceable: it enters the channel in its turn and
+    /// runs as written (newer writes of its key queue behind it), which keeps the order without
+    /// holding the lock across the wait.
+    /// </summary>
     public async ValueTask WriteDedupedWaitingAsync(Envelope<T> envelope, CancellationToken cancellationToken)
     {
         DedupeSlot<T> slot = envelope.Slot!;
-        int generation = slot.Generation;
         Interlocked.Increment(ref _outstanding);
         try
         {
@@ -149,29 +154,7 @@ internal sealed partial class Shard<T>
         }
 
         Interlocked.Increment(ref Counters.Accepted);
-        Register(slot, generation);
-        EnsureLoop();
-    }
-
-    /// <summary>
-    /// Makes a slot that entered the channel replaceable. It is registered only after the write, and only
-    /// while it still waits (a loop may have taken it, and the pool may even have reused it: hence the
-    /// generation), so a replace can never land in an item that already started.
-    /// </summary>
-    private void Register(DedupeSlot<T> slot, int generation)
-    {
-        if (_waiting is null)
-        {
-            return;
-        }
-
-        lock (_lock)
-        {
-            if (slot.Generation == generation && slot.State == SlotState.InChannel && !slot.DedupeKey.IsNone)
-            {
-                _waiting.TryAdd(slot.DedupeKey, slot);
-            }
-        }
+        EnsureLoop(fenced: true);
     }
 
     /// <summary>Replaces (or merges into) a waiting slot's payload. Under <see cref="_lock"/>.</summary>
@@ -184,7 +167,10 @@ internal sealed partial class Shard<T>
         }
 
         T previous = slot.Item;
-        bool inChannel = slot.State == SlotState.InChannel;
+
+        // A key that is running (or retrying) holds its next item back: replacing that one is the
+        // in-flight collapse, whether a worker has already parked it or it still waits in the channel.
+        bool keyBusy = slot.State == SlotState.Held || _keys!.ContainsKey(slot.RoutingKey);
         SupersedeReason reason;
         if (_dedupe!.Merge is { } merge)
         {
@@ -200,7 +186,7 @@ internal sealed partial class Shard<T>
 
             slot.Item = merged;
             (slot.HasContentHash, slot.ContentHash, slot.IsTombstone) = Describe(merged);
-            reason = inChannel ? SupersedeReason.Merged : SupersedeReason.InFlight;
+            reason = keyBusy ? SupersedeReason.InFlight : SupersedeReason.Merged;
         }
         else
         {
@@ -208,7 +194,7 @@ internal sealed partial class Shard<T>
             slot.HasContentHash = write.HasContentHash;
             slot.ContentHash = write.ContentHash;
             slot.IsTombstone = write.IsTombstone;
-            reason = inChannel ? SupersedeReason.Pending : SupersedeReason.InFlight;
+            reason = keyBusy ? SupersedeReason.InFlight : SupersedeReason.Pending;
         }
 
         SupersedeLocked(previous, reason);
@@ -296,8 +282,8 @@ internal sealed partial class Shard<T>
         Counters.CountSupersede(reason);
         if (_dedupe?.OnSuperseded is not null)
         {
-            _supersededCallbacks.Enqueue((item, reason));
-            _supersededCallbackCount++;
+            _deferredCallbacks.Enqueue((item, false, (int)reason));
+            _deferredCallbackCount++;
         }
 
         Unaccount();
@@ -311,23 +297,37 @@ internal sealed partial class Shard<T>
         Unaccount();
     }
 
-    /// <summary>Runs the superseded callbacks queued under the lock.</summary>
-    private void FlushSuperseded()
+    /// <summary>Queues a drop callback for after the lock is released. Under <see cref="_lock"/>.</summary>
+    private void DeferDropCallback(T item, DropReason reason)
     {
-        while (Volatile.Read(ref _supersededCallbackCount) > 0)
+        _deferredCallbacks.Enqueue((item, true, (int)reason));
+        _deferredCallbackCount++;
+    }
+
+    /// <summary>Runs the callbacks queued under the lock. Call with the lock released.</summary>
+    private void FlushDeferred()
+    {
+        while (Volatile.Read(ref _deferredCallbackCount) > 0)
         {
-            (T Item, SupersedeReason Reason) next;
+            (T Item, bool Drop, int Reason) next;
             lock (_lock)
             {
-                if (!_supersededCallbacks.TryDequeue(out next))
+                if (!_deferredCallbacks.TryDequeue(out next))
                 {
                     return;
                 }
 
-                _supersededCallbackCount--;
+                _deferredCallbackCount--;
             }
 
-            Notify(next.Item, next.Reason);
+            if (next.Drop)
+            {
+                NotifyDropped(next.Item, (DropReason)next.Reason);
+            }
+            else
+            {
+                Notify(next.Item, (SupersedeReason)next.Reason);
+            }
         }
     }
 

@@ -1,3 +1,5 @@
+using Engine.Internal;
+
 namespace Engine.Shards;
 
 /// <summary>Retries: a failed item waits for its backoff on a timer while its key stays busy.</summary>
@@ -5,6 +7,11 @@ internal sealed partial class Shard<T>
 {
     private bool IsTransient(Exception error)
     {
+        if (error is IPermanentFailure)
+        {
+            return false;
+        }
+
         try
         {
             return _runtime.Retry.IsTransient(error);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Engine.Dedupe;
+using Engine.Metrics;
 using Engine.Routing;
 using Engine.Stages;
 
@@ -99,6 +100,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>1 once <see cref="_onFinished"/> has been called.</summary>
     private int _finishedFlag;
 
+    /// <summary>The shard's timing instruments; null when the stage's metrics are off.</summary>
+    private readonly ShardMetrics? _metrics;
+
     public Shard(StageRuntime<T> runtime, int index, bool keyed, int workers, Action<Shard<T>> onFinished)
     {
         _runtime = runtime;
@@ -110,6 +114,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         _trackKeys = keyed && (workers > 1 || runtime.Retry.MaxAttempts > 1 || _dedupe is not null);
         _keys = _trackKeys ? [] : null;
         _holdLimit = runtime.Capacity;
+        _metrics = runtime.MetricsEnabled
+            ? new ShardMetrics(workers, runtime.RecordsEndToEnd, runtime.Kinds?.Capacity ?? 0, runtime.TimeProvider.GetTimestamp(), runtime.TimeProvider.TimestampFrequency, EngineMeter.TagsFor(runtime.PipelineName, runtime.Name, index))
+            : null;
         if (_dedupe is not null)
         {
             _waiting = _dedupe.Replace ? [] : null;
@@ -142,6 +149,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
     /// <summary>The shard's item counters.</summary>
     public ShardCounters Counters { get; }
+
+    /// <summary>The shard's timing instruments; null when the stage's metrics are off.</summary>
+    public ShardMetrics? Metrics => _metrics;
+
+    /// <summary>The shard's workers.</summary>
+    public int Workers => _maxLoops;
 
     /// <summary>Completes when the shard has settled every item it accepted and its loops have ended.</summary>
     public Task Finished => _finished.Task;
@@ -201,7 +214,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     public WriteOutcome TryWrite(in Envelope<T> envelope, bool willWait)
     {
         // Counted before the write so the shard cannot finish between the write and the count.
-        Interlocked.Increment(ref _outstanding);
+        long held = Interlocked.Increment(ref _outstanding);
+        _metrics?.ObserveHeld(held);
         if (_writer.TryWrite(envelope))
         {
             Interlocked.Increment(ref Counters.Accepted);
@@ -362,15 +376,18 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
     private async Task RunLoopAsync()
     {
+        ShardMetrics? metrics = _metrics;
+        TimeProvider clock = _runtime.TimeProvider;
         while (true)
         {
+            ShardMetrics.WorkerSlot? slot = metrics?.ClaimSlot();
             try
             {
                 while (TryTake(out Envelope<T> envelope))
                 {
-                    if (Volatile.Read(ref _supersededCallbackCount) > 0)
+                    if (Volatile.Read(ref _deferredCallbackCount) > 0)
                     {
-                        FlushSuperseded();
+                        FlushDeferred();
                     }
 
                     if (_runtime.IsAborted)
@@ -389,6 +406,18 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
                     envelope.Attempts++;
                     Bump(ref Counters.InFlight, 1);
+                    long start = 0;
+                    if (metrics is not null)
+                    {
+                        start = clock.GetTimestamp();
+                        if (envelope.Attempts == 1)
+                        {
+                            metrics.RecordWait(start - envelope.AcceptedTimestamp);
+                        }
+
+                        slot!.Begin(start);
+                    }
+
                     Exception? error = null;
                     try
                     {
@@ -412,6 +441,14 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                     }
 
                     Bump(ref Counters.InFlight, -1);
+                    if (metrics is not null)
+                    {
+                        long end = clock.GetTimestamp();
+                        slot!.End(end);
+                        metrics.RecordWork(end - start);
+                        Observe(metrics, in envelope, error);
+                    }
+
                     Settle(ref envelope, error);
                 }
             }
@@ -423,6 +460,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 Debug.Fail($"Shard loop failed: {ex}");
             }
 
+            slot?.Release();
             Interlocked.Decrement(ref _activeLoops);
             if (!HasWork() || !TryEnterLoop())
             {
@@ -430,7 +468,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             }
         }
 
-        FlushSuperseded();
+        FlushDeferred();
         TryFinish();
     }
 
@@ -499,6 +537,37 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         return false;
     }
 
+    /// <summary>Counts a finished run under its item's kind.</summary>
+    private void Observe(ShardMetrics metrics, in Envelope<T> envelope, Exception? error)
+    {
+        if (_runtime.Kinds is { } kinds)
+        {
+            metrics.CountKind(SafeKind(kinds, envelope.Item), error is null ? 0 : 1);
+        }
+    }
+
+    /// <summary>In a pipeline's sink, an item settled here (processed, or failed for good) ends its journey: record its end-to-end latency.</summary>
+    private void RecordEndToEnd(in Envelope<T> envelope)
+    {
+        if (_metrics is { EndToEnd: not null } metrics)
+        {
+            metrics.RecordEndToEnd(_runtime.TimeProvider.GetTimestamp() - envelope.EntryTimestamp);
+        }
+    }
+
+    private int SafeKind(KindTable kinds, T item)
+    {
+        try
+        {
+            return kinds.IndexOf(_runtime.KindSelector!(item));
+        }
+        catch (Exception)
+        {
+            Interlocked.Increment(ref Counters.CallbackErrors);
+            return 0;
+        }
+    }
+
     /// <summary>Adds to a counter only worker loops touch: plainly with one worker, interlocked with several.</summary>
     private void Bump(ref long counter, long delta)
     {
@@ -542,14 +611,16 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         if (error is null)
         {
             Bump(ref Counters.Processed, 1);
+            RecordEndToEnd(in envelope);
             Release(in envelope, succeeded: true);
             Unaccount();
             return;
         }
 
-        if (_runtime.IsAborted && error is OperationCanceledException)
+        if (_runtime.IsAborted)
         {
-            // The abort cancelled the handler: the item was not processed, and it was not its fault.
+            // The abort cancelled the handler (or stopped what it was writing to): the item was not
+            // processed, and retrying or dead-lettering it would blame it for the abort.
             Release(in envelope, null);
             Abandon();
             return;
@@ -564,6 +635,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         }
 
         Interlocked.Increment(ref Counters.DeadLettered);
+        RecordEndToEnd(in envelope);
+        if (_runtime.Kinds is { } kinds && _metrics is { } metrics)
+        {
+            metrics.CountKind(SafeKind(kinds, envelope.Item), 2);
+        }
+
         if (_runtime.OnDeadLetter is { } onDeadLetter)
         {
             try
@@ -643,31 +720,53 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         return false;
     }
 
-    /// <summary>Called by the channel (outside its lock) when DropOldest/DropNewest evicts an accepted item.</summary>
+    /// <summary>
+    /// Called by the channel (outside its own lock) when DropOldest/DropNewest evicts an accepted item.
+    /// In a dedupe stage the evicting write holds the shard's lock, so the callback is deferred.
+    /// </summary>
     private void OnEvicted(Envelope<T> envelope)
     {
-        T item = envelope.Item;
-        if (envelope.Slot is { } slot)
+        DropReason reason = _runtime.FullMode == StageFullMode.DropOldest ? DropReason.DropOldest : DropReason.DropNewest;
+        if (envelope.Slot is not { } slot)
         {
-            lock (_lock)
-            {
-                item = slot.Item;
-                slot.State = SlotState.Dropped;
-                if (_waiting is not null && _waiting.TryGetValue(slot.DedupeKey, out DedupeSlot<T>? current) && current == slot)
-                {
-                    _waiting.Remove(slot.DedupeKey);
-                }
-
-                ReturnSlot(slot);
-            }
+            Drop(envelope.Item, reason);
+            return;
         }
 
-        Drop(item, _runtime.FullMode == StageFullMode.DropOldest ? DropReason.DropOldest : DropReason.DropNewest);
+        lock (_lock)
+        {
+            T item = slot.Item;
+            slot.State = SlotState.Dropped;
+            if (_waiting is not null && _waiting.TryGetValue(slot.DedupeKey, out DedupeSlot<T>? current) && current == slot)
+            {
+                _waiting.Remove(slot.DedupeKey);
+            }
+
+            ReturnSlot(slot);
+            Counters.CountDrop(reason);
+            if (_runtime.OnDropped is not null)
+            {
+                DeferDropCallback(item, reason);
+            }
+
+            Unaccount();
+        }
+
+        if (!_lock.IsHeldByCurrentThread)
+        {
+            FlushDeferred();
+        }
     }
 
     private void Drop(T item, DropReason reason)
     {
         Counters.CountDrop(reason);
+        NotifyDropped(item, reason);
+        Unaccount();
+    }
+
+    private void NotifyDropped(T item, DropReason reason)
+    {
         if (_runtime.OnDropped is { } onDropped)
         {
             try
@@ -679,8 +778,6 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 Interlocked.Increment(ref Counters.CallbackErrors);
             }
         }
-
-        Unaccount();
     }
 
     private void Abandon()

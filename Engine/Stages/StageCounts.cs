@@ -121,6 +121,28 @@ public readonly record struct StageCounts
         Pending = left.Pending + right.Pending,
     };
 
+    /// <summary>The growth of the cumulative counters since <paramref name="previous"/>; gauges (in flight, waiting, pending, dictionary sizes) stay as they are now.</summary>
+    internal StageCounts Minus(StageCounts previous) => this with
+    {
+        Accepted = Accepted - previous.Accepted,
+        Processed = Processed - previous.Processed,
+        DeadLettered = DeadLettered - previous.DeadLettered,
+        DroppedOldest = DroppedOldest - previous.DroppedOldest,
+        DroppedNewest = DroppedNewest - previous.DroppedNewest,
+        DroppedWrite = DroppedWrite - previous.DroppedWrite,
+        Abandoned = Abandoned - previous.Abandoned,
+        Refused = Refused - previous.Refused,
+        Retries = Retries - previous.Retries,
+        HandlerErrors = HandlerErrors - previous.HandlerErrors,
+        CallbackErrors = CallbackErrors - previous.CallbackErrors,
+        SupersededPending = SupersededPending - previous.SupersededPending,
+        SupersededMerged = SupersededMerged - previous.SupersededMerged,
+        SupersededInFlight = SupersededInFlight - previous.SupersededInFlight,
+        SupersededContent = SupersededContent - previous.SupersededContent,
+        SupersededStaleRetry = SupersededStaleRetry - previous.SupersededStaleRetry,
+        ContentEvictions = ContentEvictions - previous.ContentEvictions,
+    };
+
     /// <summary>Adds two sets of counts (for summing shards).</summary>
     /// <param name="other">More counts.</param>
     /// <returns>The sum, figure by figure.</returns>

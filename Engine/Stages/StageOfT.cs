@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Engine.Dedupe;
+using Engine.Metrics;
 using Engine.Internal;
 using Engine.Routing;
 using Engine.Shards;
@@ -19,7 +20,7 @@ namespace Engine.Stages;
 /// </remarks>
 /// <typeparam name="T">The item type.</typeparam>
 [DebuggerDisplay("Stage {Name}: Shards = {ShardCount}, Completed = {Completion.IsCompleted}")]
-public sealed class Stage<T> : IAsyncDisposable
+public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
 {
     private readonly StageRuntime<T> _runtime;
     private readonly Func<T, ItemKey>? _keySelector;
@@ -33,6 +34,15 @@ public sealed class Stage<T> : IAsyncDisposable
 
     /// <summary>Shards that have not finished yet.</summary>
     private int _unfinishedShards;
+
+    /// <summary>Serialises metrics snapshots (never taken by recording).</summary>
+    private readonly Lock _snapshotGate = new();
+
+    /// <summary>Each shard's counts at the previous snapshot, for interval deltas without metrics.</summary>
+    private readonly StageCounts[] _previousCounts;
+
+    /// <summary>When the previous snapshot was taken (stage clock ticks).</summary>
+    private long _lastSnapshot;
 
     internal Stage(StageOptions<T> options, StageRuntime<T> runtime)
     {
@@ -48,6 +58,9 @@ public sealed class Stage<T> : IAsyncDisposable
 
         _shards[_keyedShards] = new Shard<T>(runtime, _keyedShards, keyed: false, options.UnkeyedWorkers, OnShardFinished);
         _unfinishedShards = _shards.Length;
+        _previousCounts = new StageCounts[_shards.Length];
+        _lastSnapshot = runtime.TimeProvider.GetTimestamp();
+        EngineMeter.Register(this);
     }
 
     /// <summary>The stage's name.</summary>
@@ -184,6 +197,93 @@ public sealed class Stage<T> : IAsyncDisposable
         return total;
     }
 
+    /// <summary>
+    /// Closes the current metrics interval and returns its figures, per shard and summed: counts
+    /// (cumulative and within the interval), depth and its peak, busy time and utilisation, work
+    /// duration and queue wait distributions, unfinished work, and in a pipeline's sinks end-to-end
+    /// latency. It copies counters and histogram buckets; recording never waits for it. Snapshots are
+    /// taken one at a time; each starts the next interval, so one consumer should own them (the
+    /// reporting scheduler does).
+    /// </summary>
+    /// <returns>The snapshot. With metrics off it holds the counts only.</returns>
+    public StageMetricsSnapshot TakeMetricsSnapshot()
+    {
+        long ignored = 0;
+        return TakeMetricsSnapshot(null, ref ignored);
+    }
+
+    /// <summary>As <see cref="TakeMetricsSnapshot()"/>, also adding the interval's end-to-end buckets and sum into a pipeline's totals.</summary>
+    internal StageMetricsSnapshot TakeMetricsSnapshot(long[]? endToEndTotal, ref long endToEndTotalSum)
+    {
+        lock (_snapshotGate)
+        {
+            long now = _runtime.TimeProvider.GetTimestamp();
+            TimeSpan interval = _runtime.TimeProvider.GetElapsedTime(_lastSnapshot, now);
+            _lastSnapshot = now;
+            var shards = new ShardMetricsSnapshot[_shards.Length];
+            StageCounts total = default;
+            StageCounts intervalTotal = default;
+            var work = new long[LatencyHistogram.BucketCount];
+            var wait = new long[LatencyHistogram.BucketCount];
+            var endToEnd = new long[LatencyHistogram.BucketCount];
+            var workDelta = new long[LatencyHistogram.BucketCount];
+            var waitDelta = new long[LatencyHistogram.BucketCount];
+            var endToEndDelta = new long[LatencyHistogram.BucketCount];
+            long workSum = 0;
+            long waitSum = 0;
+            long endToEndSum = 0;
+            double busyWorkers = 0;
+            int workers = 0;
+            for (int i = 0; i < _shards.Length; i++)
+            {
+                Shard<T> shard = _shards[i];
+                StageCounts counts = shard.ReadCounts();
+                if (shard.Metrics is { } metrics)
+                {
+                    shards[i] = metrics.Snapshot(i, counts, now, workDelta, waitDelta, endToEndDelta, out long w, out long q, out long e);
+                    Accumulate(work, workDelta);
+                    Accumulate(wait, waitDelta);
+                    Accumulate(endToEnd, endToEndDelta);
+                    workSum += w;
+                    waitSum += q;
+                    endToEndSum += e;
+                    busyWorkers += shards[i].Utilization * shard.Workers;
+                }
+                else
+                {
+                    shards[i] = new ShardMetricsSnapshot { Shard = i, Counts = counts, IntervalCounts = counts.Minus(_previousCounts[i]), Depth = counts.Waiting };
+                }
+
+                _previousCounts[i] = counts;
+                workers += shard.Workers;
+                total += counts;
+                intervalTotal += shards[i].IntervalCounts;
+            }
+
+            if (endToEndTotal is not null && _runtime.RecordsEndToEnd)
+            {
+                Accumulate(endToEndTotal, endToEnd);
+                endToEndTotalSum += endToEndSum;
+            }
+
+            return new StageMetricsSnapshot
+            {
+                Pipeline = _runtime.PipelineName,
+                Stage = Name,
+                Timestamp = _runtime.TimeProvider.GetUtcNow(),
+                Interval = interval,
+                Shards = shards,
+                Counts = total,
+                IntervalCounts = intervalTotal,
+                Utilization = workers == 0 ? 0 : busyWorkers / workers,
+                WorkDuration = LatencySummary.From(work, workSum),
+                QueueWait = LatencySummary.From(wait, waitSum),
+                EndToEnd = _runtime.RecordsEndToEnd && _runtime.MetricsEnabled ? LatencySummary.From(endToEnd, endToEndSum) : null,
+                Kinds = ReadKinds(),
+            };
+        }
+    }
+
     /// <summary>One shard's counts; <see cref="StageCounts.Waiting"/> is its depth.</summary>
     /// <param name="shard">The shard, from 0 to <see cref="ShardCount"/> − 1; the last is the unkeyed shard.</param>
     /// <returns>The shard's counts.</returns>
@@ -210,6 +310,48 @@ public sealed class Stage<T> : IAsyncDisposable
         await StopAsync(_disposeDrainTimeout).ConfigureAwait(false);
         _runtime.Dispose();
     }
+
+    private static void Accumulate(long[] total, long[] delta)
+    {
+        for (int i = 0; i < total.Length; i++)
+        {
+            total[i] += delta[i];
+        }
+    }
+
+    private List<KindMetrics> ReadKinds()
+    {
+        var kinds = new List<KindMetrics>();
+        if (_runtime.Kinds is not { } table)
+        {
+            return kinds;
+        }
+
+        IReadOnlyList<string> names = table.Names;
+        for (int k = 0; k < names.Count; k++)
+        {
+            long processed = 0;
+            long errors = 0;
+            long dead = 0;
+            foreach (Shard<T> shard in _shards)
+            {
+                if (shard.Metrics?.KindCounts is { } counts)
+                {
+                    processed += Volatile.Read(ref counts[k * 3]);
+                    errors += Volatile.Read(ref counts[(k * 3) + 1]);
+                    dead += Volatile.Read(ref counts[(k * 3) + 2]);
+                }
+            }
+
+            kinds.Add(new KindMetrics(names[k], processed, errors, dead));
+        }
+
+        return kinds;
+    }
+
+    string? IStageMetricsSource.PipelineName => _runtime.PipelineName;
+
+    double IStageMetricsSource.ShardBusySeconds(int shard) => _shards[shard].Metrics?.BusySeconds(_runtime.TimeProvider.GetTimestamp()) ?? 0;
 
     /// <summary>Every shard's internal state, one line each, for diagnostics.</summary>
     internal string Describe() => string.Join(Environment.NewLine, _shards.Select(s => s.ToString()));
@@ -321,6 +463,7 @@ public sealed class Stage<T> : IAsyncDisposable
             return;
         }
 
+        EngineMeter.Unregister(this);
         if (_runtime.IsAborted)
         {
             _completion.TrySetCanceled();

@@ -84,6 +84,31 @@ public sealed class StageOptions<T>
     /// </summary>
     public Action<T, ItemFailure>? OnDeadLetter { get; set; }
 
+    /// <summary>
+    /// Whether the stage records timings: work duration, queue wait, busy time and utilisation, and
+    /// end-to-end latency in a pipeline's sinks (see <c>docs/metrics.md</c>). Counters are always kept.
+    /// The default value is true; false makes the handler path skip every timestamp and histogram.
+    /// </summary>
+    public bool Metrics { get; set; } = true;
+
+    /// <summary>
+    /// An optional low-cardinality <c>kind</c> dimension for the metrics (for example a resource type):
+    /// processed, handler errors and dead letters are also counted per kind. Values past
+    /// <see cref="MaxKinds"/>, and null or empty ones, count as <c>other</c>. If it throws, the item
+    /// counts as <c>other</c> and the error as a callback error. The default (null) has no kinds.
+    /// </summary>
+    public Func<T, string?>? KindSelector { get; set; }
+
+    /// <summary>How many distinct kinds get their own figures before the rest count as <c>other</c>. The default value is 16; from 1 to 256.</summary>
+    [Range(1, 256)]
+    public int MaxKinds { get; set; } = 16;
+
+    /// <summary>The pipeline the stage belongs to (metrics dimension); set by the pipeline builder.</summary>
+    internal string? PipelineName { get; set; }
+
+    /// <summary>Whether the stage ends a pipeline branch, so it records end-to-end latency; set by the pipeline builder.</summary>
+    internal bool RecordsEndToEnd { get; set; }
+
     /// <summary>The clock for timestamps, retry backoffs and drain timeouts. The default value is <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

@@ -21,6 +21,11 @@ internal sealed class StageRuntime<T> : IDisposable
         Retry = options.Retry is null ? RetryPolicy.None : new RetryPolicy(options.Retry);
         Dedupe = options.Dedupe is null ? null : new DedupePolicy<T>(options.Dedupe, options.Shards);
         OnDropped = options.OnDropped;
+        MetricsEnabled = options.Metrics;
+        PipelineName = options.PipelineName;
+        RecordsEndToEnd = options.RecordsEndToEnd;
+        KindSelector = options.Metrics ? options.KindSelector : null;
+        Kinds = KindSelector is null ? null : new Metrics.KindTable(options.MaxKinds);
         OnDeadLetter = options.OnDeadLetter;
         AsyncHandler = asyncHandler;
         SyncHandler = syncHandler;
@@ -37,6 +42,21 @@ internal sealed class StageRuntime<T> : IDisposable
     public TimeProvider TimeProvider { get; }
 
     public RetryPolicy Retry { get; }
+
+    /// <summary>Whether timings are recorded (see <see cref="StageOptions{T}.Metrics"/>).</summary>
+    public bool MetricsEnabled { get; }
+
+    /// <summary>The pipeline the stage belongs to, or null.</summary>
+    public string? PipelineName { get; }
+
+    /// <summary>Whether the stage records end-to-end latency (it ends a pipeline branch).</summary>
+    public bool RecordsEndToEnd { get; }
+
+    /// <summary>The kind dimension's selector, when metrics are on and one is set.</summary>
+    public Func<T, string?>? KindSelector { get; }
+
+    /// <summary>The kinds seen so far; null without a <see cref="KindSelector"/>.</summary>
+    public Metrics.KindTable? Kinds { get; }
 
     /// <summary>The dedupe settings; null when the stage does not dedupe.</summary>
     public DedupePolicy<T>? Dedupe { get; }

@@ -157,8 +157,9 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
 
             _completion.TrySetResult();
         }
-        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        catch (Exception) when (abort.IsCancellationRequested || Runtime.IsAborted)
         {
+            // Aborted, or a downstream stopped because the pipeline is aborting: abandon, not fault.
             Interlocked.Add(ref _abandoned, batch.Count);
             while (_channel.Reader.TryRead(out _))
             {

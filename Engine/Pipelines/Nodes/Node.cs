@@ -1,3 +1,4 @@
+using Engine.Metrics;
 using Engine.Stages;
 
 namespace Engine.Pipelines.Nodes;
@@ -54,6 +55,9 @@ internal abstract class Node
 
     /// <summary>The node's item counts.</summary>
     public abstract StageCounts GetCounts();
+
+    /// <summary>Closes the node's metrics interval (stages only; others return null), adding its end-to-end buckets to <paramref name="endToEnd"/>.</summary>
+    public virtual StageMetricsSnapshot? TakeMetricsSnapshot(long[] endToEnd, ref long endToEndSum) => null;
 
     /// <summary>Sets how many upstreams must complete before this node completes.</summary>
     public void ExpectUpstreams(int count) => _pendingUpstreams = count;

@@ -48,6 +48,10 @@ internal sealed class Outlet<T>
         {
             throw Fault(targets[0].Node, ex);
         }
+        catch (Exception ex) when (_faultOnArgumentError && ex is not OperationCanceledException)
+        {
+            throw new ForwardException(_owner.Name, targets[0].Node.Name, ex);
+        }
 
         return write.IsCompletedSuccessfully ? default : WatchAsync(write, targets[0].Node);
     }
@@ -65,6 +69,10 @@ internal sealed class Outlet<T>
             {
                 throw Fault(target.Node, ex);
             }
+            catch (Exception ex) when (_faultOnArgumentError && ex is not OperationCanceledException)
+            {
+                throw new ForwardException(_owner.Name, target.Node.Name, ex);
+            }
 
             await WatchAsync(write, target.Node).ConfigureAwait(false);
         }
@@ -79,6 +87,10 @@ internal sealed class Outlet<T>
         catch (ArgumentException ex) when (_faultOnArgumentError)
         {
             throw Fault(target, ex);
+        }
+        catch (Exception ex) when (_faultOnArgumentError && ex is not OperationCanceledException)
+        {
+            throw new ForwardException(_owner.Name, target.Name, ex);
         }
     }
 

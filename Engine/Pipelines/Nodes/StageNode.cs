@@ -1,3 +1,4 @@
+using Engine.Metrics;
 using Engine.Stages;
 
 namespace Engine.Pipelines.Nodes;
@@ -29,7 +30,13 @@ internal sealed class StageNode<TIn, TOut> : Node, ITarget<TIn>
         : this(name, runtime, options) => _emitter = emitter;
 
     public StageNode(string name, PipelineRuntime runtime, StageOptions<TIn> options, Func<TIn, ItemContext, CancellationToken, ValueTask> sink)
-        : this(name, runtime, options) => _sink = sink;
+        : this(name, runtime, options)
+    {
+        _sink = sink;
+
+        // A sink ends its branch: items settled here have finished their journey.
+        options.RecordsEndToEnd = true;
+    }
 
     public Outlet<TOut> Outlet { get; }
 
@@ -53,6 +60,8 @@ internal sealed class StageNode<TIn, TOut> : Node, ITarget<TIn>
     public override async ValueTask AbortAsync() => await _stage!.AbortAsync().ConfigureAwait(false);
 
     public override StageCounts GetCounts() => _stage?.GetCounts() ?? default;
+
+    public override StageMetricsSnapshot? TakeMetricsSnapshot(long[] endToEnd, ref long endToEndSum) => _stage?.TakeMetricsSnapshot(endToEnd, ref endToEndSum);
 
     private ValueTask HandleAsync(TIn item, ItemContext context, CancellationToken cancellationToken)
     {

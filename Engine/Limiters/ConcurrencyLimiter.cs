@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using Engine.Internal;
+using Engine.Metrics;
+
+namespace Engine.Limiters;
+
+/// <summary>
+/// An instrumented async semaphore: at most <c>MaxConcurrency</c> holders at once; others wait in
+/// order. Reports slots held, callers waiting and how long they waited.
+/// </summary>
+[DebuggerDisplay("Limiter {Name}: Held = {Held}, Waiting = {_waiting}")]
+public sealed class ConcurrencyLimiter : IDisposable
+{
+    private readonly SemaphoreSlim _slots;
+    private readonly TimeProvider _clock;
+    private readonly int _max;
+    private readonly LatencyHistogram _waits = new(singleWriter: false);
+    private readonly long[] _previous = new long[LatencyHistogram.BucketCount];
+    private readonly Lock _snapshotGate = new();
+    private long _previousSum;
+    private int _waiting;
+    private long _acquired;
+
+    private ConcurrencyLimiter(ConcurrencyLimiterOptions options)
+    {
+        Name = options.Name;
+        _max = options.MaxConcurrency;
+        _clock = options.TimeProvider;
+        _slots = new SemaphoreSlim(_max, _max);
+        EngineMeter.Register(this);
+    }
+
+    /// <summary>The limiter's name.</summary>
+    public string Name { get; }
+
+    /// <summary>Slots held now.</summary>
+    public int Held => _max - _slots.CurrentCount;
+
+    /// <summary>Callers waiting for a slot now.</summary>
+    public int WaitingCount => Volatile.Read(ref _waiting);
+
+    /// <summary>Creates a limiter.</summary>
+    /// <param name="options">The limit; validated and copied now.</param>
+    /// <returns>The limiter.</returns>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    public static ConcurrencyLimiter Create(ConcurrencyLimiterOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        string owner = string.IsNullOrWhiteSpace(options.Name) ? "ConcurrencyLimiter" : $"ConcurrencyLimiter '{options.Name}'";
+        OptionsValidation.Validate(options, owner, "options");
+        if (options.TimeProvider is null)
+        {
+            throw OptionsValidation.Invalid(owner, "options.TimeProvider", "may not be null.");
+        }
+
+        return new ConcurrencyLimiter(options);
+    }
+
+    /// <summary>Waits for a slot; dispose the lease to give it back.</summary>
+    /// <param name="cancellationToken">Stops waiting; then no slot is held.</param>
+    /// <returns>The lease.</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired first.</exception>
+    public async ValueTask<Lease> AcquireAsync(CancellationToken cancellationToken = default)
+    {
+        long start = _clock.GetTimestamp();
+        if (!_slots.Wait(0, CancellationToken.None))
+        {
+            Interlocked.Increment(ref _waiting);
+            try
+            {
+                await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
+        }
+
+        long waited = _clock.GetTimestamp() - start;
+        _waits.Record((long)(waited * 1_000_000.0 / _clock.TimestampFrequency));
+        if (EngineMeter.LimiterWait.Enabled)
+        {
+            EngineMeter.LimiterWait.Record(waited / (double)_clock.TimestampFrequency, new KeyValuePair<string, object?>("limiter", Name));
+        }
+
+        Interlocked.Increment(ref _acquired);
+        return new Lease(this);
+    }
+
+    /// <summary>The limiter's figures; closes the wait-time interval.</summary>
+    /// <returns>The snapshot.</returns>
+    public LimiterMetricsSnapshot TakeMetricsSnapshot()
+    {
+        lock (_snapshotGate)
+        {
+            var now = new long[LatencyHistogram.BucketCount];
+            long sum = _waits.Read(now);
+            var delta = new long[LatencyHistogram.BucketCount];
+            for (int i = 0; i < delta.Length; i++)
+            {
+                delta[i] = now[i] - _previous[i];
+                _previous[i] = now[i];
+            }
+
+            long sumDelta = sum - _previousSum;
+            _previousSum = sum;
+            return new LimiterMetricsSnapshot
+            {
+                Limiter = Name,
+                Held = Held,
+                Waiting = Volatile.Read(ref _waiting),
+                MaxConcurrency = _max,
+                Acquired = Volatile.Read(ref _acquired),
+                WaitTime = LatencySummary.From(delta, sumDelta),
+            };
+        }
+    }
+
+    /// <summary>Releases the semaphore's resources; leases must have been returned.</summary>
+    public void Dispose()
+    {
+        EngineMeter.Unregister(this);
+        _slots.Dispose();
+    }
+
+    /// <summary>A held slot; disposing it gives the slot back (once).</summary>
+    public struct Lease : IDisposable
+    {
+        private ConcurrencyLimiter? _owner;
+
+        internal Lease(ConcurrencyLimiter owner) => _owner = owner;
+
+        /// <summary>Gives the slot back; a second call does nothing.</summary>
+        public void Dispose()
+        {
+            ConcurrencyLimiter? owner = _owner;
+            _owner = null;
+            owner?._slots.Release();
+        }
+    }
+}

@@ -1,0 +1,256 @@
+using Engine.Stages;
+
+namespace Engine.Metrics;
+
+/// <summary>
+/// One shard's timing instruments: work duration, queue wait and (in a pipeline's last stages)
+/// end-to-end latency histograms, busy time per worker slot, and the depth peak. Written by the
+/// shard's own writers and workers only; read by snapshots.
+/// </summary>
+internal sealed class ShardMetrics
+{
+    private readonly double _microsPerTick;
+    private readonly long[] _scratch = new long[LatencyHistogram.BucketCount];
+    private readonly Interval _work = new();
+    private readonly Interval _wait = new();
+    private readonly Interval _endToEnd = new();
+    private long _peakHeld;
+    private long _previousBusy;
+    private long _previousSnapshot;
+    private StageCounts _previousCounts;
+
+    private readonly KeyValuePair<string, object?>[] _tags;
+    private readonly double _secondsPerTick;
+
+    public ShardMetrics(int workers, bool endToEnd, int kinds, long startTimestamp, long timestampFrequency, KeyValuePair<string, object?>[] tags)
+    {
+        _tags = tags;
+        _secondsPerTick = 1.0 / timestampFrequency;
+        bool single = workers == 1;
+        WorkDuration = new LatencyHistogram(single);
+        QueueWait = new LatencyHistogram(single);
+        EndToEnd = endToEnd ? new LatencyHistogram(single) : null;
+        Slots = new WorkerSlot[workers];
+        for (int i = 0; i < workers; i++)
+        {
+            Slots[i] = new WorkerSlot();
+        }
+
+        KindCounts = kinds > 0 ? new long[kinds * 3] : null;
+        SingleWriter = single;
+        _microsPerTick = 1_000_000.0 / timestampFrequency;
+        _previousSnapshot = startTimestamp;
+        TicksPerSecond = timestampFrequency;
+    }
+
+    public LatencyHistogram WorkDuration { get; }
+
+    public LatencyHistogram QueueWait { get; }
+
+    public LatencyHistogram? EndToEnd { get; }
+
+    /// <summary>One per worker; a running loop owns one (see <see cref="WorkerSlot"/>).</summary>
+    public WorkerSlot[] Slots { get; }
+
+    /// <summary>Per kind: processed, handler errors, dead-lettered (three longs per kind index).</summary>
+    public long[]? KindCounts { get; }
+
+    public bool SingleWriter { get; }
+
+    public long TicksPerSecond { get; }
+
+    public long Micros(long ticks) => (long)(ticks * _microsPerTick);
+
+    /// <summary>Records one handler run's duration (and on the meter while a listener wants it).</summary>
+    public void RecordWork(long ticks)
+    {
+        WorkDuration.Record(Micros(ticks));
+        if (EngineMeter.WorkDuration.Enabled)
+        {
+            EngineMeter.WorkDuration.Record(ticks * _secondsPerTick, _tags);
+        }
+    }
+
+    /// <summary>Records one item's wait from accept to its first handler start.</summary>
+    public void RecordWait(long ticks)
+    {
+        QueueWait.Record(Micros(ticks));
+        if (EngineMeter.QueueWait.Enabled)
+        {
+            EngineMeter.QueueWait.Record(ticks * _secondsPerTick, _tags);
+        }
+    }
+
+    /// <summary>Records one item's end-to-end latency (sink stages only).</summary>
+    public void RecordEndToEnd(long ticks)
+    {
+        EndToEnd?.Record(Micros(ticks));
+        if (EngineMeter.EndToEnd.Enabled)
+        {
+            EngineMeter.EndToEnd.Record(ticks * _secondsPerTick, _tags);
+        }
+    }
+
+    /// <summary>Cumulative busy seconds: finished runs plus the running part of unfinished ones.</summary>
+    public double BusySeconds(long now)
+    {
+        long busy = 0;
+        foreach (WorkerSlot slot in Slots)
+        {
+            busy += Volatile.Read(ref slot.Busy);
+            long start = Volatile.Read(ref slot.Start);
+            if (start != 0)
+            {
+                busy += Math.Max(0, now - start);
+            }
+        }
+
+        return busy * _secondsPerTick;
+    }
+
+    /// <summary>Notes how many items the shard holds after an accept, for the peak.</summary>
+    public void ObserveHeld(long held)
+    {
+        long peak = Volatile.Read(ref _peakHeld);
+        while (held > peak)
+        {
+            long seen = Interlocked.CompareExchange(ref _peakHeld, held, peak);
+            if (seen == peak)
+            {
+                return;
+            }
+
+            peak = seen;
+        }
+    }
+
+    public WorkerSlot ClaimSlot()
+    {
+        foreach (WorkerSlot slot in Slots)
+        {
+            if (Interlocked.CompareExchange(ref slot.Owned, 1, 0) == 0)
+            {
+                return slot;
+            }
+        }
+
+        // Cannot happen: no more loops run than there are slots. Degrade to an unshared slot.
+        return new WorkerSlot { Owned = 1 };
+    }
+
+    public void CountKind(int kind, int what)
+    {
+        if (SingleWriter)
+        {
+            KindCounts![(kind * 3) + what]++;
+        }
+        else
+        {
+            Interlocked.Increment(ref KindCounts![(kind * 3) + what]);
+        }
+    }
+
+    /// <summary>
+    /// Closes an interval at <paramref name="now"/>: histogram deltas, busy time (finished work plus the
+    /// running part of unfinished work), utilisation, unfinished work and the depth peak (reset).
+    /// Call from one thread at a time (the stage serialises snapshots).
+    /// </summary>
+    public ShardMetricsSnapshot Snapshot(int shard, StageCounts counts, long now, long[] workDelta, long[] waitDelta, long[] endToEndDelta, out long workSum, out long waitSum, out long endToEndSum)
+    {
+        long busy = 0;
+        long unfinished = 0;
+        long longest = 0;
+        foreach (WorkerSlot slot in Slots)
+        {
+            // Busy before Start: a finishing worker clears Start before adding to Busy, so this order
+            // can miss a just-finished item for one interval but never counts it twice.
+            busy += Volatile.Read(ref slot.Busy);
+            long start = Volatile.Read(ref slot.Start);
+            if (start != 0)
+            {
+                long age = Math.Max(0, now - start);
+                busy += age;
+                unfinished += age;
+                longest = Math.Max(longest, age);
+            }
+        }
+
+        long busyDelta = Math.Max(0, busy - _previousBusy);
+        _previousBusy = Math.Max(_previousBusy, busy);
+        long elapsed = Math.Max(0, now - _previousSnapshot);
+        _previousSnapshot = now;
+        double utilization = elapsed == 0 ? 0 : Math.Clamp(busyDelta / ((double)elapsed * Slots.Length), 0, 1);
+
+        workSum = _work.Take(WorkDuration, _scratch, workDelta);
+        waitSum = _wait.Take(QueueWait, _scratch, waitDelta);
+        endToEndSum = EndToEnd is null ? 0 : _endToEnd.Take(EndToEnd, _scratch, endToEndDelta);
+        if (EndToEnd is null)
+        {
+            Array.Clear(endToEndDelta);
+        }
+
+        StageCounts interval = counts.Minus(_previousCounts);
+        _previousCounts = counts;
+        long peak = Interlocked.Exchange(ref _peakHeld, 0);
+        return new ShardMetricsSnapshot
+        {
+            Shard = shard,
+            Counts = counts,
+            IntervalCounts = interval,
+            Depth = counts.Waiting,
+            DepthPeak = Math.Max(peak, counts.Waiting + counts.InFlight),
+            BusyTime = TimeSpan.FromSeconds(busy / (double)TicksPerSecond),
+            Utilization = utilization,
+            UnfinishedWork = TimeSpan.FromSeconds(unfinished / (double)TicksPerSecond),
+            LongestRunning = TimeSpan.FromSeconds(longest / (double)TicksPerSecond),
+            WorkDuration = LatencySummary.From(workDelta, workSum),
+            QueueWait = LatencySummary.From(waitDelta, waitSum),
+            EndToEnd = EndToEnd is null ? null : LatencySummary.From(endToEndDelta, endToEndSum),
+        };
+    }
+
+    /// <summary>A worker's timing: the start of the handler run in progress (0 when idle) and the busy time of finished runs.</summary>
+    internal sealed class WorkerSlot
+    {
+        /// <summary>1 while a loop owns the slot.</summary>
+        public int Owned;
+
+        /// <summary>Timestamp the running handler started at; 0 when none runs.</summary>
+        public long Start;
+
+        /// <summary>Ticks spent in finished handler runs; written only by the owning loop.</summary>
+        public long Busy;
+
+        public void Begin(long now) => Volatile.Write(ref Start, now == 0 ? 1 : now);
+
+        public void End(long now)
+        {
+            long start = Start;
+            Volatile.Write(ref Start, 0);
+            Volatile.Write(ref Busy, Busy + Math.Max(0, now - start));
+        }
+
+        public void Release() => Volatile.Write(ref Owned, 0);
+    }
+
+    /// <summary>The previous read of a histogram, to turn cumulative counts into interval deltas.</summary>
+    private sealed class Interval
+    {
+        private readonly long[] _previous = new long[LatencyHistogram.BucketCount];
+        private long _previousSum;
+
+        public long Take(LatencyHistogram histogram, long[] scratch, long[] delta)
+        {
+            long sum = histogram.Read(scratch);
+            for (int i = 0; i < scratch.Length; i++)
+            {
+                delta[i] = Math.Max(0, scratch[i] - _previous[i]);
+                _previous[i] = Math.Max(_previous[i], scratch[i]);
+            }
+
+            long sumDelta = Math.Max(0, sum - _previousSum);
+            _previousSum = Math.Max(_previousSum, sum);
+            return sumDelta;
+        }
+    }
+}

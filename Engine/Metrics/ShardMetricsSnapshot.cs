@@ -1,0 +1,43 @@
+using Engine.Stages;
+
+namespace Engine.Metrics;
+
+/// <summary>One shard's figures for one interval (since the previous snapshot of its stage), immutable.</summary>
+public sealed record ShardMetricsSnapshot
+{
+    /// <summary>The shard: 0 to <c>Shards</c> − 1 keyed, <c>Shards</c> the unkeyed one.</summary>
+    public int Shard { get; init; }
+
+    /// <summary>Cumulative counts since the stage started.</summary>
+    public StageCounts Counts { get; init; }
+
+    /// <summary>Counts within the interval (gauges such as <see cref="StageCounts.Waiting"/> are as of the snapshot).</summary>
+    public StageCounts IntervalCounts { get; init; }
+
+    /// <summary>Items waiting now (channel, parked, ready, retrying).</summary>
+    public long Depth { get; init; }
+
+    /// <summary>The most items the shard held (waiting or in a handler) at any accept during the interval.</summary>
+    public long DepthPeak { get; init; }
+
+    /// <summary>Cumulative time workers spent in handlers, including the running part of unfinished runs.</summary>
+    public TimeSpan BusyTime { get; init; }
+
+    /// <summary>Busy share of the interval, over all the shard's workers: 0 idle, 1 every worker busy throughout.</summary>
+    public double Utilization { get; init; }
+
+    /// <summary>Sum of the ages of the handler runs in progress.</summary>
+    public TimeSpan UnfinishedWork { get; init; }
+
+    /// <summary>Age of the longest handler run in progress.</summary>
+    public TimeSpan LongestRunning { get; init; }
+
+    /// <summary>Handler time per run, over the interval.</summary>
+    public LatencySummary WorkDuration { get; init; } = LatencySummary.Empty;
+
+    /// <summary>Time from accept to the first handler start, over the interval.</summary>
+    public LatencySummary QueueWait { get; init; } = LatencySummary.Empty;
+
+    /// <summary>Pipeline entry to settled here (only in a pipeline's sink stages; null elsewhere).</summary>
+    public LatencySummary? EndToEnd { get; init; }
+}
