@@ -25,6 +25,9 @@ internal sealed class PipelineRuntime
 
     public TimeProvider TimeProvider { get; }
 
+    /// <summary>Whether stages record timings unless configured otherwise.</summary>
+    public bool MetricsEnabled { get; init; } = true;
+
     /// <summary>Every node, the source first, in the order they were added.</summary>
     public IReadOnlyList<Node> Nodes => _nodes;
 

@@ -308,6 +308,9 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     public async ValueTask DisposeAsync()
     {
         await StopAsync(_disposeDrainTimeout).ConfigureAwait(false);
+
+        // Until disposed, a finished stage's final figures stay observable on the meter.
+        EngineMeter.Unregister(this);
         _runtime.Dispose();
     }
 
@@ -463,7 +466,6 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
             return;
         }
 
-        EngineMeter.Unregister(this);
         if (_runtime.IsAborted)
         {
             _completion.TrySetCanceled();

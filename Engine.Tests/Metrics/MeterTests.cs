@@ -1,0 +1,66 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using Engine.Stages;
+using Engine.Tests.Support;
+
+namespace Engine.Tests.Metrics;
+
+/// <summary>The figures reach a <see cref="MeterListener"/> through the meter named "Engine".</summary>
+public class MeterTests
+{
+    [Test]
+    public async Task Counters_gauges_and_histograms_are_published_through_the_Engine_meter()
+    {
+        string name = "meter-" + Guid.NewGuid().ToString("N");
+        var longs = new ConcurrentDictionary<(string Instrument, string Tags), long>();
+        var durations = new ConcurrentBag<double>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Engine")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            var t = tags.ToArray();
+            if (t.Any(kv => kv.Key == "stage" && (string?)kv.Value == name))
+            {
+                longs[(instrument.Name, string.Join(",", t.Where(kv => kv.Key != "stage").Select(kv => $"{kv.Key}={kv.Value}")))] = value;
+            }
+        });
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
+        {
+            if (instrument.Name == "engine.work.duration" && tags.ToArray().Any(kv => kv.Key == "stage" && (string?)kv.Value == name))
+            {
+                durations.Add(value);
+            }
+        });
+        listener.Start();
+
+        await using var stage = Stage.Create(
+            new StageOptions<int> { Name = name, Shards = 2, KeySelector = i => i },
+            (int i, CancellationToken _) => { if (i == 3) { throw new InvalidOperationException(); } });
+        for (int i = 0; i < 10; i++)
+        {
+            await stage.WriteAsync(i);
+        }
+
+        await stage.StopAsync(Timeout.InfiniteTimeSpan).Within();
+        listener.RecordObservableInstruments();
+
+        long Sum(string instrument) => longs.Where(kv => kv.Key.Instrument == instrument).Sum(kv => kv.Value);
+        Assert.Multiple(() =>
+        {
+            Assert.That(Sum("engine.items.added"), Is.EqualTo(10));
+            Assert.That(Sum("engine.items.processed"), Is.EqualTo(9));
+            Assert.That(Sum("engine.items.dead_lettered"), Is.EqualTo(1));
+            Assert.That(Sum("engine.handler.errors"), Is.EqualTo(1));
+            Assert.That(Sum("engine.queue.depth"), Is.Zero);
+            Assert.That(longs.Keys.Where(k => k.Instrument == "engine.items.processed").Select(k => k.Tags), Is.EquivalentTo(new[] { "shard=0", "shard=1", "shard=2" }));
+            Assert.That(longs.Keys.Where(k => k.Instrument == "engine.items.superseded").Select(k => k.Tags), Does.Contain("shard=0,reason=stale_retry"));
+            Assert.That(durations, Has.Count.EqualTo(10), "one work duration per handler run, in seconds");
+        });
+    }
+}
