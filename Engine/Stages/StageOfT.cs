@@ -88,7 +88,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <exception cref="StageFullException">The shard is full and the mode is <see cref="StageFullMode.Reject"/>.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired before the item was accepted.</exception>
     public ValueTask WriteAsync(T item, CancellationToken cancellationToken = default) =>
-        WriteAsync(item, _runtime.TimeProvider.GetTimestamp(), cancellationToken);
+        WriteCoreAsync(item, entryTimestamp: 0, cancellationToken);
 
     /// <summary>
     /// Writes an item if its shard has room now (or the full mode makes room), never waiting.
@@ -360,7 +360,11 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     internal string Describe() => string.Join(Environment.NewLine, _shards.Select(s => s.ToString()));
 
     /// <summary>Writes with a given pipeline entry timestamp (kept across stages for end-to-end latency).</summary>
-    internal ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken)
+    internal ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken) =>
+        WriteCoreAsync(item, entryTimestamp, cancellationToken);
+
+    /// <summary>The write path; an entry timestamp of 0 means "entering now" (one clock read serves both stamps).</summary>
+    private ValueTask WriteCoreAsync(T item, long entryTimestamp, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
@@ -370,6 +374,11 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         ItemKey key = SelectKey(item);
         Shard<T> shard = _shards[ShardOf(key)];
         long now = _runtime.TimeProvider.GetTimestamp();
+        if (entryTimestamp == 0)
+        {
+            entryTimestamp = now;
+        }
+
         bool willWait = _runtime.FullMode == StageFullMode.Wait;
         WriteOutcome outcome;
         Envelope<T> waitWith;
