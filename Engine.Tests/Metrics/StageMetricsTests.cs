@@ -37,6 +37,7 @@ public class StageMetricsTests
             Assert.That(busy.Shards[0].LongestRunning, Is.EqualTo(TimeSpan.FromSeconds(10)));
             Assert.That(busy.Shards[0].UnfinishedWork, Is.EqualTo(TimeSpan.FromSeconds(10)));
             Assert.That(busy.Shards[0].BusyTime, Is.EqualTo(TimeSpan.FromSeconds(10)));
+            Assert.That(busy.Shards[0].Interval, Is.EqualTo(TimeSpan.FromSeconds(10)));
         });
 
         gate.Open();
@@ -101,11 +102,14 @@ public class StageMetricsTests
         });
         gate.Open();
         await stage.StopAsync(Timeout.InfiniteTimeSpan).Within();
+        time.Advance(TimeSpan.FromSeconds(2));
         StageMetricsSnapshot after = stage.TakeMetricsSnapshot();
         Assert.Multiple(() =>
         {
             Assert.That(after.Depth, Is.Zero);
             Assert.That(after.IntervalCounts.Processed, Is.EqualTo(6));
+            Assert.That(after.Shards[0].ProcessedPerSecond, Is.EqualTo(3.0), "6 runs over the 2 s interval");
+            Assert.That(after.ProcessedPerSecond, Is.EqualTo(3.0));
             Assert.That(after.Counts.IsConserved, Is.True);
         });
     }

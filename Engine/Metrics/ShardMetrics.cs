@@ -197,6 +197,7 @@ internal sealed class ShardMetrics
             Shard = shard,
             Counts = counts,
             IntervalCounts = interval,
+            Interval = TimeSpan.FromSeconds(elapsed / (double)TicksPerSecond),
             Depth = counts.Waiting,
             DepthPeak = Math.Max(peak, counts.Waiting + counts.InFlight),
             BusyTime = TimeSpan.FromSeconds(busy / (double)TicksPerSecond),

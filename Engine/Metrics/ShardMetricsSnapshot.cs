@@ -14,6 +14,12 @@ public sealed record ShardMetricsSnapshot
     /// <summary>Counts within the interval (gauges such as <see cref="StageCounts.Waiting"/> are as of the snapshot).</summary>
     public StageCounts IntervalCounts { get; init; }
 
+    /// <summary>How long the interval was.</summary>
+    public TimeSpan Interval { get; init; }
+
+    /// <summary>Successful handler runs per second over the interval.</summary>
+    public double ProcessedPerSecond => Interval > TimeSpan.Zero ? IntervalCounts.Processed / Interval.TotalSeconds : 0;
+
     /// <summary>Items waiting now (channel, parked, ready, retrying).</summary>
     public long Depth { get; init; }
 

@@ -251,7 +251,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
                 }
                 else
                 {
-                    shards[i] = new ShardMetricsSnapshot { Shard = i, Counts = counts, IntervalCounts = counts.Minus(_previousCounts[i]), Depth = counts.Waiting };
+                    shards[i] = new ShardMetricsSnapshot { Shard = i, Counts = counts, IntervalCounts = counts.Minus(_previousCounts[i]), Interval = interval, Depth = counts.Waiting };
                 }
 
                 _previousCounts[i] = counts;
