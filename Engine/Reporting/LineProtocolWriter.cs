@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Text;
+
+namespace Engine.Reporting;
+
+/// <summary>
+/// Writes points in InfluxDB's line protocol, escaping strictly: in measurements commas and spaces;
+/// in tag keys, tag values and field keys commas, equals signs and spaces; in string field values
+/// double quotes and backslashes. Tags with an empty value are left out; float fields that are NaN
+/// or infinite are skipped (the protocol has no way to write them), and a point left with no field
+/// is not written at all. Integers carry the <c>i</c> suffix; floats use the invariant round-trip format.
+/// </summary>
+internal sealed class LineProtocolWriter
+{
+    private readonly StringBuilder _text = new();
+    private readonly List<(string Key, object Value)> _fields = [];
+    private int _points;
+
+    /// <summary>Points written so far.</summary>
+    public int Points => _points;
+
+    /// <summary>The text written so far, one point per line, each ending with a newline.</summary>
+    public override string ToString() => _text.ToString();
+
+    /// <summary>Clears the text, keeping the buffer.</summary>
+    public void Clear()
+    {
+        _text.Clear();
+        _points = 0;
+    }
+
+    /// <summary>Writes one point.</summary>
+    /// <param name="measurement">The measurement name.</param>
+    /// <param name="tags">Tags in the order to write them; empty values are left out.</param>
+    /// <param name="fields">Fields: <see cref="long"/> (integer), <see cref="double"/> (float), <see cref="string"/> or <see cref="bool"/>.</param>
+    /// <param name="timestampNanoseconds">The point's timestamp in nanoseconds since the Unix epoch.</param>
+    /// <returns>Whether the point was written (false when no field could be).</returns>
+    public bool Write(string measurement, IReadOnlyList<KeyValuePair<string, string?>> tags, IReadOnlyList<KeyValuePair<string, object>> fields, long timestampNanoseconds)
+    {
+        _fields.Clear();
+        foreach (KeyValuePair<string, object> field in fields)
+        {
+            if (field.Value is double d && (double.IsNaN(d) || double.IsInfinity(d)))
+            {
+                continue;
+            }
+
+            _fields.Add((field.Key, field.Value));
+        }
+
+        if (_fields.Count == 0)
+        {
+            return false;
+        }
+
+        Escape(_text, measurement, measurement: true);
+        foreach (KeyValuePair<string, string?> tag in tags)
+        {
+            if (string.IsNullOrEmpty(tag.Value))
+            {
+                continue;
+            }
+
+            _text.Append(',');
+            Escape(_text, tag.Key, measurement: false);
+            _text.Append('=');
+            Escape(_text, tag.Value, measurement: false);
+        }
+
+        for (int i = 0; i < _fields.Count; i++)
+        {
+            _text.Append(i == 0 ? ' ' : ',');
+            Escape(_text, _fields[i].Key, measurement: false);
+            _text.Append('=');
+            AppendValue(_text, _fields[i].Value);
+        }
+
+        _text.Append(' ').Append(timestampNanoseconds.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        _points++;
+        return true;
+    }
+
+    private static void AppendValue(StringBuilder text, object value)
+    {
+        switch (value)
+        {
+            case long l:
+                text.Append(l.ToString(CultureInfo.InvariantCulture)).Append('i');
+                break;
+            case int n:
+                text.Append(n.ToString(CultureInfo.InvariantCulture)).Append('i');
+                break;
+            case double d:
+                text.Append(d.ToString("R", CultureInfo.InvariantCulture));
+                break;
+            case bool b:
+                text.Append(b ? "true" : "false");
+                break;
+            case string s:
+                text.Append('"');
+                foreach (char c in s)
+                {
+                    if (c is '"' or '\\')
+                    {
+                        text.Append('\\');
+                    }
+
+                    text.Append(c);
+                }
+
+                text.Append('"');
+                break;
+            default:
+                throw new ArgumentException($"Line protocol fields are long, double, string or bool, not {value.GetType().Name}.", nameof(value));
+        }
+    }
+
+    private static void Escape(StringBuilder text, string value, bool measurement)
+    {
+        foreach (char original in value)
+        {
+            // A newline would end the point and the protocol cannot escape one in names or tags:
+            // it is written as an (escaped) space.
+            char c = original is '\n' or '\r' ? ' ' : original;
+            if (c is ',' or ' ' || (!measurement && c == '='))
+            {
+                text.Append('\\');
+            }
+
+            text.Append(c);
+        }
+    }
+}
