@@ -331,20 +331,5 @@ internal sealed partial class Shard<T>
         }
     }
 
-    private void Notify(T item, SupersedeReason reason)
-    {
-        if (_dedupe?.OnSuperseded is not { } onSuperseded)
-        {
-            return;
-        }
-
-        try
-        {
-            onSuperseded(item, reason);
-        }
-        catch (Exception)
-        {
-            Interlocked.Increment(ref Counters.CallbackErrors);
-        }
-    }
+    private void Notify(T item, SupersedeReason reason) => Call(_dedupe?.OnSuperseded, item, reason);
 }

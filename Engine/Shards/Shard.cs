@@ -441,15 +441,16 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                     }
 
                     Bump(ref Counters.InFlight, -1);
+                    long end = 0;
                     if (metrics is not null)
                     {
-                        long end = clock.GetTimestamp();
+                        end = clock.GetTimestamp();
                         slot!.End(end);
                         metrics.RecordWork(end - start);
                         Observe(metrics, in envelope, error);
                     }
 
-                    Settle(ref envelope, error);
+                    Settle(ref envelope, error, end);
                 }
             }
             catch (Exception ex)
@@ -547,11 +548,11 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     }
 
     /// <summary>In a pipeline's sink, an item settled here (processed, or failed for good) ends its journey: record its end-to-end latency.</summary>
-    private void RecordEndToEnd(in Envelope<T> envelope)
+    private void RecordEndToEnd(in Envelope<T> envelope, long end)
     {
         if (_metrics is { EndToEnd: not null } metrics)
         {
-            metrics.RecordEndToEnd(_runtime.TimeProvider.GetTimestamp() - envelope.EntryTimestamp);
+            metrics.RecordEndToEnd(end - envelope.EntryTimestamp);
         }
     }
 
@@ -606,12 +607,15 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     }
 
     /// <summary>Settles a handler run: processed, retried (the key stays busy), or dead-lettered.</summary>
-    private void Settle(ref Envelope<T> envelope, Exception? error)
+    /// <param name="envelope">The item.</param>
+    /// <param name="error">What the handler threw, or null.</param>
+    /// <param name="end">When the run ended (0 with metrics off), for end-to-end latency.</param>
+    private void Settle(ref Envelope<T> envelope, Exception? error, long end)
     {
         if (error is null)
         {
             Bump(ref Counters.Processed, 1);
-            RecordEndToEnd(in envelope);
+            RecordEndToEnd(in envelope, end);
             Release(in envelope, succeeded: true);
             Unaccount();
             return;
@@ -635,22 +639,15 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         }
 
         Interlocked.Increment(ref Counters.DeadLettered);
-        RecordEndToEnd(in envelope);
+        RecordEndToEnd(in envelope, end);
         if (_runtime.Kinds is { } kinds && _metrics is { } metrics)
         {
             metrics.CountKind(SafeKind(kinds, envelope.Item), 2);
         }
 
-        if (_runtime.OnDeadLetter is { } onDeadLetter)
+        if (_runtime.OnDeadLetter is not null)
         {
-            try
-            {
-                onDeadLetter(envelope.Item, new ItemFailure(_runtime.Name, Index, error, envelope.Attempts, transient));
-            }
-            catch (Exception)
-            {
-                Interlocked.Increment(ref Counters.CallbackErrors);
-            }
+            Call(_runtime.OnDeadLetter, envelope.Item, new ItemFailure(_runtime.Name, Index, error, envelope.Attempts, transient));
         }
 
         Release(in envelope, succeeded: false);
@@ -765,18 +762,23 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         Unaccount();
     }
 
-    private void NotifyDropped(T item, DropReason reason)
+    private void NotifyDropped(T item, DropReason reason) => Call(_runtime.OnDropped, item, reason);
+
+    /// <summary>Calls a user callback; what it throws is counted as a callback error and never escapes a worker or a writer.</summary>
+    private void Call<TArgument>(Action<T, TArgument>? callback, T item, TArgument argument)
     {
-        if (_runtime.OnDropped is { } onDropped)
+        if (callback is null)
         {
-            try
-            {
-                onDropped(item, reason);
-            }
-            catch (Exception)
-            {
-                Interlocked.Increment(ref Counters.CallbackErrors);
-            }
+            return;
+        }
+
+        try
+        {
+            callback(item, argument);
+        }
+        catch (Exception)
+        {
+            Interlocked.Increment(ref Counters.CallbackErrors);
         }
     }
 
