@@ -21,13 +21,18 @@ internal sealed class LatencyHistogram
     private readonly long[] _counts = new long[BucketCount];
     private readonly bool _singleWriter;
     private long _sum;
+    private long _last;
 
     public LatencyHistogram(bool singleWriter) => _singleWriter = singleWriter;
+
+    /// <summary>The most recently recorded value, in microseconds.</summary>
+    public long Last => Volatile.Read(ref _last);
 
     /// <summary>Records a duration in microseconds (negative values count as 0; huge ones go to the last bucket).</summary>
     public void Record(long micros)
     {
         int bucket = BucketOf(micros);
+        Volatile.Write(ref _last, micros);
         if (_singleWriter)
         {
             _counts[bucket]++;

@@ -22,6 +22,9 @@ public sealed record LatencySummary
     /// <summary>Largest sample (0 with no samples).</summary>
     public double MaxMilliseconds { get; init; }
 
+    /// <summary>The most recent sample (0 with no samples in the interval).</summary>
+    public double LastMilliseconds { get; init; }
+
     /// <summary>Mean sample.</summary>
     public double MeanMilliseconds { get; init; }
 

@@ -204,11 +204,14 @@ internal sealed class ShardMetrics
             Utilization = utilization,
             UnfinishedWork = TimeSpan.FromSeconds(unfinished / (double)TicksPerSecond),
             LongestRunning = TimeSpan.FromSeconds(longest / (double)TicksPerSecond),
-            WorkDuration = LatencySummary.From(workDelta, workSum),
-            QueueWait = LatencySummary.From(waitDelta, waitSum),
-            EndToEnd = EndToEnd is null ? null : LatencySummary.From(endToEndDelta, endToEndSum),
+            WorkDuration = WithLast(LatencySummary.From(workDelta, workSum), WorkDuration),
+            QueueWait = WithLast(LatencySummary.From(waitDelta, waitSum), QueueWait),
+            EndToEnd = EndToEnd is null ? null : WithLast(LatencySummary.From(endToEndDelta, endToEndSum), EndToEnd),
         };
     }
+
+    private static LatencySummary WithLast(LatencySummary summary, LatencyHistogram histogram) =>
+        summary.Count == 0 ? summary : summary with { LastMilliseconds = histogram.Last / 1000.0 };
 
     /// <summary>A worker's timing: the start of the handler run in progress (0 when idle) and the busy time of finished runs.</summary>
     internal sealed class WorkerSlot

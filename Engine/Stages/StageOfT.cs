@@ -276,9 +276,11 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
                 Counts = total,
                 IntervalCounts = intervalTotal,
                 Utilization = workers == 0 ? 0 : busyWorkers / workers,
-                WorkDuration = LatencySummary.From(work, workSum),
-                QueueWait = LatencySummary.From(wait, waitSum),
-                EndToEnd = _runtime.RecordsEndToEnd && _runtime.MetricsEnabled ? LatencySummary.From(endToEnd, endToEndSum) : null,
+                WorkDuration = LatencySummary.From(work, workSum) with { LastMilliseconds = shards.LastOrDefault(s => s.WorkDuration.Count > 0)?.WorkDuration.LastMilliseconds ?? 0 },
+                QueueWait = LatencySummary.From(wait, waitSum) with { LastMilliseconds = shards.LastOrDefault(s => s.QueueWait.Count > 0)?.QueueWait.LastMilliseconds ?? 0 },
+                EndToEnd = _runtime.RecordsEndToEnd && _runtime.MetricsEnabled
+                    ? LatencySummary.From(endToEnd, endToEndSum) with { LastMilliseconds = shards.LastOrDefault(s => s.EndToEnd?.Count > 0)?.EndToEnd!.LastMilliseconds ?? 0 }
+                    : null,
                 Kinds = ReadKinds(),
             };
         }

@@ -1,0 +1,153 @@
+using Engine.Metrics;
+
+namespace Engine.Reporting;
+
+/// <summary>
+/// Turns stage snapshots into points in App.Metrics' InfluxDB layout, so dashboards built for
+/// App.Metrics work unchanged: measurement <c>engine__{name}</c>; tags: the metric's own
+/// (<c>pipeline</c>, <c>stage</c>, <c>shard</c>, then <c>reason</c>), the global <c>app</c>, <c>env</c>,
+/// <c>server</c>, then <c>mtype</c> and <c>unit</c> (timers add <c>unit_dur</c> and <c>unit_rate</c>,
+/// meters <c>unit_rate</c>); fields per metric type: counter <c>value</c> (integer); gauge <c>value</c>
+/// (float); meter <c>count.meter</c> (integer), <c>rate1m</c>, <c>rate5m</c>, <c>rate15m</c>,
+/// <c>rate.mean</c>; timer the meter fields then <c>samples</c> (integer), <c>last</c>, <c>count.hist</c>
+/// (integer), <c>sum</c>, <c>min</c>, <c>max</c>, <c>mean</c>, <c>median</c>, <c>stddev</c>, <c>p999</c>,
+/// <c>p99</c>, <c>p98</c>, <c>p95</c>, <c>p75</c> (milliseconds). One formatter per reporter: it keeps
+/// the meters' rate state.
+/// </summary>
+internal sealed class AppMetricsFormatter
+{
+    private const string Context = "engine";
+    private readonly GlobalTags _global;
+    private readonly Dictionary<string, MeterRates> _rates = new(StringComparer.Ordinal);
+
+    public AppMetricsFormatter(GlobalTags global) => _global = global;
+
+    /// <summary>Writes every figure of every shard of <paramref name="stage"/>.</summary>
+    public void Write(LineProtocolWriter writer, StageMetricsSnapshot stage, long timestampNanoseconds)
+    {
+        foreach (ShardMetricsSnapshot shard in stage.Shards)
+        {
+            List<KeyValuePair<string, string?>> own =
+            [
+                new("pipeline", stage.Pipeline),
+                new("stage", stage.Stage),
+                new("shard", shard.Shard.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ];
+            double seconds = shard.Interval.TotalSeconds;
+            var c = shard.Counts;
+            Gauge(writer, "queue_depth", own, shard.Depth, "items", timestampNanoseconds);
+            Gauge(writer, "queue_depth_peak", own, shard.DepthPeak, "items", timestampNanoseconds);
+            Gauge(writer, "in_flight", own, c.InFlight, "items", timestampNanoseconds);
+            Counter(writer, "items_added", own, c.Accepted, "items", timestampNanoseconds);
+            Counter(writer, "items_refused", own, c.Refused, "items", timestampNanoseconds);
+            Counter(writer, "handler_errors", own, c.HandlerErrors, "errors", timestampNanoseconds);
+            Counter(writer, "retries", own, c.Retries, "items", timestampNanoseconds);
+            Counter(writer, "dead_lettered", own, c.DeadLettered, "items", timestampNanoseconds);
+            Counter(writer, "items_abandoned", own, c.Abandoned, "items", timestampNanoseconds);
+            foreach ((string reason, long value) in new[] { ("pending", c.SupersededPending), ("merged", c.SupersededMerged), ("in_flight", c.SupersededInFlight), ("content", c.SupersededContent), ("stale_retry", c.SupersededStaleRetry) })
+            {
+                Counter(writer, "items_superseded", [.. own, new("reason", reason)], value, "items", timestampNanoseconds);
+            }
+
+            foreach ((string reason, long value) in new[] { ("drop_oldest", c.DroppedOldest), ("drop_newest", c.DroppedNewest), ("drop_write", c.DroppedWrite) })
+            {
+                Counter(writer, "items_dropped", [.. own, new("reason", reason)], value, "items", timestampNanoseconds);
+            }
+
+            Meter(writer, "items_processed", own, c.Processed, shard.IntervalCounts.Processed, seconds, timestampNanoseconds);
+            Counter(writer, "busy_time", own, (long)shard.BusyTime.TotalMilliseconds, "ms", timestampNanoseconds);
+            Gauge(writer, "utilization", own, shard.Utilization, "ratio", timestampNanoseconds);
+            Gauge(writer, "unfinished_work", own, shard.UnfinishedWork.TotalSeconds, "s", timestampNanoseconds);
+            Gauge(writer, "longest_running", own, shard.LongestRunning.TotalSeconds, "s", timestampNanoseconds);
+            Timer(writer, "work_duration", own, shard.WorkDuration, seconds, timestampNanoseconds);
+            Timer(writer, "queue_wait", own, shard.QueueWait, seconds, timestampNanoseconds);
+            if (shard.EndToEnd is { } endToEnd)
+            {
+                Timer(writer, "end_to_end_latency", own, endToEnd, seconds, timestampNanoseconds);
+            }
+        }
+    }
+
+    /// <summary><c>{context}__{name}</c>, lower-cased, spaces as underscores, dots kept.</summary>
+    public static string Measurement(string name) => (Context + "__" + name).ToLowerInvariant().Replace(' ', '_');
+
+    private void Counter(LineProtocolWriter writer, string name, List<KeyValuePair<string, string?>> own, long value, string unit, long ts) =>
+        writer.Write(Measurement(name), Tags(own, "counter", unit), [new("value", value)], ts);
+
+    private void Gauge(LineProtocolWriter writer, string name, List<KeyValuePair<string, string?>> own, double value, string unit, long ts) =>
+        writer.Write(Measurement(name), Tags(own, "gauge", unit), [new("value", value)], ts);
+
+    private void Meter(LineProtocolWriter writer, string name, List<KeyValuePair<string, string?>> own, long count, long intervalCount, double seconds, long ts)
+    {
+        MeterRates rates = RatesFor(name, own, intervalCount, seconds);
+        writer.Write(Measurement(name), Tags(own, "meter", "items", rateUnit: "s"), MeterFields(count, rates), ts);
+    }
+
+    private void Timer(LineProtocolWriter writer, string name, List<KeyValuePair<string, string?>> own, LatencySummary summary, double seconds, long ts)
+    {
+        MeterRates rates = RatesFor(name, own, summary.Count, seconds);
+        List<KeyValuePair<string, object>> fields = MeterFields(_totals.TryGetValue(Series(name, own), out long total) ? total : 0, rates);
+        fields.AddRange(
+        [
+            new("samples", summary.Count),
+            new("last", summary.LastMilliseconds),
+            new("count.hist", summary.Count),
+            new("sum", summary.SumMilliseconds),
+            new("min", summary.MinMilliseconds),
+            new("max", summary.MaxMilliseconds),
+            new("mean", summary.MeanMilliseconds),
+            new("median", summary.P50),
+            new("stddev", summary.StdDevMilliseconds),
+            new("p999", summary.P999),
+            new("p99", summary.P99),
+            new("p98", summary.P98),
+            new("p95", summary.P95),
+            new("p75", summary.P75),
+        ]);
+        writer.Write(Measurement(name), Tags(own, "timer", "items", durationUnit: "ms", rateUnit: "s"), fields, ts);
+    }
+
+    /// <summary>Cumulative timings per timer series (a timer's <c>count.meter</c>).</summary>
+    private readonly Dictionary<string, long> _totals = new(StringComparer.Ordinal);
+
+    private static List<KeyValuePair<string, object>> MeterFields(long count, MeterRates rates) =>
+    [
+        new("count.meter", count),
+        new("rate1m", rates.OneMinute),
+        new("rate5m", rates.FiveMinutes),
+        new("rate15m", rates.FifteenMinutes),
+        new("rate.mean", rates.Mean),
+    ];
+
+    private MeterRates RatesFor(string name, List<KeyValuePair<string, string?>> own, long intervalCount, double seconds)
+    {
+        string series = Series(name, own);
+        if (!_rates.TryGetValue(series, out MeterRates? rates))
+        {
+            rates = new MeterRates();
+            _rates[series] = rates;
+        }
+
+        rates.Update(intervalCount, seconds);
+        _totals[series] = (_totals.TryGetValue(series, out long total) ? total : 0) + intervalCount;
+        return rates;
+    }
+
+    private static string Series(string name, List<KeyValuePair<string, string?>> own) => name + "|" + string.Join("|", own.Select(t => t.Value));
+
+    private List<KeyValuePair<string, string?>> Tags(List<KeyValuePair<string, string?>> own, string type, string unit, string? durationUnit = null, string? rateUnit = null)
+    {
+        List<KeyValuePair<string, string?>> tags = [.. own, new("app", _global.App), new("env", _global.Env), new("server", _global.Server), new("mtype", type), new("unit", unit)];
+        if (durationUnit is not null)
+        {
+            tags.Add(new("unit_dur", durationUnit));
+        }
+
+        if (rateUnit is not null)
+        {
+            tags.Add(new("unit_rate", rateUnit));
+        }
+
+        return tags;
+    }
+}
