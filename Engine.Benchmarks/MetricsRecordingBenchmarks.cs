@@ -31,11 +31,11 @@ public class MetricsRecordingBenchmarks
         for (int i = 0; i < Operations; i++)
         {
             long start = _clock.GetTimestamp();
-            _metrics.RecordWait(start - accepted);
+            _metrics.RecordWait(start - accepted, start);
             _slot.Begin(start);
             long end = _clock.GetTimestamp();
             _slot.End(end);
-            _metrics.RecordWork(end - start);
+            _metrics.RecordWork(end - start, end);
         }
 
         return _slot.Busy;

@@ -62,7 +62,9 @@ public sealed class ConcurrencyLimiter : IDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired first.</exception>
     public async ValueTask<Lease> AcquireAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         long start = _clock.GetTimestamp();
+        long waited = 0;
         if (!_slots.Wait(0, CancellationToken.None))
         {
             Interlocked.Increment(ref _waiting);
@@ -74,9 +76,10 @@ public sealed class ConcurrencyLimiter : IDisposable
             {
                 Interlocked.Decrement(ref _waiting);
             }
+
+            waited = _clock.GetTimestamp() - start;
         }
 
-        long waited = _clock.GetTimestamp() - start;
         _waits.Record((long)(waited * 1_000_000.0 / _clock.TimestampFrequency));
         if (EngineMeter.LimiterWait.Enabled)
         {
@@ -123,19 +126,17 @@ public sealed class ConcurrencyLimiter : IDisposable
         _slots.Dispose();
     }
 
-    /// <summary>A held slot; disposing it gives the slot back (once).</summary>
-    public struct Lease : IDisposable
+    /// <summary>
+    /// A held slot; disposing it gives the slot back. Disposing it again, from any thread or through
+    /// any reference, does nothing.
+    /// </summary>
+    public sealed class Lease : IDisposable
     {
         private ConcurrencyLimiter? _owner;
 
         internal Lease(ConcurrencyLimiter owner) => _owner = owner;
 
-        /// <summary>Gives the slot back; a second call does nothing.</summary>
-        public void Dispose()
-        {
-            ConcurrencyLimiter? owner = _owner;
-            _owner = null;
-            owner?._slots.Release();
-        }
+        /// <summary>Gives the slot back; only the first call does.</summary>
+        public void Dispose() => Interlocked.Exchange(ref _owner, null)?._slots.Release();
     }
 }

@@ -41,6 +41,12 @@ internal sealed class KindTable
             return index;
         }
 
+        // Full: every unknown kind is "other" from now on, without taking the lock.
+        if (Volatile.Read(ref _count) >= _names.Length)
+        {
+            return 0;
+        }
+
         lock (_gate)
         {
             if (_index.TryGetValue(kind, out index))

@@ -22,11 +22,22 @@ internal sealed class LatencyHistogram
     private readonly bool _singleWriter;
     private long _sum;
     private long _last;
+    private long _lastAt;
 
     public LatencyHistogram(bool singleWriter) => _singleWriter = singleWriter;
 
     /// <summary>The most recently recorded value, in microseconds.</summary>
     public long Last => Volatile.Read(ref _last);
+
+    /// <summary>When <see cref="Last"/> was recorded (clock ticks, as given to <see cref="Record(long, long)"/>).</summary>
+    public long LastAt => Volatile.Read(ref _lastAt);
+
+    /// <summary>Records a duration in microseconds that ended at <paramref name="at"/> (clock ticks).</summary>
+    public void Record(long micros, long at)
+    {
+        Volatile.Write(ref _lastAt, at);
+        Record(micros);
+    }
 
     /// <summary>Records a duration in microseconds (negative values count as 0; huge ones go to the last bucket).</summary>
     public void Record(long micros)

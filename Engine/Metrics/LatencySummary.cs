@@ -25,6 +25,9 @@ public sealed record LatencySummary
     /// <summary>The most recent sample (0 with no samples in the interval).</summary>
     public double LastMilliseconds { get; init; }
 
+    /// <summary>When <see cref="LastMilliseconds"/> was recorded (clock ticks), to find the newest over shards.</summary>
+    internal long LastAt { get; init; }
+
     /// <summary>Mean sample.</summary>
     public double MeanMilliseconds { get; init; }
 

@@ -16,6 +16,7 @@ internal sealed class ShardMetrics
     private readonly Interval _endToEnd = new();
     private long _peakHeld;
     private long _previousBusy;
+    private long _busyReported;
     private long _previousSnapshot;
     private StageCounts _previousCounts;
 
@@ -62,9 +63,9 @@ internal sealed class ShardMetrics
     public long Micros(long ticks) => (long)(ticks * _microsPerTick);
 
     /// <summary>Records one handler run's duration (and on the meter while a listener wants it).</summary>
-    public void RecordWork(long ticks)
+    public void RecordWork(long ticks, long at)
     {
-        WorkDuration.Record(Micros(ticks));
+        WorkDuration.Record(Micros(ticks), at);
         if (EngineMeter.WorkDuration.Enabled)
         {
             EngineMeter.WorkDuration.Record(ticks * _secondsPerTick, _tags);
@@ -72,9 +73,9 @@ internal sealed class ShardMetrics
     }
 
     /// <summary>Records one item's wait from accept to its first handler start.</summary>
-    public void RecordWait(long ticks)
+    public void RecordWait(long ticks, long at)
     {
-        QueueWait.Record(Micros(ticks));
+        QueueWait.Record(Micros(ticks), at);
         if (EngineMeter.QueueWait.Enabled)
         {
             EngineMeter.QueueWait.Record(ticks * _secondsPerTick, _tags);
@@ -82,16 +83,20 @@ internal sealed class ShardMetrics
     }
 
     /// <summary>Records one item's end-to-end latency (sink stages only).</summary>
-    public void RecordEndToEnd(long ticks)
+    public void RecordEndToEnd(long ticks, long at)
     {
-        EndToEnd?.Record(Micros(ticks));
+        EndToEnd?.Record(Micros(ticks), at);
         if (EngineMeter.EndToEnd.Enabled)
         {
             EngineMeter.EndToEnd.Record(ticks * _secondsPerTick, _tags);
         }
     }
 
-    /// <summary>Cumulative busy seconds: finished runs plus the running part of unfinished ones.</summary>
+    /// <summary>
+    /// Cumulative busy seconds: finished runs plus the running part of unfinished ones. Never lower
+    /// than a value reported before (a run finishing between two reads could otherwise make a
+    /// cumulative counter step back, which exporters read as a reset).
+    /// </summary>
     public double BusySeconds(long now)
     {
         long busy = 0;
@@ -105,7 +110,19 @@ internal sealed class ShardMetrics
             }
         }
 
-        return busy * _secondsPerTick;
+        long reported = Volatile.Read(ref _busyReported);
+        while (busy > reported)
+        {
+            long seen = Interlocked.CompareExchange(ref _busyReported, busy, reported);
+            if (seen == reported)
+            {
+                break;
+            }
+
+            reported = seen;
+        }
+
+        return Math.Max(busy, Volatile.Read(ref _busyReported)) * _secondsPerTick;
     }
 
     /// <summary>Notes how many items the shard holds after an accept, for the peak.</summary>
@@ -211,7 +228,7 @@ internal sealed class ShardMetrics
     }
 
     private static LatencySummary WithLast(LatencySummary summary, LatencyHistogram histogram) =>
-        summary.Count == 0 ? summary : summary with { LastMilliseconds = histogram.Last / 1000.0 };
+        summary.Count == 0 ? summary : summary with { LastMilliseconds = histogram.Last / 1000.0, LastAt = histogram.LastAt };
 
     /// <summary>A worker's timing: the start of the handler run in progress (0 when idle) and the busy time of finished runs.</summary>
     internal sealed class WorkerSlot

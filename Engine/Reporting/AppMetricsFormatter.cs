@@ -59,6 +59,9 @@ internal sealed class AppMetricsFormatter
             Gauge(writer, "utilization", own, shard.Utilization, "ratio", timestampNanoseconds);
             Gauge(writer, "unfinished_work", own, shard.UnfinishedWork.TotalSeconds, "s", timestampNanoseconds);
             Gauge(writer, "longest_running", own, shard.LongestRunning.TotalSeconds, "s", timestampNanoseconds);
+            Gauge(writer, "dedupe_waiting_keys", own, c.DedupeWaitingKeys, "keys", timestampNanoseconds);
+            Gauge(writer, "dedupe_tracked_keys", own, c.ContentTrackedKeys, "keys", timestampNanoseconds);
+            Counter(writer, "dedupe_content_evictions", own, c.ContentEvictions, "keys", timestampNanoseconds);
             Timer(writer, "work_duration", own, shard.WorkDuration, seconds, timestampNanoseconds);
             Timer(writer, "queue_wait", own, shard.QueueWait, seconds, timestampNanoseconds);
             if (shard.EndToEnd is { } endToEnd)
@@ -133,7 +136,7 @@ internal sealed class AppMetricsFormatter
         return rates;
     }
 
-    private static string Series(string name, List<KeyValuePair<string, string?>> own) => name + "|" + string.Join("|", own.Select(t => t.Value));
+    private static string Series(string name, List<KeyValuePair<string, string?>> own) => name + "\u001f" + string.Join("\u001f", own.Select(t => t.Value));
 
     private List<KeyValuePair<string, string?>> Tags(List<KeyValuePair<string, string?>> own, string type, string unit, string? durationUnit = null, string? rateUnit = null)
     {

@@ -6,7 +6,8 @@ namespace Engine.Reporting;
 /// <summary>
 /// Writes points in InfluxDB's line protocol, escaping strictly: in measurements commas and spaces;
 /// in tag keys, tag values and field keys commas, equals signs and spaces; in string field values
-/// double quotes and backslashes. Tags with an empty value are left out; float fields that are NaN
+/// double quotes and backslashes. A trailing backslash in a name or tag is dropped and newlines
+/// become spaces (1.x cannot carry either there). Tags with an empty value are left out; float fields that are NaN
 /// or infinite are skipped (the protocol has no way to write them), and a point left with no field
 /// is not written at all. Integers carry the <c>i</c> suffix; floats use the invariant round-trip format.
 /// </summary>
@@ -98,8 +99,10 @@ internal sealed class LineProtocolWriter
                 break;
             case string s:
                 text.Append('"');
-                foreach (char c in s)
+                foreach (char original in s)
                 {
+                    // InfluxDB 1.x does not support newlines in field values either.
+                    char c = original is '\n' or '\r' ? ' ' : original;
                     if (c is '"' or '\\')
                     {
                         text.Append('\\');
@@ -117,11 +120,19 @@ internal sealed class LineProtocolWriter
 
     private static void Escape(StringBuilder text, string value, bool measurement)
     {
-        foreach (char original in value)
+        // InfluxDB 1.x reads a backslash before the separator that follows a name or tag value as
+        // escaping it, and has no way to write one there: a trailing backslash is dropped.
+        int length = value.Length;
+        while (length > 0 && value[length - 1] == '\\')
+        {
+            length--;
+        }
+
+        for (int i = 0; i < length; i++)
         {
             // A newline would end the point and the protocol cannot escape one in names or tags:
             // it is written as an (escaped) space.
-            char c = original is '\n' or '\r' ? ' ' : original;
+            char c = value[i] is '\n' or '\r' ? ' ' : value[i];
             if (c is ',' or ' ' || (!measurement && c == '='))
             {
                 text.Append('\\');

@@ -49,8 +49,7 @@ internal sealed partial class Shard<T>
     public WriteOutcome TryWriteDeduped(in DedupeWrite<T> write, long entryTimestamp, long acceptedTimestamp, bool willWait, out Envelope<T> waitWith)
     {
         waitWith = default;
-        long held = Interlocked.Increment(ref _outstanding);
-        _metrics?.ObserveHeld(held);
+        Interlocked.Increment(ref _outstanding);
         DedupeSlot<T> slot;
         Envelope<T> envelope;
         bool written;
@@ -103,6 +102,7 @@ internal sealed partial class Shard<T>
 
         if (written)
         {
+            ObserveHeld();
             EnsureLoop(fenced: true);
             return WriteOutcome.Accepted;
         }
@@ -133,6 +133,7 @@ internal sealed partial class Shard<T>
     {
         DedupeSlot<T> slot = envelope.Slot!;
         Interlocked.Increment(ref _outstanding);
+        Interlocked.Increment(ref _blockedWriters);
         try
         {
             await _writer.WriteAsync(envelope, cancellationToken).ConfigureAwait(false);
@@ -152,8 +153,13 @@ internal sealed partial class Shard<T>
             Unaccount();
             throw;
         }
+        finally
+        {
+            Interlocked.Decrement(ref _blockedWriters);
+        }
 
         Interlocked.Increment(ref Counters.Accepted);
+        ObserveHeld();
         EnsureLoop(fenced: true);
     }
 

@@ -94,6 +94,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>Accepted items not yet settled, plus writes in progress.</summary>
     private long _outstanding;
 
+    /// <summary>Writers waiting for room (counted in <see cref="_outstanding"/> but not yet accepted).</summary>
+    private long _blockedWriters;
+
     /// <summary>Set once the shard takes no more writes.</summary>
     private volatile bool _completing;
 
@@ -214,11 +217,11 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     public WriteOutcome TryWrite(in Envelope<T> envelope, bool willWait)
     {
         // Counted before the write so the shard cannot finish between the write and the count.
-        long held = Interlocked.Increment(ref _outstanding);
-        _metrics?.ObserveHeld(held);
+        Interlocked.Increment(ref _outstanding);
         if (_writer.TryWrite(envelope))
         {
             Interlocked.Increment(ref Counters.Accepted);
+            ObserveHeld();
             EnsureLoop(fenced: true);
             return WriteOutcome.Accepted;
         }
@@ -232,6 +235,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     public async ValueTask WriteWaitingAsync(Envelope<T> envelope, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _outstanding);
+        Interlocked.Increment(ref _blockedWriters);
         try
         {
             await _writer.WriteAsync(envelope, cancellationToken).ConfigureAwait(false);
@@ -246,9 +250,26 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             Unaccount();
             throw;
         }
+        finally
+        {
+            Interlocked.Decrement(ref _blockedWriters);
+        }
 
         Interlocked.Increment(ref Counters.Accepted);
+        ObserveHeld();
         EnsureLoop(fenced: true);
+    }
+
+    /// <summary>
+    /// Notes the items the shard holds right after an accept (an eviction it caused already
+    /// settled), leaving out writers still waiting for room, for the depth peak.
+    /// </summary>
+    private void ObserveHeld()
+    {
+        if (_metrics is { } metrics)
+        {
+            metrics.ObserveHeld(Volatile.Read(ref _outstanding) - Volatile.Read(ref _blockedWriters));
+        }
     }
 
     /// <summary>Counts a write the stage turned away before it reached a shard (a failing key selector).</summary>
@@ -412,7 +433,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                         start = clock.GetTimestamp();
                         if (envelope.Attempts == 1)
                         {
-                            metrics.RecordWait(start - envelope.AcceptedTimestamp);
+                            metrics.RecordWait(start - envelope.AcceptedTimestamp, start);
                         }
 
                         slot!.Begin(start);
@@ -446,7 +467,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                     {
                         end = clock.GetTimestamp();
                         slot!.End(end);
-                        metrics.RecordWork(end - start);
+                        metrics.RecordWork(end - start, end);
                         Observe(metrics, in envelope, error);
                     }
 
@@ -552,7 +573,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     {
         if (_metrics is { EndToEnd: not null } metrics)
         {
-            metrics.RecordEndToEnd(end - envelope.EntryTimestamp);
+            metrics.RecordEndToEnd(end - envelope.EntryTimestamp, end);
         }
     }
 

@@ -276,10 +276,10 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
                 Counts = total,
                 IntervalCounts = intervalTotal,
                 Utilization = workers == 0 ? 0 : busyWorkers / workers,
-                WorkDuration = LatencySummary.From(work, workSum) with { LastMilliseconds = shards.LastOrDefault(s => s.WorkDuration.Count > 0)?.WorkDuration.LastMilliseconds ?? 0 },
-                QueueWait = LatencySummary.From(wait, waitSum) with { LastMilliseconds = shards.LastOrDefault(s => s.QueueWait.Count > 0)?.QueueWait.LastMilliseconds ?? 0 },
+                WorkDuration = WithNewestLast(LatencySummary.From(work, workSum), shards.Select(s => s.WorkDuration)),
+                QueueWait = WithNewestLast(LatencySummary.From(wait, waitSum), shards.Select(s => s.QueueWait)),
                 EndToEnd = _runtime.RecordsEndToEnd && _runtime.MetricsEnabled
-                    ? LatencySummary.From(endToEnd, endToEndSum) with { LastMilliseconds = shards.LastOrDefault(s => s.EndToEnd?.Count > 0)?.EndToEnd!.LastMilliseconds ?? 0 }
+                    ? WithNewestLast(LatencySummary.From(endToEnd, endToEndSum), shards.Select(s => s.EndToEnd ?? LatencySummary.Empty))
                     : null,
                 Kinds = ReadKinds(),
             };
@@ -314,6 +314,13 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         // Until disposed, a finished stage's final figures stay observable on the meter.
         EngineMeter.Unregister(this);
         _runtime.Dispose();
+    }
+
+    /// <summary>A merged summary's last sample is the newest of its shards' last samples.</summary>
+    private static LatencySummary WithNewestLast(LatencySummary merged, IEnumerable<LatencySummary> shards)
+    {
+        LatencySummary? newest = shards.Where(s => s.Count > 0).MaxBy(s => s.LastAt);
+        return newest is null ? merged : merged with { LastMilliseconds = newest.LastMilliseconds, LastAt = newest.LastAt };
     }
 
     private static void Accumulate(long[] total, long[] delta)
