@@ -100,7 +100,10 @@ public sealed class PeriodicLoop : IAsyncDisposable
         };
     }
 
-    /// <summary>Stops the loop: no new run starts; a run in progress sees its token cancelled and is awaited. Idempotent.</summary>
+    /// <summary>
+    /// Stops the loop: no new run starts; a run in progress sees its token cancelled and is awaited.
+    /// Idempotent. Do not await it from inside the job: it waits for that very run.
+    /// </summary>
     /// <returns>A task that completes when the loop has ended.</returns>
     public async Task StopAsync()
     {
