@@ -180,7 +180,7 @@ public readonly struct ItemKey : IEquatable<ItemKey>
         KeyKind.Text => (string)_reference!,
         KeyKind.Int64 => ((long)_low).ToString(System.Globalization.CultureInfo.InvariantCulture),
         KeyKind.Guid => ToGuid().ToString(),
-        _ => Convert.ToHexString(_reference is byte[] bytes ? bytes : InlineSpan()),
+        _ => Convert.ToHexString(_reference is byte[] bytes ? bytes : InlineBytesCopy()),
     };
 
     private Guid ToGuid()
@@ -191,7 +191,7 @@ public readonly struct ItemKey : IEquatable<ItemKey>
         return new Guid(bytes);
     }
 
-    private byte[] InlineSpan()
+    private byte[] InlineBytesCopy()
     {
         var bytes = new byte[InlineBytes];
         BinaryPrimitives.WriteUInt64LittleEndian(bytes, _low);

@@ -32,7 +32,8 @@ internal sealed class DedupeSlot<T>
     /// <summary>Where the slot is; only a waiting slot (in the channel, held or ready) may be replaced.</summary>
     public SlotState State;
 
-    public void Fill(in DedupeWrite<T> write, SlotState state)
+    /// <summary>Takes a new write's payload; the slot is about to enter the channel.</summary>
+    public void Fill(in DedupeWrite<T> write)
     {
         Item = write.Item;
         DedupeKey = write.DedupeKey;
@@ -40,7 +41,7 @@ internal sealed class DedupeSlot<T>
         ContentHash = write.ContentHash;
         HasContentHash = write.HasContentHash;
         IsTombstone = write.IsTombstone;
-        State = state;
+        State = SlotState.InChannel;
     }
 
     public void Clear()

@@ -272,7 +272,7 @@ internal sealed partial class Shard<T>
     private DedupeSlot<T> RentSlot(in DedupeWrite<T> write)
     {
         DedupeSlot<T> slot = _freeSlots.TryPop(out DedupeSlot<T>? free) ? free : new DedupeSlot<T>();
-        slot.Fill(in write, SlotState.InChannel);
+        slot.Fill(in write);
         return slot;
     }
 

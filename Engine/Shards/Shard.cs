@@ -79,9 +79,6 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>Retries waiting for their backoff, so an abort can cancel them. Under <see cref="_lock"/>.</summary>
     private readonly HashSet<PendingRetry<T>> _retries = [];
 
-    /// <summary>Signalled when the shard has finished.</summary>
-    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
     /// <summary>Mirror of <see cref="_ready"/>'s count, written under the lock, read without it.</summary>
     private int _readyCount;
 
@@ -158,9 +155,6 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
     /// <summary>The shard's workers.</summary>
     public int Workers => _maxLoops;
-
-    /// <summary>Completes when the shard has settled every item it accepted and its loops have ended.</summary>
-    public Task Finished => _finished.Task;
 
     /// <summary>Items waiting in the channel, parked, ready, or waiting for a retry.</summary>
     public int WaitingCount
@@ -826,7 +820,6 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         if (Interlocked.Exchange(ref _finishedFlag, 1) == 0)
         {
-            _finished.TrySetResult();
             _onFinished(this);
         }
     }

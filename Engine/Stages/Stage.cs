@@ -56,13 +56,6 @@ public static class Stage
         return Create(options, null, null, handler);
     }
 
-    /// <summary>Checks options as <see cref="Create{T}(StageOptions{T}, Func{T, CancellationToken, ValueTask})"/> would, without creating a stage.</summary>
-    internal static void Check<T>(StageOptions<T> options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        Validate(options);
-    }
-
     private static Stage<T> Create<T>(StageOptions<T> options, Func<T, CancellationToken, ValueTask>? asyncHandler, Action<T, CancellationToken>? syncHandler, Func<T, ItemContext, CancellationToken, ValueTask>? contextHandler = null)
     {
         ArgumentNullException.ThrowIfNull(options);
