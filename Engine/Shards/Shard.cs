@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Engine.Dedupe;
 using Engine.Metrics;
@@ -391,81 +392,44 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
     private async Task RunLoopAsync()
     {
-        ShardMetrics? metrics = _metrics;
-        TimeProvider clock = _runtime.TimeProvider;
         while (true)
         {
-            ShardMetrics.WorkerSlot? slot = metrics?.ClaimSlot();
+            ShardMetrics.WorkerSlot? slot = _metrics?.ClaimSlot();
             try
             {
-                while (TryTake(out Envelope<T> envelope))
+                if (_runtime.SyncHandler is { } sync)
                 {
-                    if (Volatile.Read(ref _deferredCallbackCount) > 0)
+                    DrainSync(sync, slot);
+                }
+                else
+                {
+                    while (TryTake(out Envelope<T> envelope))
                     {
-                        FlushDeferred();
-                    }
-
-                    if (_runtime.IsAborted)
-                    {
-                        Release(in envelope, null);
-                        Abandon();
-                        continue;
-                    }
-
-                    if (envelope.Flags.HasFlag(EnvelopeFlags.ContentDuplicate))
-                    {
-                        Release(in envelope, null);
-                        Supersede(envelope.Item, SupersedeReason.Content);
-                        continue;
-                    }
-
-                    envelope.Attempts++;
-                    Bump(ref Counters.InFlight, 1);
-                    long start = 0;
-                    if (metrics is not null)
-                    {
-                        start = clock.GetTimestamp();
-                        if (envelope.Attempts == 1)
+                        if (!BeginRun(ref envelope, slot, out long start))
                         {
-                            metrics.RecordWait(start - envelope.AcceptedTimestamp, start);
+                            continue;
                         }
 
-                        slot!.Begin(start);
-                    }
-
-                    Exception? error = null;
-                    try
-                    {
-                        if (_runtime.SyncHandler is { } sync)
+                        Exception? error = null;
+                        try
                         {
-                            sync(envelope.Item, _runtime.AbortToken);
+                            if (_runtime.AsyncHandler is { } handler)
+                            {
+                                await handler(envelope.Item, _runtime.AbortToken).ConfigureAwait(false);
+                            }
+                            else
+                            {
+                                var context = new ItemContext(envelope.EntryTimestamp, envelope.Attempts, _runtime.TimeProvider);
+                                await _runtime.ContextHandler!(envelope.Item, context, _runtime.AbortToken).ConfigureAwait(false);
+                            }
                         }
-                        else if (_runtime.AsyncHandler is { } handler)
+                        catch (Exception ex)
                         {
-                            await handler(envelope.Item, _runtime.AbortToken).ConfigureAwait(false);
+                            error = ex;
                         }
-                        else
-                        {
-                            var context = new ItemContext(envelope.EntryTimestamp, envelope.Attempts, _runtime.TimeProvider);
-                            await _runtime.ContextHandler!(envelope.Item, context, _runtime.AbortToken).ConfigureAwait(false);
-                        }
-                    }
-                    catch (Exception ex)
-                    {
-                        error = ex;
-                    }
 
-                    Bump(ref Counters.InFlight, -1);
-                    long end = 0;
-                    if (metrics is not null)
-                    {
-                        end = clock.GetTimestamp();
-                        slot!.End(end);
-                        metrics.RecordWork(end - start, end);
-                        Observe(metrics, in envelope, error);
+                        EndRun(ref envelope, error, slot, start);
                     }
-
-                    Settle(ref envelope, error, end);
                 }
             }
             catch (Exception ex)
@@ -486,6 +450,97 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         FlushDeferred();
         TryFinish();
+    }
+
+    /// <summary>The worker loop for a synchronous handler: runs items until none is left to take.</summary>
+    /// <remarks>
+    /// Kept out of <see cref="RunLoopAsync"/> and compiled fully optimised from the first call: a loop
+    /// run drains about a channel's worth of items and ends, so the async method's own loop rarely
+    /// reaches on-stack replacement and, on a busy machine, can stay unoptimised for many runs
+    /// (measured: about twice the time per item).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void DrainSync(Action<T, CancellationToken> handler, ShardMetrics.WorkerSlot? slot)
+    {
+        while (TryTake(out Envelope<T> envelope))
+        {
+            if (!BeginRun(ref envelope, slot, out long start))
+            {
+                continue;
+            }
+
+            Exception? error = null;
+            try
+            {
+                handler(envelope.Item, _runtime.AbortToken);
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+
+            EndRun(ref envelope, error, slot, start);
+        }
+    }
+
+    /// <summary>
+    /// Prepares a taken item for its handler run, or settles it at once (abandoned after an abort, or
+    /// superseded as a content duplicate).
+    /// </summary>
+    /// <returns>Whether the handler should run; <paramref name="start"/> is when it starts (0 with metrics off).</returns>
+    private bool BeginRun(ref Envelope<T> envelope, ShardMetrics.WorkerSlot? slot, out long start)
+    {
+        start = 0;
+        if (Volatile.Read(ref _deferredCallbackCount) > 0)
+        {
+            FlushDeferred();
+        }
+
+        if (_runtime.IsAborted)
+        {
+            Release(in envelope, null);
+            Abandon();
+            return false;
+        }
+
+        // A bitwise test: Enum.HasFlag boxes in unoptimised code, which allocated per item.
+        if ((envelope.Flags & EnvelopeFlags.ContentDuplicate) != 0)
+        {
+            Release(in envelope, null);
+            Supersede(envelope.Item, SupersedeReason.Content);
+            return false;
+        }
+
+        envelope.Attempts++;
+        Bump(ref Counters.InFlight, 1);
+        if (_metrics is { } metrics)
+        {
+            start = _runtime.TimeProvider.GetTimestamp();
+            if (envelope.Attempts == 1)
+            {
+                metrics.RecordWait(start - envelope.AcceptedTimestamp, start);
+            }
+
+            slot!.Begin(start);
+        }
+
+        return true;
+    }
+
+    /// <summary>Records a finished handler run and settles its item.</summary>
+    private void EndRun(ref Envelope<T> envelope, Exception? error, ShardMetrics.WorkerSlot? slot, long start)
+    {
+        Bump(ref Counters.InFlight, -1);
+        long end = 0;
+        if (_metrics is { } metrics)
+        {
+            end = _runtime.TimeProvider.GetTimestamp();
+            slot!.End(end);
+            metrics.RecordWork(end - start, end);
+            Observe(metrics, in envelope, error);
+        }
+
+        Settle(ref envelope, error, end);
     }
 
     /// <summary>
