@@ -9,6 +9,43 @@ namespace Engine.Tests.Metrics;
 public class MeterTests
 {
     [Test]
+    public async Task A_pipeline_s_stages_leave_the_meter_when_it_is_disposed()
+    {
+        string pipelineName = "gone-" + Guid.NewGuid().ToString("N");
+        var seen = new ConcurrentBag<string>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "engine.items.processed")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                if (tag.Key == "pipeline" && (string?)tag.Value == pipelineName)
+                {
+                    seen.Add(pipelineName);
+                }
+            }
+        });
+        listener.Start();
+
+        Engine.Pipelines.Pipeline<int> pipeline = Engine.Pipelines.Pipeline.Create<int>(pipelineName).Sink("only", (_, _) => default).Build();
+        await pipeline.WriteAsync(1);
+        await pipeline.CompleteAsync().Within();
+        listener.RecordObservableInstruments();
+        Assert.That(seen, Is.Not.Empty, "observable while the pipeline lives, even after it completed");
+
+        await pipeline.DisposeAsync();
+        seen.Clear();
+        listener.RecordObservableInstruments();
+        Assert.That(seen, Is.Empty);
+    }
+
+    [Test]
     public async Task Counters_gauges_and_histograms_are_published_through_the_Engine_meter()
     {
         string name = "meter-" + Guid.NewGuid().ToString("N");

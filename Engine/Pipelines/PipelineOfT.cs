@@ -137,7 +137,14 @@ public sealed class Pipeline<TIn> : IAsyncDisposable
     /// <returns>The counts; exact once <see cref="Completion"/> has completed.</returns>
     public PipelineCounts GetCounts() => _runtime.GetCounts();
 
-    /// <summary>Stops the pipeline as <see cref="StopAsync"/> does, draining for up to 30 seconds.</summary>
+    /// <summary>
+    /// Stops the pipeline as <see cref="StopAsync"/> does, draining for up to 30 seconds, then disposes
+    /// its stages (they leave the <c>Engine</c> meter).
+    /// </summary>
     /// <returns>A task that completes when the pipeline has stopped.</returns>
-    public async ValueTask DisposeAsync() => await StopAsync(DisposeDrainTimeout).ConfigureAwait(false);
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(DisposeDrainTimeout).ConfigureAwait(false);
+        await _runtime.DisposeNodesAsync().ConfigureAwait(false);
+    }
 }

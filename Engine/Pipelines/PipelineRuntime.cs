@@ -139,6 +139,15 @@ internal sealed class PipelineRuntime
         return order;
     }
 
+    /// <summary>Disposes every node; call once the pipeline has stopped.</summary>
+    public async ValueTask DisposeNodesAsync()
+    {
+        foreach (Node node in _nodes)
+        {
+            await node.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
     public PipelineMetricsSnapshot TakeMetricsSnapshot()
     {
         var endToEnd = new long[LatencyHistogram.BucketCount];

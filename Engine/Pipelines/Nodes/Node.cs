@@ -59,6 +59,9 @@ internal abstract class Node
     /// <summary>Closes the node's metrics interval (stages only; others return null), adding its end-to-end buckets to <paramref name="endToEnd"/>.</summary>
     public virtual StageMetricsSnapshot? TakeMetricsSnapshot(long[] endToEnd, ref long endToEndSum) => null;
 
+    /// <summary>Releases what the node holds once the pipeline has stopped (a stage leaves the meter).</summary>
+    public virtual ValueTask DisposeAsync() => default;
+
     /// <summary>Sets how many upstreams must complete before this node completes.</summary>
     public void ExpectUpstreams(int count) => _pendingUpstreams = count;
 

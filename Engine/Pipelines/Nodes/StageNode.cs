@@ -61,6 +61,8 @@ internal sealed class StageNode<TIn, TOut> : Node, ITarget<TIn>
 
     public override StageCounts GetCounts() => _stage?.GetCounts() ?? default;
 
+    public override ValueTask DisposeAsync() => _stage?.DisposeAsync() ?? default;
+
     public override StageMetricsSnapshot? TakeMetricsSnapshot(long[] endToEnd, ref long endToEndSum) => _stage?.TakeMetricsSnapshot(endToEnd, ref endToEndSum);
 
     private ValueTask HandleAsync(TIn item, ItemContext context, CancellationToken cancellationToken)
