@@ -99,46 +99,56 @@ internal sealed class ShardMetrics
     /// </summary>
     public double BusySeconds(long now)
     {
+        long busy = ReadBusy(now, out _, out _);
+        return RaiseTo(ref _busyReported, busy) * _secondsPerTick;
+    }
+
+    /// <summary>Notes how many items the shard holds after an accept, for the peak.</summary>
+    public void ObserveHeld(long held) => RaiseTo(ref _peakHeld, held);
+
+    /// <summary>
+    /// Busy ticks at <paramref name="now"/>: finished runs plus the running part of the runs in
+    /// progress, whose summed and longest ages are returned too.
+    /// </summary>
+    private long ReadBusy(long now, out long unfinished, out long longest)
+    {
         long busy = 0;
+        unfinished = 0;
+        longest = 0;
         foreach (WorkerSlot slot in Slots)
         {
+            // Busy before Start: a finishing worker clears Start before adding to Busy, so this order
+            // can miss a just-finished item for one read but never counts it twice.
             busy += Volatile.Read(ref slot.Busy);
             long start = Volatile.Read(ref slot.Start);
             if (start != 0)
             {
-                busy += Math.Max(0, now - start);
+                long age = Math.Max(0, now - start);
+                busy += age;
+                unfinished += age;
+                longest = Math.Max(longest, age);
             }
         }
 
-        long reported = Volatile.Read(ref _busyReported);
-        while (busy > reported)
-        {
-            long seen = Interlocked.CompareExchange(ref _busyReported, busy, reported);
-            if (seen == reported)
-            {
-                break;
-            }
-
-            reported = seen;
-        }
-
-        return Math.Max(busy, Volatile.Read(ref _busyReported)) * _secondsPerTick;
+        return busy;
     }
 
-    /// <summary>Notes how many items the shard holds after an accept, for the peak.</summary>
-    public void ObserveHeld(long held)
+    /// <summary>Raises <paramref name="target"/> to <paramref name="value"/> if it is lower; returns the value it holds after.</summary>
+    private static long RaiseTo(ref long target, long value)
     {
-        long peak = Volatile.Read(ref _peakHeld);
-        while (held > peak)
+        long current = Volatile.Read(ref target);
+        while (value > current)
         {
-            long seen = Interlocked.CompareExchange(ref _peakHeld, held, peak);
-            if (seen == peak)
+            long seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
             {
-                return;
+                return value;
             }
 
-            peak = seen;
+            current = seen;
         }
+
+        return current;
     }
 
     public WorkerSlot ClaimSlot()
@@ -174,23 +184,7 @@ internal sealed class ShardMetrics
     /// </summary>
     public ShardMetricsSnapshot Snapshot(int shard, StageCounts counts, long now, long[] workDelta, long[] waitDelta, long[] endToEndDelta, out long workSum, out long waitSum, out long endToEndSum)
     {
-        long busy = 0;
-        long unfinished = 0;
-        long longest = 0;
-        foreach (WorkerSlot slot in Slots)
-        {
-            // Busy before Start: a finishing worker clears Start before adding to Busy, so this order
-            // can miss a just-finished item for one interval but never counts it twice.
-            busy += Volatile.Read(ref slot.Busy);
-            long start = Volatile.Read(ref slot.Start);
-            if (start != 0)
-            {
-                long age = Math.Max(0, now - start);
-                busy += age;
-                unfinished += age;
-                longest = Math.Max(longest, age);
-            }
-        }
+        long busy = ReadBusy(now, out long unfinished, out long longest);
 
         long busyDelta = Math.Max(0, busy - _previousBusy);
         _previousBusy = Math.Max(_previousBusy, busy);

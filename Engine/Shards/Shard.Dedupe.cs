@@ -44,7 +44,7 @@ internal sealed partial class Shard<T>
     /// <param name="entryTimestamp">The pipeline entry timestamp.</param>
     /// <param name="acceptedTimestamp">Now.</param>
     /// <param name="willWait">The caller waits for room on <see cref="WriteOutcome.Full"/>, with <paramref name="waitWith"/>.</param>
-    /// <param name="waitWith">On <see cref="WriteOutcome.Full"/> with <paramref name="willWait"/>: the envelope to pass to <see cref="WriteDedupedWaitingAsync"/>.</param>
+    /// <param name="waitWith">On <see cref="WriteOutcome.Full"/> with <paramref name="willWait"/>: the envelope to pass to <see cref="WriteWaitingAsync"/>.</param>
     /// <exception cref="ArgumentException">The dedupe key does not refine the routing key, or the merge function threw; the item was not accepted.</exception>
     public WriteOutcome TryWriteDeduped(in DedupeWrite<T> write, long entryTimestamp, long acceptedTimestamp, bool willWait, out Envelope<T> waitWith)
     {
@@ -121,46 +121,6 @@ internal sealed partial class Shard<T>
         }
 
         return outcome;
-    }
-
-    /// <summary>
-    /// The waiting half of <see cref="TryWriteDeduped"/>, in <see cref="StageFullMode.Wait"/> mode. An
-    /// item that had to wait for room is not made replaceable: it enters the channel in its turn and
-    /// runs as written (newer writes of its key queue behind it), which keeps the order without
-    /// holding the lock across the wait.
-    /// </summary>
-    public async ValueTask WriteDedupedWaitingAsync(Envelope<T> envelope, CancellationToken cancellationToken)
-    {
-        DedupeSlot<T> slot = envelope.Slot!;
-        Interlocked.Increment(ref _outstanding);
-        Interlocked.Increment(ref _blockedWriters);
-        try
-        {
-            await _writer.WriteAsync(envelope, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
-        {
-            if (ex is ChannelClosedException)
-            {
-                Interlocked.Increment(ref Counters.Refused);
-            }
-
-            lock (_lock)
-            {
-                ReturnSlot(slot);
-            }
-
-            Unaccount();
-            throw;
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _blockedWriters);
-        }
-
-        Interlocked.Increment(ref Counters.Accepted);
-        ObserveHeld();
-        EnsureLoop(fenced: true);
     }
 
     /// <summary>Replaces (or merges into) a waiting slot's payload. Under <see cref="_lock"/>.</summary>

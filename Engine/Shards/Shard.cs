@@ -224,7 +224,11 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         return OnWriteFailed(envelope.Item, willWait);
     }
 
-    /// <summary>Writes, waiting for room (<see cref="StageFullMode.Wait"/>).</summary>
+    /// <summary>
+    /// Writes, waiting for room (<see cref="StageFullMode.Wait"/>). A dedupe slot that had to wait is
+    /// not made replaceable: it enters the channel in its turn and runs as written (newer writes of its
+    /// key queue behind it), which keeps the order without holding the lock across the wait.
+    /// </summary>
     /// <exception cref="ChannelClosedException">The shard stopped taking items while the write waited; the item was refused.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired first; the item was not accepted.</exception>
     public async ValueTask WriteWaitingAsync(Envelope<T> envelope, CancellationToken cancellationToken)
@@ -240,6 +244,14 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             if (ex is ChannelClosedException)
             {
                 Interlocked.Increment(ref Counters.Refused);
+            }
+
+            if (envelope.Slot is { } slot)
+            {
+                lock (_lock)
+                {
+                    ReturnSlot(slot);
+                }
             }
 
             Unaccount();

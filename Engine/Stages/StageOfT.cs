@@ -420,14 +420,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     {
         try
         {
-            if (envelope.Slot is null)
-            {
-                await shard.WriteWaitingAsync(envelope, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await shard.WriteDedupedWaitingAsync(envelope, cancellationToken).ConfigureAwait(false);
-            }
+            await shard.WriteWaitingAsync(envelope, cancellationToken).ConfigureAwait(false);
         }
         catch (ChannelClosedException)
         {
