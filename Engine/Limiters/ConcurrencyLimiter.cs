@@ -15,9 +15,9 @@ public sealed class ConcurrencyLimiter : IDisposable
     private readonly TimeProvider _clock;
     private readonly int _max;
     private readonly LatencyHistogram _waits = new(singleWriter: false);
-    private readonly long[] _previous = new long[LatencyHistogram.BucketCount];
+    private readonly HistogramCursor _ownCursor = new();
+    private readonly long[] _scratch = new long[LatencyHistogram.BucketCount];
     private readonly Lock _snapshotGate = new();
-    private long _previousSum;
     private int _waiting;
     private long _acquired;
 
@@ -90,23 +90,23 @@ public sealed class ConcurrencyLimiter : IDisposable
         return new Lease(this);
     }
 
-    /// <summary>The limiter's figures; closes the wait-time interval.</summary>
+    /// <summary>
+    /// The limiter's figures; closes this method's wait-time interval (reporters keep intervals of
+    /// their own, so calling this takes nothing away from them).
+    /// </summary>
     /// <returns>The snapshot.</returns>
-    public LimiterMetricsSnapshot TakeMetricsSnapshot()
+    public LimiterMetricsSnapshot TakeMetricsSnapshot() => TakeMetricsSnapshot(consumer: null);
+
+    /// <summary>As <see cref="TakeMetricsSnapshot()"/> for <paramref name="consumer"/> (null: this limiter's own interval).</summary>
+    internal void OpenMetricsCursor(MetricsCursors consumer) => consumer.For(this, static () => new HistogramCursor(), static _ => { });
+
+    internal LimiterMetricsSnapshot TakeMetricsSnapshot(MetricsCursors? consumer)
     {
+        HistogramCursor cursor = consumer?.For(this, static () => new HistogramCursor(), static _ => { }) ?? _ownCursor;
         lock (_snapshotGate)
         {
-            var now = new long[LatencyHistogram.BucketCount];
-            long sum = _waits.Read(now);
             var delta = new long[LatencyHistogram.BucketCount];
-            for (int i = 0; i < delta.Length; i++)
-            {
-                delta[i] = now[i] - _previous[i];
-                _previous[i] = now[i];
-            }
-
-            long sumDelta = sum - _previousSum;
-            _previousSum = sum;
+            long sumDelta = cursor.Take(_waits, _scratch, delta);
             return new LimiterMetricsSnapshot
             {
                 Limiter = Name,

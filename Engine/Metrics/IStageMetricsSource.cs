@@ -2,7 +2,7 @@ using Engine.Stages;
 
 namespace Engine.Metrics;
 
-/// <summary>What the <see cref="EngineMeter"/> reads of a live stage when a listener collects.</summary>
+/// <summary>What the <see cref="EngineMeter"/> and the reporters read of a live stage, whatever its item type.</summary>
 internal interface IStageMetricsSource
 {
     string Name { get; }
@@ -15,4 +15,10 @@ internal interface IStageMetricsSource
 
     /// <summary>The shard's cumulative busy time in seconds (0 when metrics are off).</summary>
     double ShardBusySeconds(int shard);
+
+    /// <summary>Opens <paramref name="consumer"/>'s cursor on this stage if it has none.</summary>
+    void OpenMetricsCursor(MetricsCursors consumer);
+
+    /// <summary>A snapshot for <paramref name="consumer"/>'s interval.</summary>
+    StageMetricsSnapshot TakeMetricsSnapshot(MetricsCursors consumer);
 }

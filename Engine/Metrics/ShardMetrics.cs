@@ -11,14 +11,9 @@ internal sealed class ShardMetrics
 {
     private readonly double _microsPerTick;
     private readonly long[] _scratch = new long[LatencyHistogram.BucketCount];
-    private readonly Interval _work = new();
-    private readonly Interval _wait = new();
-    private readonly Interval _endToEnd = new();
+    private readonly long _startTimestamp;
     private long _peakHeld;
-    private long _previousBusy;
     private long _busyReported;
-    private long _previousSnapshot;
-    private StageCounts _previousCounts;
 
     private readonly KeyValuePair<string, object?>[] _tags;
     private readonly double _secondsPerTick;
@@ -40,7 +35,7 @@ internal sealed class ShardMetrics
         KindCounts = kinds > 0 ? new long[kinds * 3] : null;
         SingleWriter = single;
         _microsPerTick = 1_000_000.0 / timestampFrequency;
-        _previousSnapshot = startTimestamp;
+        _startTimestamp = startTimestamp;
         TicksPerSecond = timestampFrequency;
     }
 
@@ -177,32 +172,45 @@ internal sealed class ShardMetrics
         }
     }
 
+    /// <summary>A cursor for a new consumer: its first interval starts when the shard started.</summary>
+    public ShardCursor OpenCursor() => new()
+    {
+        PreviousSnapshot = _startTimestamp,
+        Work = new HistogramCursor(),
+        Wait = new HistogramCursor(),
+        EndToEnd = EndToEnd is null ? null : new HistogramCursor(),
+    };
+
+    /// <summary>The most items held at an accept since the previous call (which reset it).</summary>
+    public long TakePeak() => Interlocked.Exchange(ref _peakHeld, 0);
+
     /// <summary>
-    /// Closes an interval at <paramref name="now"/>: histogram deltas, busy time (finished work plus the
-    /// running part of unfinished work), utilisation, unfinished work and the depth peak (reset).
-    /// Call from one thread at a time (the stage serialises snapshots).
+    /// Closes <paramref name="cursor"/>'s interval at <paramref name="now"/>: histogram deltas, busy time
+    /// (finished work plus the running part of unfinished work), utilisation, unfinished work and the
+    /// cursor's depth peak (reset). Call from one thread at a time (the stage serialises snapshots).
     /// </summary>
-    public ShardMetricsSnapshot Snapshot(int shard, StageCounts counts, long now, long[] workDelta, long[] waitDelta, long[] endToEndDelta, out long workSum, out long waitSum, out long endToEndSum)
+    public ShardMetricsSnapshot Snapshot(int shard, StageCounts counts, long now, ShardCursor cursor, long[] workDelta, long[] waitDelta, long[] endToEndDelta, out long workSum, out long waitSum, out long endToEndSum)
     {
         long busy = ReadBusy(now, out long unfinished, out long longest);
 
-        long busyDelta = Math.Max(0, busy - _previousBusy);
-        _previousBusy = Math.Max(_previousBusy, busy);
-        long elapsed = Math.Max(0, now - _previousSnapshot);
-        _previousSnapshot = now;
+        long busyDelta = Math.Max(0, busy - cursor.PreviousBusy);
+        cursor.PreviousBusy = Math.Max(cursor.PreviousBusy, busy);
+        long elapsed = Math.Max(0, now - cursor.PreviousSnapshot);
+        cursor.PreviousSnapshot = now;
         double utilization = elapsed == 0 ? 0 : Math.Clamp(busyDelta / ((double)elapsed * Slots.Length), 0, 1);
 
-        workSum = _work.Take(WorkDuration, _scratch, workDelta);
-        waitSum = _wait.Take(QueueWait, _scratch, waitDelta);
-        endToEndSum = EndToEnd is null ? 0 : _endToEnd.Take(EndToEnd, _scratch, endToEndDelta);
+        workSum = cursor.Work!.Take(WorkDuration, _scratch, workDelta);
+        waitSum = cursor.Wait!.Take(QueueWait, _scratch, waitDelta);
+        endToEndSum = EndToEnd is null ? 0 : cursor.EndToEnd!.Take(EndToEnd, _scratch, endToEndDelta);
         if (EndToEnd is null)
         {
             Array.Clear(endToEndDelta);
         }
 
-        StageCounts interval = counts.Minus(_previousCounts);
-        _previousCounts = counts;
-        long peak = Interlocked.Exchange(ref _peakHeld, 0);
+        StageCounts interval = counts.Minus(cursor.PreviousCounts);
+        cursor.PreviousCounts = counts;
+        long peak = cursor.Peak;
+        cursor.Peak = 0;
         return new ShardMetricsSnapshot
         {
             Shard = shard,
@@ -246,26 +254,5 @@ internal sealed class ShardMetrics
         }
 
         public void Release() => Volatile.Write(ref Owned, 0);
-    }
-
-    /// <summary>The previous read of a histogram, to turn cumulative counts into interval deltas.</summary>
-    private sealed class Interval
-    {
-        private readonly long[] _previous = new long[LatencyHistogram.BucketCount];
-        private long _previousSum;
-
-        public long Take(LatencyHistogram histogram, long[] scratch, long[] delta)
-        {
-            long sum = histogram.Read(scratch);
-            for (int i = 0; i < scratch.Length; i++)
-            {
-                delta[i] = Math.Max(0, scratch[i] - _previous[i]);
-                _previous[i] = Math.Max(_previous[i], scratch[i]);
-            }
-
-            long sumDelta = Math.Max(0, sum - _previousSum);
-            _previousSum = Math.Max(_previousSum, sum);
-            return sumDelta;
-        }
     }
 }

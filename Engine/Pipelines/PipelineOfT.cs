@@ -131,7 +131,7 @@ public sealed class Pipeline<TIn> : IAsyncDisposable
     /// latency over all its sink stages (entry to settled at the last stage).
     /// </summary>
     /// <returns>The snapshot.</returns>
-    public PipelineMetricsSnapshot TakeMetricsSnapshot() => _runtime.TakeMetricsSnapshot();
+    public PipelineMetricsSnapshot TakeMetricsSnapshot() => _runtime.TakeMetricsSnapshot(null);
 
     /// <summary>Every stage's counts now.</summary>
     /// <returns>The counts; exact once <see cref="Completion"/> has completed.</returns>

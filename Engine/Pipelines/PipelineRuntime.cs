@@ -148,14 +148,24 @@ internal sealed class PipelineRuntime
         }
     }
 
-    public PipelineMetricsSnapshot TakeMetricsSnapshot()
+    /// <summary>Opens <paramref name="consumer"/>'s metrics cursors on every started stage.</summary>
+    public void OpenMetricsCursors(MetricsCursors consumer)
+    {
+        foreach (Node node in _nodes)
+        {
+            node.OpenMetricsCursor(consumer);
+        }
+    }
+
+    /// <summary>Every stage's snapshot for <paramref name="consumer"/> (null: each stage's own cursor) and the end-to-end latency over the sinks.</summary>
+    public PipelineMetricsSnapshot TakeMetricsSnapshot(MetricsCursors? consumer)
     {
         var endToEnd = new long[LatencyHistogram.BucketCount];
         long endToEndSum = 0;
         var stages = new List<StageMetricsSnapshot>(_nodes.Count);
         foreach (Node node in _nodes)
         {
-            if (node.TakeMetricsSnapshot(endToEnd, ref endToEndSum) is { } snapshot)
+            if (node.TakeMetricsSnapshot(consumer, endToEnd, ref endToEndSum) is { } snapshot)
             {
                 stages.Add(snapshot);
             }

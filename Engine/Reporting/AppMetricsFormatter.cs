@@ -1,3 +1,5 @@
+using Engine.Limiters;
+using Engine.Loops;
 using Engine.Metrics;
 
 namespace Engine.Reporting;
@@ -17,13 +19,70 @@ namespace Engine.Reporting;
 internal sealed class AppMetricsFormatter
 {
     private const string Context = "engine";
-    private readonly GlobalTags _global;
+    private GlobalTags _global;
     private readonly Dictionary<string, MeterRates> _rates = new(StringComparer.Ordinal);
 
-    public AppMetricsFormatter(GlobalTags global) => _global = global;
+    /// <summary>A formatter; <paramref name="global"/> tags the points of <see cref="Write(IPointWriter, StageMetricsSnapshot, long)"/> (a report brings its own).</summary>
+    public AppMetricsFormatter(GlobalTags? global = null) => _global = global ?? GlobalTags.Default();
+
+    /// <summary>Nanoseconds since the Unix epoch, the precision every point is written with.</summary>
+    public static long Nanoseconds(DateTimeOffset timestamp) => (timestamp.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;
+
+    /// <summary>Writes every figure of a report: stages, loops, limiters and the reporters' self-metrics, all with the report's timestamp.</summary>
+    public void Write(IPointWriter writer, MetricsReport report)
+    {
+        long ts = Nanoseconds(report.Timestamp);
+        _global = report.Tags;
+        foreach (StageMetricsSnapshot stage in report.AllStages)
+        {
+            Write(writer, stage, ts);
+        }
+
+        foreach (LoopMetricsSnapshot loop in report.Loops)
+        {
+            List<KeyValuePair<string, string?>> own = [new("loop", loop.Loop)];
+            Gauge(writer, "loop_running", own, loop.Running, "runs", ts);
+            Counter(writer, "loop_runs", own, loop.Runs, "runs", ts);
+            Counter(writer, "loop_failed_runs", own, loop.FailedRuns, "runs", ts);
+            Gauge(writer, "loop_run_duration", own, loop.LastRunDuration.TotalMilliseconds, "ms", ts);
+            Gauge(writer, "loop_run_items", own, loop.LastRunItems, "items", ts);
+            Gauge(writer, "loop_run_failed_items", own, loop.LastRunFailedItems, "items", ts);
+            Gauge(writer, "loop_since_success", own, loop.SinceLastSuccess?.TotalSeconds ?? double.NaN, "s", ts);
+        }
+
+        foreach (LimiterMetricsSnapshot limiter in report.Limiters)
+        {
+            List<KeyValuePair<string, string?>> own = [new("limiter", limiter.Limiter)];
+            Gauge(writer, "limiter_held", own, limiter.Held, "slots", ts);
+            Gauge(writer, "limiter_waiting", own, limiter.Waiting, "callers", ts);
+            Gauge(writer, "limiter_max", own, limiter.MaxConcurrency, "slots", ts);
+            Counter(writer, "limiter_acquired", own, limiter.Acquired, "slots", ts);
+            Timer(writer, "limiter_wait_time", own, limiter.WaitTime, report.Interval.TotalSeconds, ts);
+        }
+
+        foreach (ReporterStatus status in report.Reporters)
+        {
+            List<KeyValuePair<string, string?>> own = [new("reporter", status.Reporter)];
+            foreach ((string result, long value) in new[] { ("succeeded", status.Succeeded), ("failed", status.Failed), ("timed_out", status.TimedOut), ("skipped", status.Skipped) })
+            {
+                Counter(writer, "reporter_flushes", [.. own, new("result", result)], value, "flushes", ts);
+            }
+
+            if (status.Delivery is { } delivery)
+            {
+                foreach ((string result, long value) in new[] { ("sent", delivery.Sent), ("dropped", delivery.Dropped), ("rejected", delivery.Rejected) })
+                {
+                    Counter(writer, "reporter_points", [.. own, new("result", result)], value, "points", ts);
+                }
+
+                Gauge(writer, "reporter_buffered_points", own, delivery.Buffered, "points", ts);
+                Counter(writer, "reporter_failed_requests", own, delivery.FailedRequests, "requests", ts);
+            }
+        }
+    }
 
     /// <summary>Writes every figure of every shard of <paramref name="stage"/>.</summary>
-    public void Write(LineProtocolWriter writer, StageMetricsSnapshot stage, long timestampNanoseconds)
+    public void Write(IPointWriter writer, StageMetricsSnapshot stage, long timestampNanoseconds)
     {
         foreach (ShardMetricsSnapshot shard in stage.Shards)
         {
@@ -74,19 +133,19 @@ internal sealed class AppMetricsFormatter
     /// <summary><c>{context}__{name}</c>, lower-cased, spaces as underscores, dots kept.</summary>
     public static string Measurement(string name) => (Context + "__" + name).ToLowerInvariant().Replace(' ', '_');
 
-    private void Counter(LineProtocolWriter writer, string name, List<KeyValuePair<string, string?>> own, long value, string unit, long ts) =>
+    private void Counter(IPointWriter writer, string name, List<KeyValuePair<string, string?>> own, long value, string unit, long ts) =>
         writer.Write(Measurement(name), Tags(own, "counter", unit), [new("value", value)], ts);
 
-    private void Gauge(LineProtocolWriter writer, string name, List<KeyValuePair<string, string?>> own, double value, string unit, long ts) =>
+    private void Gauge(IPointWriter writer, string name, List<KeyValuePair<string, string?>> own, double value, string unit, long ts) =>
         writer.Write(Measurement(name), Tags(own, "gauge", unit), [new("value", value)], ts);
 
-    private void Meter(LineProtocolWriter writer, string name, List<KeyValuePair<string, string?>> own, long count, long intervalCount, double seconds, long ts)
+    private void Meter(IPointWriter writer, string name, List<KeyValuePair<string, string?>> own, long count, long intervalCount, double seconds, long ts)
     {
         MeterRates rates = RatesFor(name, own, intervalCount, seconds);
         writer.Write(Measurement(name), Tags(own, "meter", "items", rateUnit: "s"), MeterFields(count, rates), ts);
     }
 
-    private void Timer(LineProtocolWriter writer, string name, List<KeyValuePair<string, string?>> own, LatencySummary summary, double seconds, long ts)
+    private void Timer(IPointWriter writer, string name, List<KeyValuePair<string, string?>> own, LatencySummary summary, double seconds, long ts)
     {
         MeterRates rates = RatesFor(name, own, summary.Count, seconds);
         List<KeyValuePair<string, object>> fields = MeterFields(_totals.TryGetValue(Series(name, own), out long total) ? total : 0, rates);

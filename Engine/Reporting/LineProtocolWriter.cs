@@ -11,7 +11,7 @@ namespace Engine.Reporting;
 /// or infinite are skipped (the protocol has no way to write them), and a point left with no field
 /// is not written at all. Integers carry the <c>i</c> suffix; floats use the invariant round-trip format.
 /// </summary>
-internal sealed class LineProtocolWriter
+internal sealed class LineProtocolWriter : IPointWriter
 {
     private readonly StringBuilder _text = new();
     private readonly List<(string Key, object Value)> _fields = [];

@@ -38,11 +38,14 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>Serialises metrics snapshots (never taken by recording).</summary>
     private readonly Lock _snapshotGate = new();
 
-    /// <summary>Each shard's counts at the previous snapshot, for interval deltas without metrics.</summary>
-    private readonly StageCounts[] _previousCounts;
+    /// <summary>When the stage started (clock ticks): where every consumer's first interval begins.</summary>
+    private readonly long _started;
 
-    /// <summary>When the previous snapshot was taken (stage clock ticks).</summary>
-    private long _lastSnapshot;
+    /// <summary>The cursor of <see cref="TakeMetricsSnapshot()"/>.</summary>
+    private readonly MetricsCursor _ownCursor;
+
+    /// <summary>Every open cursor (this stage's own first), under <see cref="_snapshotGate"/>: each is handed the depth peaks read.</summary>
+    private readonly List<MetricsCursor> _cursors = [];
 
     internal Stage(StageOptions<T> options, StageRuntime<T> runtime)
     {
@@ -58,8 +61,8 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
 
         _shards[_keyedShards] = new Shard<T>(runtime, _keyedShards, keyed: false, options.UnkeyedWorkers, OnShardFinished);
         _unfinishedShards = _shards.Length;
-        _previousCounts = new StageCounts[_shards.Length];
-        _lastSnapshot = runtime.TimeProvider.GetTimestamp();
+        _started = runtime.TimeProvider.GetTimestamp();
+        _ownCursor = OpenMetricsCursor();
         EngineMeter.Register(this);
     }
 
@@ -201,25 +204,58 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// Closes the current metrics interval and returns its figures, per shard and summed: counts
     /// (cumulative and within the interval), depth and its peak, busy time and utilisation, work
     /// duration and queue wait distributions, unfinished work, and in a pipeline's sinks end-to-end
-    /// latency. It copies counters and histogram buckets; recording never waits for it. Snapshots are
-    /// taken one at a time; each starts the next interval, so one consumer should own them (the
-    /// reporting scheduler does).
+    /// latency. It copies counters and histogram buckets; recording never waits for it. The interval
+    /// is this method's own (the first starts when the stage started): reporters keep intervals of
+    /// their own, so calling this does not take figures away from them.
     /// </summary>
     /// <returns>The snapshot. With metrics off it holds the counts only.</returns>
     public StageMetricsSnapshot TakeMetricsSnapshot()
     {
         long ignored = 0;
-        return TakeMetricsSnapshot(null, ref ignored);
+        return TakeMetricsSnapshot(_ownCursor, null, ref ignored);
     }
 
-    /// <summary>As <see cref="TakeMetricsSnapshot()"/>, also adding the interval's end-to-end buckets and sum into a pipeline's totals.</summary>
-    internal StageMetricsSnapshot TakeMetricsSnapshot(long[]? endToEndTotal, ref long endToEndTotalSum)
+    /// <summary>A cursor for another consumer of snapshots; its first interval starts when the stage started. Close it when done.</summary>
+    internal MetricsCursor OpenMetricsCursor()
+    {
+        lock (_snapshotGate)
+        {
+            var shards = new ShardCursor[_shards.Length];
+            for (int i = 0; i < shards.Length; i++)
+            {
+                shards[i] = _shards[i].Metrics?.OpenCursor() ?? new ShardCursor { PreviousSnapshot = _started };
+            }
+
+            var cursor = new MetricsCursor(shards, _started);
+            _cursors.Add(cursor);
+            return cursor;
+        }
+    }
+
+    /// <summary>Stops tracking a consumer's cursor.</summary>
+    internal void CloseMetricsCursor(MetricsCursor cursor)
+    {
+        lock (_snapshotGate)
+        {
+            _cursors.Remove(cursor);
+        }
+    }
+
+    /// <summary>As <see cref="TakeMetricsSnapshot()"/> for <paramref name="consumer"/> (null: this stage's own cursor).</summary>
+    internal StageMetricsSnapshot TakeMetricsSnapshot(MetricsCursors? consumer, long[]? endToEndTotal, ref long endToEndTotalSum) =>
+        TakeMetricsSnapshot(consumer?.For(this, OpenMetricsCursor, CloseMetricsCursor) ?? _ownCursor, endToEndTotal, ref endToEndTotalSum);
+
+    /// <summary>
+    /// As <see cref="TakeMetricsSnapshot()"/> for the consumer holding <paramref name="cursor"/>, also
+    /// adding the interval's end-to-end buckets and sum into a pipeline's totals.
+    /// </summary>
+    internal StageMetricsSnapshot TakeMetricsSnapshot(MetricsCursor cursor, long[]? endToEndTotal, ref long endToEndTotalSum)
     {
         lock (_snapshotGate)
         {
             long now = _runtime.TimeProvider.GetTimestamp();
-            TimeSpan interval = _runtime.TimeProvider.GetElapsedTime(_lastSnapshot, now);
-            _lastSnapshot = now;
+            TimeSpan interval = _runtime.TimeProvider.GetElapsedTime(cursor.LastSnapshot, now);
+            cursor.LastSnapshot = now;
             var shards = new ShardMetricsSnapshot[_shards.Length];
             StageCounts total = default;
             StageCounts intervalTotal = default;
@@ -238,9 +274,17 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
             {
                 Shard<T> shard = _shards[i];
                 StageCounts counts = shard.ReadCounts();
+                ShardCursor shardCursor = cursor.Shards[i];
                 if (shard.Metrics is { } metrics)
                 {
-                    shards[i] = metrics.Snapshot(i, counts, now, workDelta, waitDelta, endToEndDelta, out long w, out long q, out long e);
+                    // The peak is reset when read, so every consumer gets a share of each read.
+                    long peak = metrics.TakePeak();
+                    foreach (MetricsCursor open in _cursors)
+                    {
+                        open.Shards[i].Peak = Math.Max(open.Shards[i].Peak, peak);
+                    }
+
+                    shards[i] = metrics.Snapshot(i, counts, now, shardCursor, workDelta, waitDelta, endToEndDelta, out long w, out long q, out long e);
                     Accumulate(work, workDelta);
                     Accumulate(wait, waitDelta);
                     Accumulate(endToEnd, endToEndDelta);
@@ -251,10 +295,10 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
                 }
                 else
                 {
-                    shards[i] = new ShardMetricsSnapshot { Shard = i, Counts = counts, IntervalCounts = counts.Minus(_previousCounts[i]), Interval = interval, Depth = counts.Waiting };
+                    shards[i] = new ShardMetricsSnapshot { Shard = i, Counts = counts, IntervalCounts = counts.Minus(shardCursor.PreviousCounts), Interval = interval, Depth = counts.Waiting };
                 }
 
-                _previousCounts[i] = counts;
+                shardCursor.PreviousCounts = counts;
                 workers += shard.Workers;
                 total += counts;
                 intervalTotal += shards[i].IntervalCounts;
@@ -362,6 +406,14 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     }
 
     string? IStageMetricsSource.PipelineName => _runtime.PipelineName;
+
+    void IStageMetricsSource.OpenMetricsCursor(MetricsCursors consumer) => consumer.For(this, OpenMetricsCursor, CloseMetricsCursor);
+
+    StageMetricsSnapshot IStageMetricsSource.TakeMetricsSnapshot(MetricsCursors consumer)
+    {
+        long ignored = 0;
+        return TakeMetricsSnapshot(consumer, null, ref ignored);
+    }
 
     double IStageMetricsSource.ShardBusySeconds(int shard) => _shards[shard].Metrics?.BusySeconds(_runtime.TimeProvider.GetTimestamp()) ?? 0;
 

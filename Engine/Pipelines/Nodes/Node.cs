@@ -56,8 +56,13 @@ internal abstract class Node
     /// <summary>The node's item counts.</summary>
     public abstract StageCounts GetCounts();
 
-    /// <summary>Closes the node's metrics interval (stages only; others return null), adding its end-to-end buckets to <paramref name="endToEnd"/>.</summary>
-    public virtual StageMetricsSnapshot? TakeMetricsSnapshot(long[] endToEnd, ref long endToEndSum) => null;
+    /// <summary>Opens <paramref name="consumer"/>'s metrics cursor on this node's stage, if it has one.</summary>
+    public virtual void OpenMetricsCursor(MetricsCursors consumer)
+    {
+    }
+
+    /// <summary>Closes <paramref name="consumer"/>'s metrics interval on the node (stages only; others return null), adding its end-to-end buckets to <paramref name="endToEnd"/>.</summary>
+    public virtual StageMetricsSnapshot? TakeMetricsSnapshot(MetricsCursors? consumer, long[] endToEnd, ref long endToEndSum) => null;
 
     /// <summary>Releases what the node holds once the pipeline has stopped (a stage leaves the meter).</summary>
     public virtual ValueTask DisposeAsync() => default;

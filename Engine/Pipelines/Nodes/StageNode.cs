@@ -63,7 +63,9 @@ internal sealed class StageNode<TIn, TOut> : Node, ITarget<TIn>
 
     public override ValueTask DisposeAsync() => _stage?.DisposeAsync() ?? default;
 
-    public override StageMetricsSnapshot? TakeMetricsSnapshot(long[] endToEnd, ref long endToEndSum) => _stage?.TakeMetricsSnapshot(endToEnd, ref endToEndSum);
+    public override void OpenMetricsCursor(MetricsCursors consumer) => ((IStageMetricsSource?)_stage)?.OpenMetricsCursor(consumer);
+
+    public override StageMetricsSnapshot? TakeMetricsSnapshot(MetricsCursors? consumer, long[] endToEnd, ref long endToEndSum) => _stage?.TakeMetricsSnapshot(consumer, endToEnd, ref endToEndSum);
 
     private ValueTask HandleAsync(TIn item, ItemContext context, CancellationToken cancellationToken)
     {

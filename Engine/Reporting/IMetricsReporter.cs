@@ -1,0 +1,27 @@
+namespace Engine.Reporting;
+
+/// <summary>
+/// A destination for metrics (the console, InfluxDB, your own). The <see cref="MetricsReporting"/>
+/// scheduler calls <see cref="FlushAsync"/> every <see cref="FlushInterval"/> on a loop of the
+/// reporter's own, never two at once, and cancels a flush that outlives its time bound.
+/// </summary>
+public interface IMetricsReporter
+{
+    /// <summary>The reporter's name in logs and self-metrics; unique within one <see cref="MetricsReporting"/>.</summary>
+    string Name { get; }
+
+    /// <summary>How often to flush; greater than zero.</summary>
+    TimeSpan FlushInterval { get; }
+
+    /// <summary>What the reporter has delivered, dropped and still holds, for self-metrics; null for a reporter that keeps no buffer.</summary>
+    DeliveryStatistics? Delivery => null;
+
+    /// <summary>
+    /// Sends one report. A flush that throws or exceeds the scheduler's <c>FlushTimeout</c> is
+    /// logged and counted as failed; it never affects the pipeline or another reporter.
+    /// </summary>
+    /// <param name="report">The figures of the interval since this reporter's previous flush.</param>
+    /// <param name="cancellationToken">Cancelled when the flush runs out of time.</param>
+    /// <returns>A task that completes when the flush is done.</returns>
+    ValueTask FlushAsync(MetricsReport report, CancellationToken cancellationToken);
+}

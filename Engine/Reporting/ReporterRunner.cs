@@ -1,0 +1,177 @@
+using Microsoft.Extensions.Logging;
+
+namespace Engine.Reporting;
+
+/// <summary>
+/// One reporter's loop: flushes on the reporter's interval with a cursor set of its own, never two
+/// flushes at once, each bounded by the flush timeout; counts what happened.
+/// </summary>
+internal sealed class ReporterRunner : IAsyncDisposable
+{
+    private readonly IMetricsReporter _reporter;
+    private readonly MetricsReporting _owner;
+    private readonly Metrics.MetricsCursors _cursors = new();
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TimeSpan _interval;
+    private Task? _running;
+    private Task _loop = Task.CompletedTask;
+    private long _succeeded;
+    private long _failed;
+    private long _timedOut;
+    private long _skipped;
+    private long _lastDurationTicks;
+    private long _previousReport;
+
+    public ReporterRunner(IMetricsReporter reporter, TimeSpan interval, MetricsReporting owner)
+    {
+        _reporter = reporter;
+        _interval = interval;
+        _owner = owner;
+        _previousReport = owner.Created;
+    }
+
+    public string Name => _reporter.Name;
+
+    public ReporterStatus Status
+    {
+        get
+        {
+            DeliveryStatistics? delivery;
+            try
+            {
+                delivery = _reporter.Delivery;
+            }
+#pragma warning disable CA1031 // A reporter's broken statistics must not break every other reporter's report.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                delivery = null;
+            }
+
+            return new ReporterStatus
+            {
+                Reporter = _reporter.Name,
+                Succeeded = Volatile.Read(ref _succeeded),
+                Failed = Volatile.Read(ref _failed),
+                TimedOut = Volatile.Read(ref _timedOut),
+                Skipped = Volatile.Read(ref _skipped),
+                LastDuration = _owner.Clock.GetElapsedTime(0, Volatile.Read(ref _lastDurationTicks)),
+                Delivery = delivery,
+            };
+        }
+    }
+
+    /// <summary>This reporter's cursors on the sources.</summary>
+    public Metrics.MetricsCursors Cursors => _cursors;
+
+    public void Start(CancellationToken stop) => _loop = RunAsync(stop);
+
+    /// <summary>Completes when the loop has ended (after the stop token, and its current flush, which is time-bounded).</summary>
+    public Task Loop => _loop;
+
+    /// <summary>Flushes now unless a flush is running (then counts a skip); never throws.</summary>
+    public async Task FlushOnceAsync(bool isFinal)
+    {
+        if (_running is { IsCompleted: false } || !await _gate.WaitAsync(0).ConfigureAwait(false))
+        {
+            Interlocked.Increment(ref _skipped);
+            ReportingLog.FlushSkipped(_owner.Logger, Name);
+            return;
+        }
+
+        try
+        {
+            await FlushAsync(isFinal).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Closes the cursors and disposes the reporter (the scheduler owns its reporters).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _cursors.Dispose();
+        if (_reporter is IAsyncDisposable asyncDisposable)
+        {
+            await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+        }
+        else if (_reporter is IDisposable disposable)
+        {
+            disposable.Dispose();
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(_interval, _owner.Clock);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                await FlushOnceAsync(isFinal: false).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Stopped.
+        }
+    }
+
+#pragma warning disable CA1031 // Whatever a reporter throws is logged and counted: it must never reach the pipeline or another reporter.
+    private async Task FlushAsync(bool isFinal)
+    {
+        TimeProvider clock = _owner.Clock;
+        long started = clock.GetTimestamp();
+        using var cancel = new CancellationTokenSource();
+        Task flush;
+        try
+        {
+            TimeSpan interval = clock.GetElapsedTime(_previousReport, started);
+            _previousReport = started;
+            MetricsReport report = _owner.TakeReport(_cursors, interval, isFinal);
+            flush = _reporter.FlushAsync(report, cancel.Token).AsTask();
+        }
+        catch (Exception ex)
+        {
+            Interlocked.Increment(ref _failed);
+            ReportingLog.FlushFailed(_owner.Logger, Name, ex);
+            return;
+        }
+
+        _running = flush;
+        try
+        {
+            await flush.WaitAsync(_owner.FlushTimeout, clock).ConfigureAwait(false);
+            Interlocked.Increment(ref _succeeded);
+        }
+        catch (TimeoutException) when (!flush.IsCompleted)
+        {
+            Interlocked.Increment(ref _timedOut);
+            Interlocked.Increment(ref _failed);
+            ReportingLog.FlushTimedOut(_owner.Logger, Name, _owner.FlushTimeout);
+            try
+            {
+                await cancel.CancelAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                ReportingLog.FlushFailed(_owner.Logger, Name, ex);
+            }
+
+            // Observe the abandoned flush's fault whenever it ends, so it is never unobserved.
+            _ = flush.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        catch (Exception ex)
+        {
+            Interlocked.Increment(ref _failed);
+            ReportingLog.FlushFailed(_owner.Logger, Name, ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _lastDurationTicks, clock.GetTimestamp() - started);
+        }
+    }
+#pragma warning restore CA1031
+}
