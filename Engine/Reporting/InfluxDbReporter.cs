@@ -192,11 +192,11 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
     /// </summary>
     private async Task SendAsync(List<string> batch, CancellationToken cancellationToken)
     {
-        Response response = await PostAsync(_writeUri, string.Concat(batch), cancellationToken).ConfigureAwait(false);
+        Response response = await PostAsync(_writeUri, string.Join('\n', batch) + "\n", cancellationToken).ConfigureAwait(false);
         if (response.Status == HttpStatusCode.NotFound && _createDatabase && response.Message.Contains("database not found", StringComparison.OrdinalIgnoreCase))
         {
             await CreateDatabaseAsync(cancellationToken).ConfigureAwait(false);
-            response = await PostAsync(_writeUri, string.Concat(batch), cancellationToken).ConfigureAwait(false);
+            response = await PostAsync(_writeUri, string.Join('\n', batch) + "\n", cancellationToken).ConfigureAwait(false);
         }
 
         switch ((int)response.Status)

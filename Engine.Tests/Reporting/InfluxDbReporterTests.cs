@@ -1,0 +1,313 @@
+using System.Net;
+using System.Text;
+using Engine.Pipelines;
+using Engine.Reporting;
+using Engine.Stages;
+using Engine.Tests.Support;
+using Microsoft.Extensions.Logging;
+
+namespace Engine.Tests.Reporting;
+
+/// <summary>The InfluxDB reporter against a real InfluxDB 1.x server started by the tests.</summary>
+[NonParallelizable]
+public class InfluxDbReporterTests
+{
+    private const string AwkwardStage = "en rich,x=1 \"q\" \\b ünï→";
+    private static readonly GlobalTags AwkwardTags = new("my app,v=2 \"quoted\" back\\slash", "tést env", "h=1 ∞");
+
+    private InfluxDbServer _server = null!;
+
+    [OneTimeSetUp]
+    public async Task StartServer() => _server = await InfluxDbServer.StartNewAsync();
+
+    [OneTimeTearDown]
+    public async Task StopServer()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+    }
+
+    private static string NewDatabase() => "engine_" + Guid.NewGuid().ToString("N")[..12];
+
+    /// <summary>A two-stage pipeline that has processed <paramref name="items"/> items (some failing once, some for good).</summary>
+    private static async Task<Pipeline<int>> RunPipelineAsync(string firstStage, int items)
+    {
+        Pipeline<int> pipeline = Pipeline.Create<int>("orders")
+            .Then(firstStage, (int i, CancellationToken _) => i % 10 == 9 ? throw new InvalidOperationException("permanent") : ValueTask.FromResult(i * 2),
+                o => { o.KeySelector = i => (i % 5).ToString(); o.Shards = 2; })
+            .Sink("store", (int _, ItemContext _, CancellationToken _) => ValueTask.CompletedTask, o => { o.KeySelector = i => (i % 3).ToString(); o.Shards = 2; })
+            .Build();
+        for (int i = 0; i < items; i++)
+        {
+            await pipeline.WriteAsync(i);
+        }
+
+        await TestWait.UntilAsync(() => pipeline.GetCounts().Stages.Sum(s => s.Counts.Processed + s.Counts.DeadLettered) == items + (items - (items / 10)), "every item settled in both stages");
+        return pipeline;
+    }
+
+    private static InfluxDbReporter Reporter(Uri url, string database, Action<InfluxDbReporterOptions>? configure = null, ILogger? logger = null)
+    {
+        var options = new InfluxDbReporterOptions { Url = url.ToString(), Database = database, FlushInterval = TimeSpan.FromHours(1), Logger = logger ?? new ListLogger() };
+        configure?.Invoke(options);
+        return new InfluxDbReporter(options);
+    }
+
+    [Test]
+    public async Task Every_measurement_tag_and_field_reaches_the_server_with_its_type_and_awkward_names_round_trip()
+    {
+        string db = NewDatabase();
+        await using Pipeline<int> pipeline = await RunPipelineAsync(AwkwardStage, 50);
+        var reporter = Reporter(_server.Url, db);
+        await using var reporting = MetricsReporting.Create(new MetricsReportingOptions { Tags = AwkwardTags, FlushOnStop = false }).Add(pipeline).AddReporter(reporter);
+        reporting.Start();
+        await reporting.FlushAsync().Within();
+
+        ReporterStatus status = reporting.GetStatus().Single();
+        Assert.That(status.Succeeded, Is.EqualTo(1), () => "flush failed: " + status);
+        Assert.That(status.Delivery!.Sent, Is.GreaterThan(0));
+        Assert.That(status.Delivery.Buffered, Is.Zero);
+
+        List<InfluxDbServer.Series> measurements = await _server.QueryAsync(db, "SHOW MEASUREMENTS");
+        string[] names = [.. measurements.Single().Values.Select(v => (string)v[0]!)];
+        Assert.That(names, Is.SupersetOf(new[]
+        {
+            "engine__queue_depth", "engine__queue_depth_peak", "engine__in_flight", "engine__items_added", "engine__items_superseded", "engine__items_dropped",
+            "engine__items_processed", "engine__handler_errors", "engine__retries", "engine__dead_lettered", "engine__busy_time", "engine__utilization",
+            "engine__work_duration", "engine__queue_wait", "engine__end_to_end_latency", "engine__unfinished_work", "engine__longest_running",
+        }));
+
+        // Field types as App.Metrics writes them: counters integer, gauges float, meters and timers both.
+        async Task<Dictionary<string, string>> FieldTypes(string measurement) =>
+            (await _server.QueryAsync(db, $"SHOW FIELD KEYS FROM \"{measurement}\"")).Single().Values.ToDictionary(v => (string)v[0]!, v => (string)v[1]!);
+        Dictionary<string, string> counter = await FieldTypes("engine__items_added");
+        Dictionary<string, string> gauge = await FieldTypes("engine__utilization");
+        Dictionary<string, string> meter = await FieldTypes("engine__items_processed");
+        Dictionary<string, string> timer = await FieldTypes("engine__work_duration");
+        Assert.Multiple(() =>
+        {
+            Assert.That(counter, Is.EqualTo(new Dictionary<string, string> { ["value"] = "integer" }));
+            Assert.That(gauge, Is.EqualTo(new Dictionary<string, string> { ["value"] = "float" }));
+            Assert.That(meter, Is.EqualTo(new Dictionary<string, string> { ["count.meter"] = "integer", ["rate1m"] = "float", ["rate5m"] = "float", ["rate15m"] = "float", ["rate.mean"] = "float" }));
+            Assert.That(timer["samples"], Is.EqualTo("integer"));
+            Assert.That(timer["count.hist"], Is.EqualTo("integer"));
+            Assert.That(timer["count.meter"], Is.EqualTo("integer"));
+            foreach (string f in new[] { "last", "sum", "min", "max", "mean", "median", "stddev", "p999", "p99", "p98", "p95", "p75", "rate1m", "rate.mean" })
+            {
+                Assert.That(timer[f], Is.EqualTo("float"), f);
+            }
+        });
+
+        // Tags and values: the awkward stage name and global tags come back exactly, and the counts are the pipeline's.
+        List<InfluxDbServer.Series> added = await _server.QueryAsync(db, "SELECT sum(\"value\") FROM \"engine__items_added\" GROUP BY \"pipeline\", \"stage\", \"app\", \"env\", \"server\", \"mtype\", \"unit\"");
+        InfluxDbServer.Series first = added.Single(s => s.Tags["stage"] == AwkwardStage);
+        Assert.Multiple(() =>
+        {
+            Assert.That(first.Tags["pipeline"], Is.EqualTo("orders"));
+            Assert.That(first.Tags["app"], Is.EqualTo(AwkwardTags.App));
+            Assert.That(first.Tags["env"], Is.EqualTo(AwkwardTags.Env));
+            Assert.That(first.Tags["server"], Is.EqualTo(AwkwardTags.Server));
+            Assert.That(first.Tags["mtype"], Is.EqualTo("counter"));
+            Assert.That(first.Tags["unit"], Is.EqualTo("items"));
+            Assert.That(first[0, "sum"], Is.EqualTo(50L));
+            Assert.That(added.Single(s => s.Tags["stage"] == "store")[0, "sum"], Is.EqualTo(45L));
+        });
+
+        List<InfluxDbServer.Series> dead = await _server.QueryAsync(db, $"SELECT sum(\"value\") FROM \"engine__dead_lettered\" WHERE \"stage\" = '{AwkwardStage.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal)}'");
+        Assert.That(dead.Single()[0, "sum"], Is.EqualTo(5L));
+
+        List<InfluxDbServer.Series> superseded = await _server.QueryAsync(db, "SHOW TAG VALUES FROM \"engine__items_superseded\" WITH KEY = \"reason\"");
+        Assert.That(superseded.Single().Values.Select(v => (string)v[1]!), Is.EquivalentTo(new[] { "pending", "merged", "in_flight", "content", "stale_retry" }));
+
+        List<InfluxDbServer.Series> e2e = await _server.QueryAsync(db, "SELECT sum(\"samples\") FROM \"engine__end_to_end_latency\"");
+        Assert.That(e2e.Single()[0, "sum"], Is.EqualTo(45L), "end-to-end latency is recorded once per item settled in the sink");
+
+        // One timestamp per flush.
+        List<InfluxDbServer.Series> times = await _server.QueryAsync(db, "SELECT \"value\" FROM \"engine__queue_depth\"");
+        Assert.That(times.Single().Values.Select(v => v[0]).Distinct().Count(), Is.EqualTo(1));
+
+        // Self-metrics: the reporter's own flush counts arrive in the next flush.
+        await reporting.FlushAsync().Within();
+        List<InfluxDbServer.Series> flushes = await _server.QueryAsync(db, "SELECT last(\"value\") FROM \"engine__reporter_flushes\" WHERE \"result\" = 'succeeded' AND \"reporter\" = 'influxdb'");
+        Assert.That(flushes.Single()[0, "last"], Is.EqualTo(1L));
+    }
+
+    [Test]
+    public async Task A_missing_database_is_created_on_404_only_when_asked_to()
+    {
+        string db = NewDatabase();
+        var logger = new ListLogger();
+        await using Pipeline<int> pipeline = await RunPipelineAsync("a", 5);
+        var refusing = Reporter(_server.Url, db, o => { o.CreateDatabase = false; o.Name = "no-create"; }, logger);
+        var creating = Reporter(_server.Url, db, o => o.Name = "create", logger);
+        await using var reporting = MetricsReporting.Create(new MetricsReportingOptions { Logger = logger, FlushOnStop = false }).Add(pipeline).AddReporter(refusing);
+        reporting.Start();
+        await reporting.FlushAsync().Within();
+        ReporterStatus status = reporting.GetStatus().Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(status.Failed, Is.EqualTo(1));
+            Assert.That(status.Delivery!.Buffered, Is.GreaterThan(0), "the points wait for a database");
+            Assert.That(logger.Entries.Any(e => e.Message.Contains("database not found", StringComparison.Ordinal)), Is.True);
+        });
+
+        await using var second = MetricsReporting.Create(new MetricsReportingOptions { Logger = logger, FlushOnStop = false }).Add(pipeline).AddReporter(creating);
+        second.Start();
+        await second.FlushAsync().Within();
+        Assert.That(second.GetStatus().Single().Succeeded, Is.EqualTo(1));
+        Assert.That(await _server.QueryAsync(db, "SHOW MEASUREMENTS"), Is.Not.Empty);
+    }
+
+    [Test]
+    public async Task A_flush_larger_than_the_server_accepts_is_split_and_every_point_arrives()
+    {
+        // A server that refuses bodies over 4 KB answers 413 to the whole flush.
+        await using InfluxDbServer small = await InfluxDbServer.StartNewAsync(maxBodySize: 4_000);
+        string db = NewDatabase();
+        await small.Client.PostAsync("query", new FormUrlEncodedContent([new("q", $"CREATE DATABASE \"{db}\"")]));
+        await using Pipeline<int> pipeline = await RunPipelineAsync("a", 5);
+        var reporter = Reporter(small.Url, db);
+        await using var reporting = MetricsReporting.Create(new MetricsReportingOptions { FlushOnStop = false }).Add(pipeline).AddReporter(reporter);
+        reporting.Start();
+        await reporting.FlushAsync().Within();
+        DeliveryStatistics delivery = reporting.GetStatus().Single().Delivery!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(reporting.GetStatus().Single().Succeeded, Is.EqualTo(1));
+            Assert.That(delivery.Rejected, Is.Zero);
+            Assert.That(delivery.Buffered, Is.Zero);
+        });
+
+        List<InfluxDbServer.Series> count = await small.QueryAsync(db, "SELECT count(\"value\") FROM /engine__.*/");
+        long stored = count.Sum(s => Convert.ToInt64(s[0, "count"], System.Globalization.CultureInfo.InvariantCulture));
+        List<InfluxDbServer.Series> timers = await small.QueryAsync(db, "SELECT count(\"samples\") FROM /engine__.*/");
+        List<InfluxDbServer.Series> meters = await small.QueryAsync(db, "SELECT count(\"count.meter\") FROM \"engine__items_processed\"");
+        stored += timers.Sum(s => Convert.ToInt64(s[0, "count"], System.Globalization.CultureInfo.InvariantCulture)) + meters.Sum(s => Convert.ToInt64(s[0, "count"], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.That(stored, Is.EqualTo(delivery.Sent), "every point sent is stored once");
+    }
+
+    [Test]
+    public async Task A_partial_write_is_logged_with_the_servers_message_counted_and_not_retried()
+    {
+        string db = NewDatabase();
+        await _server.Client.PostAsync("query", new FormUrlEncodedContent([new("q", $"CREATE DATABASE \"{db}\"")]));
+
+        // Make items_added's value a float, so the reporter's integer counters conflict.
+        using HttpResponseMessage seeded = await _server.Client.PostAsync($"write?db={db}", new StringContent("engine__items_added value=1.5\n", Encoding.UTF8));
+        Assert.That(seeded.StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+
+        var logger = new ListLogger();
+        await using Pipeline<int> pipeline = await RunPipelineAsync("a", 5);
+        var reporter = Reporter(_server.Url, db, logger: logger);
+        await using var reporting = MetricsReporting.Create(new MetricsReportingOptions { FlushOnStop = false }).Add(pipeline).AddReporter(reporter);
+        reporting.Start();
+        await reporting.FlushAsync().Within();
+        ReporterStatus status = reporting.GetStatus().Single();
+        int addedPoints = 2 * 3; // two stages, each two keyed shards and the unkeyed one
+        Assert.Multiple(() =>
+        {
+            Assert.That(status.Succeeded, Is.EqualTo(1), "a partial write is not a failed flush: retrying cannot fix it");
+            Assert.That(status.Delivery!.Rejected, Is.EqualTo(addedPoints));
+            Assert.That(status.Delivery.Buffered, Is.Zero, "rejected points are not kept for another try");
+            Assert.That(logger.Entries.Any(e => e.Level == LogLevel.Warning && e.Message.Contains("field type conflict", StringComparison.Ordinal)), Is.True, "the server's message is logged");
+        });
+
+        await reporting.FlushAsync().Within();
+        Assert.That(reporting.GetStatus().Single().Delivery!.Rejected, Is.EqualTo(2 * addedPoints), "the next flush's own points only: nothing was retried");
+    }
+
+    [Test]
+    public async Task Points_wait_while_the_server_is_not_running_and_arrive_when_it_starts()
+    {
+        await using InfluxDbServer later = InfluxDbServer.Create();
+        string db = NewDatabase();
+        await using Pipeline<int> pipeline = await RunPipelineAsync("a", 5);
+        var reporter = Reporter(later.Url, db, o => o.FailuresBeforeBackoff = 100);
+        await using var reporting = MetricsReporting.Create(new MetricsReportingOptions { FlushOnStop = false }).Add(pipeline).AddReporter(reporter);
+        reporting.Start();
+        await reporting.FlushAsync().Within();
+        await reporting.FlushAsync().Within();
+        ReporterStatus down = reporting.GetStatus().Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(down.Failed, Is.EqualTo(2));
+            Assert.That(down.Delivery!.Sent, Is.Zero);
+            Assert.That(down.Delivery.FailedRequests, Is.EqualTo(2));
+        });
+
+        await later.StartAsync();
+        await reporting.FlushAsync().Within();
+        ReporterStatus up = reporting.GetStatus().Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(up.Succeeded, Is.EqualTo(1));
+            Assert.That(up.Delivery!.Buffered, Is.Zero);
+            Assert.That(up.Delivery.Sent, Is.GreaterThan(down.Delivery!.Buffered), "the buffered points and the new flush's");
+        });
+
+        List<InfluxDbServer.Series> depth = await later.QueryAsync(db, "SELECT count(\"value\") FROM \"engine__queue_depth\" GROUP BY time(1ns) FILL(none)");
+        Assert.That(depth.Single().Values, Has.Count.EqualTo(3), "the points of all three flushes arrived, each with its own timestamp");
+    }
+
+    [Test]
+    public async Task A_frozen_then_killed_and_restarted_server_never_stalls_the_pipeline_drops_are_counted_and_delivery_resumes()
+    {
+        await using InfluxDbServer server = await InfluxDbServer.StartNewAsync();
+        string db = NewDatabase();
+        var logger = new ListLogger();
+        Pipeline<int> pipeline = Pipeline.Create<int>("live")
+            .Sink("store", (int _, ItemContext _, CancellationToken _) => ValueTask.CompletedTask, o => { o.KeySelector = i => (i % 4).ToString(); o.Shards = 2; })
+            .Build();
+        await using var _ = pipeline;
+        var reporter = Reporter(server.Url, db, o => { o.MaxBufferedPoints = 150; o.FailuresBeforeBackoff = 100; o.RequestTimeout = TimeSpan.FromMinutes(5); }, logger);
+        await using var reporting = MetricsReporting.Create(new MetricsReportingOptions { Logger = logger, FlushTimeout = TimeSpan.FromMinutes(5), FlushOnStop = false }).Add(pipeline).AddReporter(reporter);
+        reporting.Start();
+        await reporting.FlushAsync().Within();
+        long pointsPerFlush = reporting.GetStatus().Single().Delivery!.Sent;
+
+        // Frozen: the server accepts the connection and never answers, so the flush hangs...
+        await server.SignalAsync("STOP");
+        Task hanging = reporting.FlushAsync();
+
+        // ...while the pipeline goes on at full speed.
+        for (int i = 0; i < 5_000; i++)
+        {
+            await pipeline.WriteAsync(i);
+        }
+
+        await TestWait.UntilAsync(() => pipeline.GetCounts().Stages.Single().Counts.Processed == 5_000, "the pipeline processed everything while the reporter was stuck");
+        Assert.That(hanging.IsCompleted, Is.False, "the flush is still waiting for the frozen server");
+        await server.SignalAsync("CONT");
+        await hanging.Within();
+
+        // Killed: flushes fail, points wait, and past the bound the oldest are dropped and counted.
+        await server.KillAsync();
+        for (int i = 0; i < 3; i++)
+        {
+            await reporting.FlushAsync().Within();
+        }
+
+        ReporterStatus down = reporting.GetStatus().Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(down.Failed, Is.EqualTo(3));
+            Assert.That(down.Delivery!.Buffered, Is.EqualTo(150));
+            Assert.That(down.Delivery.Dropped, Is.EqualTo((3 * pointsPerFlush) - 150), "every flush brings the same points; all beyond the bound are dropped, oldest first");
+            Assert.That(logger.Entries.Any(e => e.Message.Contains("dropped the", StringComparison.Ordinal)), Is.True);
+        });
+
+        // Restarted on the same port with the same data: the buffered points arrive.
+        await server.StartAsync();
+        await reporting.FlushAsync().Within();
+        ReporterStatus up = reporting.GetStatus().Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(up.Delivery!.Buffered, Is.Zero);
+            Assert.That(up.Succeeded, Is.GreaterThanOrEqualTo(3));
+        });
+        List<InfluxDbServer.Series> processed = await server.QueryAsync(db, "SELECT last(\"count.meter\") FROM \"engine__items_processed\" WHERE \"stage\" = 'store' GROUP BY \"shard\"");
+        Assert.That(processed.Sum(s => (long)s[0, "last"]!), Is.EqualTo(5_000), "the newest cumulative counts reached the restarted server");
+    }
+}
