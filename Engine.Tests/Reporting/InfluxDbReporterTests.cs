@@ -135,6 +135,58 @@ public class InfluxDbReporterTests
     }
 
     [Test]
+    public async Task Every_query_of_the_Grafana_dashboard_runs_and_finds_its_series()
+    {
+        string db = NewDatabase();
+        await using Pipeline<int> pipeline = await RunPipelineAsync("enrich", 20);
+        var time = new WatchedTimeProvider();
+        time.SetUtcNow(DateTimeOffset.UtcNow.AddMinutes(-5));
+        await using var reporting = MetricsReporting.Create(new MetricsReportingOptions { TimeProvider = time, FlushOnStop = false }).Add(pipeline).AddReporter(Reporter(_server.Url, db));
+        reporting.Start();
+        for (int flush = 0; flush < 3; flush++)
+        {
+            await reporting.FlushAsync().Within();
+            time.Advance(TimeSpan.FromSeconds(10));
+        }
+
+        string path = Path.Combine(TestContext.CurrentContext.TestDirectory, "dashboards", "engine-pipelines.json");
+        using var json = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(path));
+        static string Concrete(string query) => query
+            .Replace("$timeFilter", "time > now() - 1h", StringComparison.Ordinal)
+            .Replace("$__interval", "10s", StringComparison.Ordinal)
+            .Replace("/^$app$/", "/^.*$/", StringComparison.Ordinal)
+            .Replace("/^$pipeline$/", "/^.*$/", StringComparison.Ordinal)
+            .Replace("/^$stage$/", "/^.*$/", StringComparison.Ordinal);
+
+        var empty = new List<string>();
+        int queries = 0;
+        foreach (var variable in json.RootElement.GetProperty("templating").GetProperty("list").EnumerateArray())
+        {
+            queries++;
+            if ((await _server.QueryAsync(db, Concrete(variable.GetProperty("query").GetString()!))).Count == 0)
+            {
+                empty.Add(variable.GetProperty("name").GetString()!);
+            }
+        }
+
+        foreach (var panel in json.RootElement.GetProperty("panels").EnumerateArray())
+        {
+            foreach (var target in panel.GetProperty("targets").EnumerateArray())
+            {
+                queries++;
+                string query = Concrete(target.GetProperty("query").GetString()!);
+                if ((await _server.QueryAsync(db, query)).Count == 0)
+                {
+                    empty.Add(panel.GetProperty("title").GetString() + ": " + query);
+                }
+            }
+        }
+
+        Assert.That(queries, Is.EqualTo(17));
+        Assert.That(empty, Is.Empty, "every dashboard query is valid InfluxQL (QueryAsync fails on an error) and finds data");
+    }
+
+    [Test]
     public async Task A_missing_database_is_created_on_404_only_when_asked_to()
     {
         string db = NewDatabase();
