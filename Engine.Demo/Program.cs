@@ -1,37 +1,34 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Engine.Demo;
-using Engine.Dedupe;
 using Engine.Limiters;
 using Engine.Loops;
-using Engine.Metrics;
 using Engine.Pipelines;
-using Engine.Retry;
+using Engine.Reporting;
 using Engine.Stages;
+using Microsoft.Extensions.Logging.Abstractions;
+using Spectre.Console;
 
-// The demo pipeline: a skewed stream of entity state updates through ingest (dedupe) → enrich
-// (simulated I/O behind a concurrency limiter, transient and permanent failures) → detect (CPU work,
-// alerts re-keyed by namespace) → batch → store, plus a periodic resync loop. It prints one line per
-// stage every second and ends with a machine-readable summary line.
-DemoOptions options;
-try
+// The demo: a skewed stream of entity state updates through the demo pipeline (DemoPipeline) plus a
+// periodic resync loop, reported live (a redrawn table on a terminal, plain lines otherwise, and
+// optionally InfluxDB), ending with a machine-readable summary line.
+var commandLine = new DemoCommandLine();
+ParseResult parsed = commandLine.Root.Parse(args);
+if (parsed.Errors.Count > 0)
 {
-    options = DemoOptions.Parse(args);
-}
-catch (ArgumentException ex)
-{
-    Console.Error.WriteLine($"error: {ex.Message}");
+    Console.Error.WriteLine($"error: {parsed.Errors[0].Message}");
     return 2;
 }
 
-if (options.Help)
+if (parsed.Action is not null)
 {
-    Console.WriteLine(DemoOptions.Usage);
-    return 0;
+    // --help (or --version): System.CommandLine prints it.
+    return await parsed.InvokeAsync();
 }
 
+DemoOptions options = commandLine.Read(parsed);
 var random = new Random(options.Seed);
-var endToEnd = new List<double>();
 using var limiter = ConcurrencyLimiter.Create(new ConcurrencyLimiterOptions { Name = "enrich-io", MaxConcurrency = 16 });
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
@@ -40,83 +37,7 @@ Console.CancelKeyPress += (_, e) =>
     stop.Cancel();
 };
 
-await using Pipeline<StateUpdate> pipeline = Pipeline.Create<StateUpdate>("demo")
-    .Then<StateUpdate>(
-        "ingest",
-        (u, _) => ValueTask.FromResult(u),
-        o =>
-        {
-            o.KeySelector = u => u.Entity;
-            o.Shards = options.Shards;
-            o.Capacity = options.Capacity;
-            o.KindSelector = u => u.Kind;
-            o.Dedupe = new DedupeOptions<StateUpdate> { Mode = DedupeMode.Replace, ContentHash = u => u.ContentHash, IsTombstone = u => u.Deleted };
-        })
-    .Then<StateUpdate>(
-        "enrich",
-        async (u, ct) =>
-        {
-            using ConcurrencyLimiter.Lease lease = await limiter.AcquireAsync(ct);
-            await Task.Delay(TimeSpan.FromMilliseconds(1 + (u.Version % 3)), ct);
-            double roll = Random.Shared.NextDouble();
-            if (roll < 0.02)
-            {
-                throw new TimeoutException("simulated transient failure");
-            }
-
-            if (roll < 0.022)
-            {
-                throw new InvalidDataException("simulated permanent failure");
-            }
-
-            return u;
-        },
-        o =>
-        {
-            o.KeySelector = u => u.Entity;
-            o.Shards = options.Shards;
-            o.WorkersPerShard = options.Workers;
-            o.Capacity = options.Capacity;
-            o.Retry = new RetryOptions { MaxAttempts = 4, BaseDelay = TimeSpan.FromMilliseconds(20), IsTransient = ex => ex is TimeoutException };
-        })
-    .Then<Alert>(
-        "detect",
-        (u, emit, _) =>
-        {
-            // CPU work standing in for rule evaluation; 0..2 alerts keyed by namespace.
-            ulong h = u.ContentHash;
-            for (int i = 0; i < 200; i++)
-            {
-                h = (h ^ (h >> 31)) * 0x9E3779B97F4A7C15UL;
-            }
-
-            for (int i = 0; i < (int)(h % 3); i++)
-            {
-                emit(new Alert(u.Namespace, u.Entity, (int)(h % 100)));
-            }
-
-            return default;
-        },
-        o =>
-        {
-            o.KeySelector = a => a.Namespace;
-            o.Shards = options.Shards;
-            o.Capacity = options.Capacity;
-        })
-    .Batch("batch", size: 100, window: TimeSpan.FromMilliseconds(500))
-    .Sink(
-        "store",
-        async (alerts, ctx, ct) =>
-        {
-            await Task.Delay(2, ct);
-            lock (endToEnd)
-            {
-                endToEnd.Add(ctx.Age.TotalMilliseconds);
-            }
-        },
-        o => o.Capacity = 64)
-    .Build();
-
+await using Pipeline<StateUpdate> pipeline = DemoPipeline.Build(options, limiter);
 var workload = new Workload(random, options.Entities);
 await using PeriodicLoop resync = PeriodicLoop.Start(
     new PeriodicLoopOptions { Name = "resync", Interval = TimeSpan.FromSeconds(2) },
@@ -132,59 +53,71 @@ await using PeriodicLoop resync = PeriodicLoop.Start(
         return new LoopRun(written, 0);
     });
 
+// A redrawn view only where someone watches a terminal; plain lines for logs and CI.
+bool live = !options.NoLive && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+LiveView? view = live ? new LiveView(AnsiConsole.Console, options, DateTimeOffset.UtcNow) : null;
+var reporting = MetricsReporting.Create(new MetricsReportingOptions
+    {
+        Tags = GlobalTags.Default() with { App = "engine-demo" },
+        Logger = live ? NullLogger.Instance : new StandardErrorLogger(),
+    })
+    .Add(pipeline).Add(resync).Add(limiter)
+    .AddReporter(view ?? (IMetricsReporter)new ConsoleReporter(new ConsoleReporterOptions { FlushInterval = options.ReportInterval }));
+if (options.Influx is not null)
+{
+    reporting.AddReporter(new InfluxDbReporter(new InfluxDbReporterOptions
+    {
+        Url = options.Influx,
+        Database = options.InfluxDatabase,
+        Organization = options.InfluxOrganization,
+        Bucket = options.InfluxBucket,
+        Token = options.InfluxToken,
+        FlushInterval = options.ReportInterval,
+    }));
+}
+
+view?.Start();
+reporting.Start();
+
 var clock = Stopwatch.StartNew();
-var nextReport = TimeSpan.FromSeconds(1);
 var pace = TimeSpan.FromSeconds(1.0 / Math.Max(1, options.Rate));
-long written = 0;
+long offered = 0;
+bool interrupted = false;
 try
 {
     while (clock.Elapsed < options.Duration && !stop.IsCancellationRequested)
     {
         await pipeline.WriteAsync(workload.Next(), stop.Token);
-        written++;
-        if (options.Rate > 0 && clock.Elapsed < pace * written)
+        offered++;
+        if (options.Rate > 0 && clock.Elapsed < pace * offered)
         {
-            await Task.Delay(pace * written - clock.Elapsed, stop.Token);
-        }
-
-        if (clock.Elapsed >= nextReport)
-        {
-            Report(pipeline.TakeMetricsSnapshot(), clock.Elapsed);
-            nextReport += options.ReportInterval;
+            await Task.Delay(pace * offered - clock.Elapsed, stop.Token);
         }
     }
 }
 catch (OperationCanceledException) when (stop.IsCancellationRequested)
 {
-    Console.WriteLine("stopping (Ctrl+C): draining for up to 10 s");
+    interrupted = true;
 }
 
 await resync.StopAsync();
 PipelineCounts counts = await pipeline.StopAsync(TimeSpan.FromSeconds(10));
-Report(pipeline.TakeMetricsSnapshot(), clock.Elapsed);
-
-long Sum(Func<StageCounts, long> figure) => counts.Stages.Sum(s => figure(s.Counts));
-bool conserved = counts.Stages.All(s => s.Counts.IsConserved && s.Counts.Pending == 0);
-double p99;
-lock (endToEnd)
+await reporting.StopAsync();   // one final flush: the view ends on the final figures
+if (view is not null)
 {
-    endToEnd.Sort();
-    p99 = endToEnd.Count == 0 ? 0 : endToEnd[Math.Min(endToEnd.Count - 1, (int)Math.Ceiling(endToEnd.Count * 0.99) - 1)];
+    await view.EndAsync();
 }
 
+if (interrupted)
+{
+    Console.WriteLine("stopped by Ctrl+C: drained for up to 10 s");
+}
+
+// The pipeline's own snapshot interval started with the pipeline: its end-to-end p99 covers the whole run.
+double p99 = pipeline.TakeMetricsSnapshot().EndToEnd.P99;
+long Sum(Func<StageCounts, long> figure) => counts.Stages.Sum(s => figure(s.Counts));
+bool conserved = counts.Stages.All(s => s.Counts.IsConserved && s.Counts.Pending == 0);
 Console.WriteLine(string.Create(
     CultureInfo.InvariantCulture,
     $"summary: accepted={Sum(c => c.Accepted)} processed={Sum(c => c.Processed)} superseded={Sum(c => c.Superseded)} dropped={Sum(c => c.Dropped)} dead_lettered={Sum(c => c.DeadLettered)} abandoned={Sum(c => c.Abandoned)} e2e_p99_ms={p99:F1} conserved={(conserved ? "true" : "false")}"));
 return conserved ? 0 : 1;
-
-static void Report(PipelineMetricsSnapshot snapshot, TimeSpan elapsed)
-{
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"--- {elapsed.TotalSeconds,5:F1}s  end-to-end p99 {snapshot.EndToEnd.P99,7:F1} ms"));
-    foreach (StageMetricsSnapshot s in snapshot.Stages)
-    {
-        Console.WriteLine(string.Create(
-            CultureInfo.InvariantCulture,
-            $"{s.Stage,-7} {s.ProcessedPerSecond,8:F0}/s depth {s.Depth,5} (max shard {s.MaxShardDepth,4}) util {s.Utilization,4:P0} work p50/p99 {s.WorkDuration.P50,6:F2}/{s.WorkDuration.P99,7:F2} ms " +
-            $"err {s.Counts.HandlerErrors,4} retry {s.Counts.Retries,4} dead {s.Counts.DeadLettered,3} superseded {s.Counts.Superseded,6} dropped {s.Counts.Dropped}"));
-    }
-}
