@@ -415,10 +415,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 }
                 else
                 {
+                    long previousEnd = 0;
                     while (TryTake(out Envelope<T> envelope))
                     {
-                        if (!BeginRun(ref envelope, slot, out long start))
+                        if (!BeginRun(ref envelope, slot, previousEnd, out long start))
                         {
+                            previousEnd = 0;
                             continue;
                         }
 
@@ -440,7 +442,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                             error = ex;
                         }
 
-                        EndRun(ref envelope, error, slot, start);
+                        previousEnd = EndRun(ref envelope, error, slot, start);
                     }
                 }
             }
@@ -474,10 +476,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainSync(Action<T, CancellationToken> handler, ShardMetrics.WorkerSlot? slot)
     {
+        long previousEnd = 0;
         while (TryTake(out Envelope<T> envelope))
         {
-            if (!BeginRun(ref envelope, slot, out long start))
+            if (!BeginRun(ref envelope, slot, previousEnd, out long start))
             {
+                previousEnd = 0;
                 continue;
             }
 
@@ -491,7 +495,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 error = ex;
             }
 
-            EndRun(ref envelope, error, slot, start);
+            previousEnd = EndRun(ref envelope, error, slot, start);
         }
     }
 
@@ -499,12 +503,22 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// Prepares a taken item for its handler run, or settles it at once (abandoned after an abort, or
     /// superseded as a content duplicate).
     /// </summary>
-    /// <returns>Whether the handler should run; <paramref name="start"/> is when it starts (0 with metrics off).</returns>
-    private bool BeginRun(ref Envelope<T> envelope, ShardMetrics.WorkerSlot? slot, out long start)
+    /// <param name="envelope">The item.</param>
+    /// <param name="slot">The loop's worker slot (null with metrics off).</param>
+    /// <param name="previousEnd">
+    /// When the loop's previous run ended, if it ended just before this take with nothing else run
+    /// in between (see <see cref="EndRun"/>), else 0. It then serves as this run's start: one clock
+    /// read per item while a loop drains, the take in between counted as work.
+    /// </param>
+    /// <param name="start">When the run starts (0 with metrics off).</param>
+    /// <returns>Whether the handler should run.</returns>
+    private bool BeginRun(ref Envelope<T> envelope, ShardMetrics.WorkerSlot? slot, long previousEnd, out long start)
     {
         start = 0;
         if (Volatile.Read(ref _deferredCallbackCount) > 0)
         {
+            // User callbacks run here: the previous run's end is no longer now.
+            previousEnd = 0;
             FlushDeferred();
         }
 
@@ -527,7 +541,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         Bump(ref Counters.InFlight, 1);
         if (_metrics is { } metrics)
         {
-            start = _runtime.TimeProvider.GetTimestamp();
+            start = previousEnd != 0 ? previousEnd : _runtime.TimeProvider.GetTimestamp();
             if (envelope.Attempts == 1)
             {
                 metrics.RecordWait(start - envelope.AcceptedTimestamp, start);
@@ -540,7 +554,11 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     }
 
     /// <summary>Records a finished handler run and settles its item.</summary>
-    private void EndRun(ref Envelope<T> envelope, Exception? error, ShardMetrics.WorkerSlot? slot, long start)
+    /// <returns>
+    /// When the run ended, if the next run may start at that instant: metrics are on and the item
+    /// was processed, so settling ran no user callback. Otherwise 0.
+    /// </returns>
+    private long EndRun(ref Envelope<T> envelope, Exception? error, ShardMetrics.WorkerSlot? slot, long start)
     {
         Bump(ref Counters.InFlight, -1);
         long end = 0;
@@ -553,6 +571,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         }
 
         Settle(ref envelope, error, end);
+        return error is null ? end : 0;
     }
 
     /// <summary>

@@ -105,7 +105,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <exception cref="ArgumentException">The key selector threw; the item was not accepted.</exception>
     public bool TryWrite(T item)
     {
-        long now = _runtime.TimeProvider.GetTimestamp();
+        long now = _runtime.StampsWrites ? _runtime.TimeProvider.GetTimestamp() : 0;
         ItemKey key = SelectKey(item);
         Shard<T> shard = _shards[ShardOf(key)];
         if (_runtime.Dedupe is not null && !key.IsNone)
@@ -424,7 +424,10 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     internal ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken) =>
         WriteCoreAsync(item, entryTimestamp, cancellationToken);
 
-    /// <summary>The write path; an entry timestamp of 0 means "entering now" (one clock read serves both stamps).</summary>
+    /// <summary>
+    /// The write path; an entry timestamp of 0 means "entering now" (one clock read serves both stamps,
+    /// and none is made when nothing reads them: see <see cref="StageRuntime{T}.StampsWrites"/>).
+    /// </summary>
     private ValueTask WriteCoreAsync(T item, long entryTimestamp, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
@@ -434,7 +437,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
 
         ItemKey key = SelectKey(item);
         Shard<T> shard = _shards[ShardOf(key)];
-        long now = _runtime.TimeProvider.GetTimestamp();
+        long now = _runtime.StampsWrites ? _runtime.TimeProvider.GetTimestamp() : 0;
         if (entryTimestamp == 0)
         {
             entryTimestamp = now;

@@ -46,6 +46,13 @@ internal sealed class StageRuntime<T> : IDisposable
     /// <summary>Whether timings are recorded (see <see cref="StageOptions{T}.Metrics"/>).</summary>
     public bool MetricsEnabled { get; }
 
+    /// <summary>
+    /// Whether a write must read the clock: the accept timestamp feeds the queue wait (metrics) and the
+    /// entry timestamp the handler's <see cref="ItemContext"/> (and from there the pipeline's end-to-end
+    /// latency). Without either, nothing reads them and a write skips the clock.
+    /// </summary>
+    public bool StampsWrites => MetricsEnabled || ContextHandler is not null;
+
     /// <summary>The pipeline the stage belongs to, or null.</summary>
     public string? PipelineName { get; }
 
