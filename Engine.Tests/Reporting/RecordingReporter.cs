@@ -38,6 +38,9 @@ internal sealed class RecordingReporter : IMetricsReporter, IDisposable
 
     public bool Disposed { get; private set; }
 
+    /// <summary>Whether the reporter was disposed while one of its flushes still ran.</summary>
+    public bool DisposedWhileFlushing { get; private set; }
+
     public Task<MetricsReport> NextAsync() => _reports.Reader.ReadAsync().AsTask().WaitAsync(Support.TestWait.Patience);
 
     public bool TryNext(out MetricsReport? report) => _reports.Reader.TryRead(out report);
@@ -70,5 +73,9 @@ internal sealed class RecordingReporter : IMetricsReporter, IDisposable
         }
     }
 
-    public void Dispose() => Disposed = true;
+    public void Dispose()
+    {
+        DisposedWhileFlushing |= Volatile.Read(ref _running) > 0;
+        Disposed = true;
+    }
 }

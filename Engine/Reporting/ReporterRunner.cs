@@ -21,6 +21,7 @@ internal sealed class ReporterRunner : IAsyncDisposable
     private long _skipped;
     private long _lastDurationTicks;
     private long _previousReport;
+    private bool _closed;
 
     public ReporterRunner(IMetricsReporter reporter, TimeSpan interval, MetricsReporting owner)
     {
@@ -72,16 +73,25 @@ internal sealed class ReporterRunner : IAsyncDisposable
     /// <summary>Flushes now unless a flush is running (then counts a skip); never throws.</summary>
     public async Task FlushOnceAsync(bool isFinal)
     {
+        if (isFinal)
+        {
+            await FinalFlushAsync().ConfigureAwait(false);
+            return;
+        }
+
         if (_running is { IsCompleted: false } || !await _gate.WaitAsync(0).ConfigureAwait(false))
         {
-            Interlocked.Increment(ref _skipped);
-            ReportingLog.FlushSkipped(_owner.Logger, Name);
+            Skip();
             return;
         }
 
         try
         {
-            await FlushAsync(isFinal).ConfigureAwait(false);
+            // A flush asked for just before the scheduler stopped must not run on a closed runner.
+            if (!_closed)
+            {
+                await FlushAsync(isFinal).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -89,9 +99,13 @@ internal sealed class ReporterRunner : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the cursors and disposes the reporter (the scheduler owns its reporters).</summary>
+    /// <summary>Closes the cursors and disposes the reporter (the scheduler owns its reporters); never under a flush in progress.</summary>
     public async ValueTask DisposeAsync()
     {
+        // Flushes hold the gate for at most a flush timeout; wait for one in progress, and refuse later ones.
+        await _gate.WaitAsync().ConfigureAwait(false);
+        _closed = true;
+        _gate.Release();
         _cursors.Dispose();
         if (_reporter is IAsyncDisposable asyncDisposable)
         {
@@ -101,6 +115,47 @@ internal sealed class ReporterRunner : IAsyncDisposable
         {
             disposable.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The final flush: waits (at most a flush timeout) for a flush in progress to end rather than
+    /// skipping, so a flush asked for just before stopping does not cost the final one.
+    /// </summary>
+    private async Task FinalFlushAsync()
+    {
+        using (var bound = new CancellationTokenSource(_owner.FlushTimeout, _owner.Clock))
+        {
+            try
+            {
+                await _gate.WaitAsync(bound.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Skip();
+                return;
+            }
+        }
+
+        try
+        {
+            if (_closed || _running is { IsCompleted: false })
+            {
+                Skip();
+                return;
+            }
+
+            await FlushAsync(isFinal: true).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private void Skip()
+    {
+        Interlocked.Increment(ref _skipped);
+        ReportingLog.FlushSkipped(_owner.Logger, Name);
     }
 
     private async Task RunAsync(CancellationToken stop)
