@@ -186,7 +186,10 @@ internal sealed class ReporterRunner : IAsyncDisposable
             TimeSpan interval = clock.GetElapsedTime(_previousReport, started);
             _previousReport = started;
             MetricsReport report = _owner.TakeReport(_cursors, interval, isFinal);
-            flush = _reporter.FlushAsync(report, cancel.Token).AsTask();
+            // On the pool: a reporter that blocks before returning its task must hold up neither the
+            // caller (FlushAsync, StopAsync, other reporters flushed with it) nor escape the time bound.
+            CancellationToken token = cancel.Token;
+            flush = Task.Run(() => _reporter.FlushAsync(report, token).AsTask(), CancellationToken.None);
         }
         catch (Exception ex)
         {
