@@ -186,6 +186,31 @@ public class InfluxDbReporterTests
         Assert.That(empty, Is.Empty, "every dashboard query is valid InfluxQL (QueryAsync fails on an error) and finds data");
     }
 
+
+    [TestCase("back\\ slash")]
+    [TestCase("a\\,b\\=c")]
+    [TestCase("\\")]
+    public async Task A_name_with_a_backslash_before_a_separator_or_only_backslashes_is_not_rejected(string stageName)
+    {
+        string db = NewDatabase();
+        await using Stage<int> stage = Stage.Create(new StageOptions<int> { Name = stageName, Shards = 1, KeySelector = i => i.ToString() }, (int _, CancellationToken _) => { });
+        await stage.WriteAsync(1);
+        await TestWait.UntilAsync(() => stage.GetCounts().Processed == 1, "the item processed");
+        var reporter = Reporter(_server.Url, db);
+        await using var reporting = MetricsReporting.Create(new MetricsReportingOptions { FlushOnStop = false }).Add(stage).AddReporter(reporter);
+        reporting.Start();
+        await reporting.FlushAsync().Within();
+
+        ReporterStatus status = reporting.GetStatus().Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(status.Delivery!.Rejected, Is.Zero, "every point is valid line protocol");
+            Assert.That(status.Delivery.Sent, Is.GreaterThan(0));
+        });
+        List<InfluxDbServer.Series> added = await _server.QueryAsync(db, "SELECT sum(\"value\") FROM \"engine__items_added\"");
+        Assert.That(added.Single()[0, "sum"], Is.EqualTo(1L), "the stage's points were stored");
+    }
+
     [Test]
     public async Task A_missing_database_is_created_on_404_only_when_asked_to()
     {

@@ -7,7 +7,7 @@ namespace Engine.Reporting;
 /// Writes points in InfluxDB's line protocol, escaping strictly: in measurements commas and spaces;
 /// in tag keys, tag values and field keys commas, equals signs and spaces; in string field values
 /// double quotes and backslashes. A trailing backslash in a name or tag is dropped and newlines
-/// become spaces (1.x cannot carry either there). Tags with an empty value are left out; float fields that are NaN
+/// become spaces (1.x cannot carry either there). Tags with an empty value (or one made only of backslashes) are left out; float fields that are NaN
 /// or infinite are skipped (the protocol has no way to write them), and a point left with no field
 /// is not written at all. Integers carry the <c>i</c> suffix; floats use the invariant round-trip format.
 /// </summary>
@@ -49,7 +49,9 @@ internal sealed class LineProtocolWriter : IPointWriter
             _fields.Add((field.Key, field.Value));
         }
 
-        if (_fields.Count == 0)
+        // Escape drops trailing backslashes: a name or tag made only of them would be written empty,
+        // which InfluxDB rejects (with every other point of the request that fails to parse).
+        if (_fields.Count == 0 || Unwritable(measurement))
         {
             return false;
         }
@@ -57,7 +59,7 @@ internal sealed class LineProtocolWriter : IPointWriter
         Escape(_text, measurement, measurement: true);
         foreach (KeyValuePair<string, string?> tag in tags)
         {
-            if (string.IsNullOrEmpty(tag.Value))
+            if (Unwritable(tag.Value) || Unwritable(tag.Key))
             {
                 continue;
             }
@@ -80,6 +82,9 @@ internal sealed class LineProtocolWriter : IPointWriter
         _points++;
         return true;
     }
+
+    /// <summary>Whether <paramref name="value"/> would be written empty (null, empty, or only backslashes).</summary>
+    private static bool Unwritable([System.Diagnostics.CodeAnalysis.NotNullWhen(false)] string? value) => string.IsNullOrEmpty(value) || value.AsSpan().TrimEnd('\\').IsEmpty;
 
     private static void AppendValue(StringBuilder text, object value)
     {
