@@ -159,6 +159,32 @@ public class InfluxDbEndpointTests
         }
     }
 
+    /// <summary>
+    /// InfluxDB 1.x answers a batch with some unparseable lines by storing the rest and saying
+    /// "partial write: unable to parse '…': … dropped=0" (influxd 1.6 counts only type conflicts in dropped=).
+    /// </summary>
+    [TestCase(10)]
+    [TestCase(600)]
+    public async Task A_partial_write_with_an_unparseable_point_counts_that_point_rejected_and_the_rest_sent(int badLineLength)
+    {
+        string bad = "engine__x,stage=" + new string('x', badLineLength) + " value=1i 1";
+        using var server = new LocalHttpServer { Respond = _ => new LocalHttpServer.Answer(400, $"{{\"error\":\"partial write: unable to parse '{bad}': missing tag value dropped=0\"}}") };
+        (MetricsReporting reporting, Stage<int> stage) = await ReportingAsync(new InfluxDbReporterOptions { Url = server.Url, Database = "db" }, new WatchedTimeProvider());
+        await using (stage)
+        await using (reporting)
+        {
+            await reporting.FlushAsync().Within();
+            int points = (await server.NextAsync()).Body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+            DeliveryStatistics delivery = reporting.GetStatus().Single().Delivery!;
+            Assert.Multiple(() =>
+            {
+                Assert.That(delivery.Rejected, Is.EqualTo(1), "the unparseable point");
+                Assert.That(delivery.Sent, Is.EqualTo(points - 1), "the server stored the others");
+                Assert.That(delivery.Buffered, Is.Zero);
+            });
+        }
+    }
+
     [Test]
     public async Task A_request_that_gets_no_answer_fails_after_the_request_timeout_and_keeps_its_points()
     {

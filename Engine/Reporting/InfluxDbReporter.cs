@@ -216,7 +216,7 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
             case 422:
                 // Malformed (or a single point too large): retrying cannot help. A 1.x partial write
                 // says how many points it dropped; the rest were stored.
-                long rejected = PartialWriteDropped(response.Message) is { } n && n <= batch.Count ? n : batch.Count;
+                long rejected = PartialWriteDropped(response.Detail) is { } n && n <= batch.Count ? n : batch.Count;
                 Interlocked.Add(ref _rejected, rejected);
                 Succeeded(batch.Count - (int)rejected);
                 _buffer.Remove(batch.Count);
@@ -278,7 +278,8 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
         {
             using HttpResponseMessage response = await _http.SendAsync(request, linked.Token).ConfigureAwait(false);
             string text = response.IsSuccessStatusCode ? string.Empty : await response.Content.ReadAsStringAsync(linked.Token).ConfigureAwait(false);
-            return new Response(response.StatusCode, ServerMessage(text), RetryAfter(response));
+            string detail = ServerMessage(text);
+            return new Response(response.StatusCode, detail.Length <= 500 ? detail : detail[..500], RetryAfter(response), detail);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -300,7 +301,7 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
         return header.Delta ?? (header.Date is { } date ? date - _clock.GetUtcNow() : null);
     }
 
-    /// <summary>The server's error text: the <c>error</c> (1.x) or <c>message</c> (2.x) of a JSON body, else the body, at most 500 characters.</summary>
+    /// <summary>The server's error text: the <c>error</c> (1.x) or <c>message</c> (2.x) of a JSON body, else the body (whole: callers shorten it for logs).</summary>
     private static string ServerMessage(string body)
     {
         string message = body;
@@ -319,18 +320,34 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
             // Not JSON: keep the body as it is.
         }
 
-        message = message.Trim();
-        return message.Length <= 500 ? message : message[..500];
+        return message.Trim();
     }
 
+    /// <summary>
+    /// The points a 1.x partial write lost: its <c>dropped=</c> (the last one: the quoted lines may hold
+    /// the text too) plus one per "unable to parse" line, which influxd leaves out of <c>dropped=</c>.
+    /// Read from the whole message: the quoted lines easily make it longer than what is logged.
+    /// </summary>
     private static long? PartialWriteDropped(string message)
     {
         Match match = DroppedPattern().Match(message);
-        return match.Success ? long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
+        if (!match.Success)
+        {
+            return null;
+        }
+
+        long dropped = long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        const string parseError = "unable to parse '";
+        for (int at = message.IndexOf(parseError, StringComparison.Ordinal); at >= 0; at = message.IndexOf(parseError, at + parseError.Length, StringComparison.Ordinal))
+        {
+            dropped++;
+        }
+
+        return dropped;
     }
 
-    [GeneratedRegex(@"dropped=(\d+)")]
+    [GeneratedRegex(@"dropped=(\d+)\s*$", RegexOptions.RightToLeft)]
     private static partial Regex DroppedPattern();
 
-    private readonly record struct Response(HttpStatusCode Status, string Message, TimeSpan? RetryAfter);
+    private readonly record struct Response(HttpStatusCode Status, string Message, TimeSpan? RetryAfter, string Detail = "");
 }
