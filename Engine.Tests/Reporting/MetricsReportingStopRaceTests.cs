@@ -43,3 +43,22 @@ public class MetricsReportingStopRaceTests
         });
     }
 }
+
+public class MetricsReportingFirstIntervalTests
+{
+    [Test]
+    public async Task The_first_interval_starts_when_reporting_starts_not_when_the_scheduler_was_created()
+    {
+        var time = new WatchedTimeProvider();
+        var reporter = new RecordingReporter("r", TimeSpan.FromSeconds(1));
+        await using var reporting = MetricsReporting.Create(new MetricsReportingOptions { TimeProvider = time, Tags = new("tests", "test", "h1"), FlushOnStop = false }).AddReporter(reporter);
+
+        // Configured at startup, started once the host is up.
+        time.Advance(TimeSpan.FromSeconds(30));
+        reporting.Start();
+        await time.NextTimerAsync();
+        time.Advance(TimeSpan.FromSeconds(1));
+        MetricsReport first = await reporter.NextAsync();
+        Assert.That(first.Interval, Is.EqualTo(TimeSpan.FromSeconds(1)), "the reporter flushed one interval after it started");
+    }
+}

@@ -13,7 +13,7 @@ public sealed record MetricsReport
     /// <summary>When the report was taken, on the scheduler's clock; InfluxDB points carry it.</summary>
     public DateTimeOffset Timestamp { get; init; }
 
-    /// <summary>The time since this reporter's previous report (for the first, since the scheduler was created).</summary>
+    /// <summary>The time since this reporter's previous report (for the first, since the scheduler started, or was created if it never started).</summary>
     public TimeSpan Interval { get; init; }
 
     /// <summary>The tags to add to every point.</summary>

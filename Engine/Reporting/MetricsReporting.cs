@@ -214,7 +214,7 @@ public sealed class MetricsReporting : IAsyncDisposable
     /// <returns>A task that completes when reporting has stopped.</returns>
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 
-    /// <summary>When the scheduler was created (clock ticks): where each reporter's first interval starts.</summary>
+    /// <summary>When the scheduler was created (clock ticks): where each reporter's first interval starts if it is never started.</summary>
     internal long Created { get; }
 
     internal MetricsReport TakeReport(MetricsCursors consumer, TimeSpan interval, bool isFinal) =>

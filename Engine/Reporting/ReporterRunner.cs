@@ -65,7 +65,12 @@ internal sealed class ReporterRunner : IAsyncDisposable
     /// <summary>This reporter's cursors on the sources.</summary>
     public Metrics.MetricsCursors Cursors => _cursors;
 
-    public void Start(CancellationToken stop) => _loop = RunAsync(stop);
+    public void Start(CancellationToken stop)
+    {
+        // The first interval is the loop's first: it starts now, however long after creation.
+        _previousReport = _owner.Clock.GetTimestamp();
+        _loop = RunAsync(stop);
+    }
 
     /// <summary>Completes when the loop has ended (after the stop token, and its current flush, which is time-bounded).</summary>
     public Task Loop => _loop;
