@@ -112,13 +112,22 @@ internal sealed class ReporterRunner : IAsyncDisposable
         _closed = true;
         _gate.Release();
         _cursors.Dispose();
-        if (_reporter is IAsyncDisposable asyncDisposable)
+        try
         {
-            await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+            if (_reporter is IAsyncDisposable asyncDisposable)
+            {
+                await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+            }
+            else if (_reporter is IDisposable disposable)
+            {
+                disposable.Dispose();
+            }
         }
-        else if (_reporter is IDisposable disposable)
+#pragma warning disable CA1031 // A reporter failing to dispose must not fail StopAsync or keep the other reporters from being disposed.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
-            disposable.Dispose();
+            ReportingLog.DisposeFailed(_owner.Logger, Name, ex);
         }
     }
 

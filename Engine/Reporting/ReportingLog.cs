@@ -14,6 +14,9 @@ internal static partial class ReportingLog
     [LoggerMessage(EventId = 3, Level = LogLevel.Debug, Message = "Metrics reporter '{Reporter}' skipped a flush: the previous one is still running.")]
     public static partial void FlushSkipped(ILogger logger, string reporter);
 
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Metrics reporter '{Reporter}' failed to dispose.")]
+    public static partial void DisposeFailed(ILogger logger, string reporter, Exception exception);
+
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "InfluxDB reporter '{Reporter}': the server refused {Points} points with HTTP {Status}: {Message}. They are dropped, not retried.")]
     public static partial void PointsRejected(ILogger logger, string reporter, int status, int points, string message);
 
