@@ -216,6 +216,28 @@ public class MetricsReportingTests
         MetricsReporting started = MetricsReporting.Create(new MetricsReportingOptions { FlushOnStop = false });
         started.Start();
         Assert.That(() => started.AddReporter(new RecordingReporter("late", TimeSpan.FromSeconds(1))), Throws.InvalidOperationException);
+        MetricsReporting stopped = MetricsReporting.Create();
+        Assert.That(stopped.StopAsync().IsCompletedSuccessfully, Is.True);
+        Assert.That(() => stopped.AddReporter(new RecordingReporter("after-stop", TimeSpan.FromSeconds(1))), Throws.InvalidOperationException);
+    }
+
+    [Test]
+    public async Task A_limiters_first_interval_starts_when_the_reporter_starts()
+    {
+        var time = new WatchedTimeProvider();
+        using var limiter = Engine.Limiters.ConcurrencyLimiter.Create(new Engine.Limiters.ConcurrencyLimiterOptions { Name = "io", MaxConcurrency = 1, TimeProvider = time });
+        (await limiter.AcquireAsync()).Dispose();
+        var reporter = new RecordingReporter("r", TimeSpan.FromSeconds(1));
+        await using var reporting = MetricsReporting.Create(new MetricsReportingOptions { TimeProvider = time, Tags = Tags, FlushOnStop = false }).Add(limiter).AddReporter(reporter);
+        reporting.Start();
+        (await limiter.AcquireAsync()).Dispose();
+        time.Advance(TimeSpan.FromSeconds(1));
+        MetricsReport report = await reporter.NextAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.Limiters.Single().WaitTime.Count, Is.EqualTo(1), "the acquire before Start is not in the reporter's first 1 s interval");
+            Assert.That(report.Limiters.Single().Acquired, Is.EqualTo(2));
+        });
     }
 
     [Test]

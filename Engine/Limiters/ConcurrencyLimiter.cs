@@ -98,11 +98,27 @@ public sealed class ConcurrencyLimiter : IDisposable
     public LimiterMetricsSnapshot TakeMetricsSnapshot() => TakeMetricsSnapshot(consumer: null);
 
     /// <summary>As <see cref="TakeMetricsSnapshot()"/> for <paramref name="consumer"/> (null: this limiter's own interval).</summary>
-    internal void OpenMetricsCursor(MetricsCursors consumer) => consumer.For(this, static () => new HistogramCursor(), static _ => { });
+    /// <summary>
+    /// Opens <paramref name="consumer"/>'s cursor if it has none, positioned at the waits so far: a
+    /// limiter has no start time of its own to measure a first interval from, so the consumer's first
+    /// interval (and the rates over it) starts now.
+    /// </summary>
+    internal void OpenMetricsCursor(MetricsCursors consumer) => consumer.For(this, OpenCursorNow, static _ => { });
+
+    private HistogramCursor OpenCursorNow()
+    {
+        var cursor = new HistogramCursor();
+        lock (_snapshotGate)
+        {
+            cursor.Take(_waits, _scratch, new long[LatencyHistogram.BucketCount]);
+        }
+
+        return cursor;
+    }
 
     internal LimiterMetricsSnapshot TakeMetricsSnapshot(MetricsCursors? consumer)
     {
-        HistogramCursor cursor = consumer?.For(this, static () => new HistogramCursor(), static _ => { }) ?? _ownCursor;
+        HistogramCursor cursor = consumer?.For(this, OpenCursorNow, static _ => { }) ?? _ownCursor;
         lock (_snapshotGate)
         {
             var delta = new long[LatencyHistogram.BucketCount];

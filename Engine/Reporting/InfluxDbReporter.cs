@@ -289,6 +289,11 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
         {
             return new Response(0, ex.Message, null);
         }
+        catch (IOException ex)
+        {
+            // The connection broke while the answer was read: a failed request like any other.
+            return new Response(0, ex.Message, null);
+        }
     }
 
     private TimeSpan? RetryAfter(HttpResponseMessage response)

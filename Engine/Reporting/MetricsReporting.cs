@@ -121,7 +121,7 @@ public sealed class MetricsReporting : IAsyncDisposable
     /// <param name="reporter">The reporter; its name must be unique here.</param>
     /// <returns>This scheduler.</returns>
     /// <exception cref="ArgumentException">The interval is not positive or the name is taken; the message names the reporter.</exception>
-    /// <exception cref="InvalidOperationException">The scheduler has started.</exception>
+    /// <exception cref="InvalidOperationException">The scheduler has started or stopped.</exception>
     public MetricsReporting AddReporter(IMetricsReporter reporter)
     {
         ArgumentNullException.ThrowIfNull(reporter);
@@ -133,9 +133,9 @@ public sealed class MetricsReporting : IAsyncDisposable
 
         lock (_gate)
         {
-            if (_started)
+            if (_started || _stopped is not null)
             {
-                throw new InvalidOperationException("MetricsReporting: add reporters before Start().");
+                throw new InvalidOperationException("MetricsReporting: add reporters before Start() (and before StopAsync()).");
             }
 
             if (string.IsNullOrWhiteSpace(reporter.Name) || _runners.Any(r => r.Name == reporter.Name))
