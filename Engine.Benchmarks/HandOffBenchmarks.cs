@@ -1,43 +1,69 @@
 using System.Threading.Channels;
 using System.Threading.Tasks.Dataflow;
+using Akka.Streams.Dsl;
 using BenchmarkDotNet.Attributes;
 using Engine.Stages;
 
 namespace Engine.Benchmarks;
 
 /// <summary>
-/// Hand-off: N items through one stage with one shard and a trivial handler, against one bounded
-/// ActionBlock and the floor — a raw
-/// bounded channel drained by one reader with a TryRead loop. Both do the same work per item (add it
-/// to a sum) and are checked once, outside the measurement, to have handled every item.
+/// Hand-off: N items through one stage with one shard and a trivial handler (add the item to a sum),
+/// against the floor (a raw bounded channel drained by one reader with a TryRead loop), one bounded
+/// ActionBlock, and Akka.Streams (an enumerable source, an async boundary, a foreach sink). Every
+/// contender is checked once, outside the measurement, to have handled every item.
 /// </summary>
+/// <remarks>
+/// Each contender's check runs in the global setup of the process that measures it, so a benchmark
+/// process starts only what it measures (the actor system exists only in the Akka.Streams process).
+/// </remarks>
 [MemoryDiagnoser]
 public class HandOffBenchmarks
 {
+    private const int Capacity = 1024;
     private long _sum;
+    private AkkaStreamsHost? _akka;
 
     [Params(1_000_000)]
     public int Items { get; set; }
 
-    [GlobalSetup]
-    public void CheckContenders()
+    [GlobalSetup(Target = nameof(EngineStage))]
+    public void CheckEngineStage() => Check(nameof(EngineStage), EngineStage);
+
+    [GlobalSetup(Target = nameof(RawChannel))]
+    public void CheckRawChannel() => Check(nameof(RawChannel), RawChannel);
+
+    [GlobalSetup(Target = nameof(ActionBlock))]
+    public void CheckActionBlock() => Check(nameof(ActionBlock), ActionBlock);
+
+    [GlobalSetup(Target = nameof(AkkaStreams))]
+    public void StartAkka()
     {
-        long expected = (long)Items * (Items - 1) / 2;
-        foreach ((string name, Func<Task> run) in new (string, Func<Task>)[] { ("RawChannel", RawChannel), ("EngineStage", EngineStage), ("ActionBlock", ActionBlock) })
-        {
-            _sum = 0;
-            run().GetAwaiter().GetResult();
-            if (_sum != expected)
-            {
-                throw new InvalidOperationException($"{name} handled a sum of {_sum}, expected {expected}: it skipped work.");
-            }
-        }
+        _akka = AkkaStreamsHost.Start("handoff");
+        Check(nameof(AkkaStreams), AkkaStreams);
     }
 
+    [GlobalCleanup(Target = nameof(AkkaStreams))]
+    public void StopAkka() => AkkaStreamsHost.Stop(_akka);
+
     [Benchmark(Baseline = true)]
+    public async Task EngineStage()
+    {
+        var stage = Stage.Create(
+            new StageOptions<int> { Name = "handoff", Shards = 1, Capacity = Capacity, KeySelector = _ => "k" },
+            (int item, CancellationToken _) => _sum += item);
+        for (int i = 0; i < Items; i++)
+        {
+            await stage.WriteAsync(i);
+        }
+
+        stage.Complete();
+        await stage.Completion;
+    }
+
+    [Benchmark]
     public async Task RawChannel()
     {
-        var channel = Channel.CreateBounded<int>(new BoundedChannelOptions(1024) { SingleReader = true, SingleWriter = true });
+        var channel = Channel.CreateBounded<int>(new BoundedChannelOptions(Capacity) { SingleReader = true, SingleWriter = true });
         Task reader = Task.Run(async () =>
         {
             while (await channel.Reader.WaitToReadAsync())
@@ -64,7 +90,7 @@ public class HandOffBenchmarks
     [Benchmark]
     public async Task ActionBlock()
     {
-        var block = new ActionBlock<int>(item => _sum += item, new ExecutionDataflowBlockOptions { BoundedCapacity = 1024, SingleProducerConstrained = true });
+        var block = new ActionBlock<int>(item => _sum += item, new ExecutionDataflowBlockOptions { BoundedCapacity = Capacity, SingleProducerConstrained = true });
         for (int i = 0; i < Items; i++)
         {
             if (!block.Post(i))
@@ -77,18 +103,20 @@ public class HandOffBenchmarks
         await block.Completion;
     }
 
+    /// <summary>
+    /// The source (the producer) and the sink (the consumer) run in separate actors: the async boundary
+    /// is the hand-off, with Akka's default input buffer and demand signalling as the bound.
+    /// </summary>
     [Benchmark]
-    public async Task EngineStage()
-    {
-        var stage = Stage.Create(
-            new StageOptions<int> { Name = "handoff", Shards = 1, Capacity = 1024, KeySelector = _ => "k" },
-            (int item, CancellationToken _) => _sum += item);
-        for (int i = 0; i < Items; i++)
-        {
-            await stage.WriteAsync(i);
-        }
+    public Task AkkaStreams() =>
+        Source.From(Enumerable.Range(0, Items))
+            .Async()
+            .RunForeach(item => _sum += item, _akka!.Materializer);
 
-        stage.Complete();
-        await stage.Completion;
+    private void Check(string contender, Func<Task> run)
+    {
+        long expected = (long)Items * (Items - 1) / 2;
+        _sum = 0;
+        ContenderCheck.Run(nameof(HandOffBenchmarks), contender, run, () => _sum == expected ? null : $"handled a sum of {_sum}, expected {expected}");
     }
 }
