@@ -1,5 +1,7 @@
 using System.Threading.Channels;
 using System.Threading.Tasks.Dataflow;
+using Akka;
+using Akka.Streams.Dsl;
 using BenchmarkDotNet.Attributes;
 using Engine.Routing;
 using Engine.Stages;
@@ -9,9 +11,10 @@ namespace Engine.Benchmarks;
 /// <summary>
 /// Keyed sharding: 1,000,000 string-keyed items over 10,000 keys into 4 shards with a trivial
 /// handler and per-key order required. The engine (metrics on) against raw bounded channels with the
-/// same FNV routing and one reader each, and against TPL Dataflow (FNV router into one bounded
-/// ActionBlock per shard). Every contender is checked once, outside the measurement, to have handled
-/// every item in per-key order.
+/// same FNV routing and one reader each (the floor), TPL Dataflow (FNV router into one bounded
+/// ActionBlock per shard), and Akka.Streams (GroupBy into one substream per shard, each behind an
+/// async boundary, merged back). Every contender is checked once, outside the measurement, to have
+/// handled every item in per-key order.
 /// </summary>
 [MemoryDiagnoser]
 public class KeyedShardingBenchmarks
@@ -23,24 +26,48 @@ public class KeyedShardingBenchmarks
     private int[] _lastSeen = [];
     private long _outOfOrder;
     private long _handled;
+    private AkkaStreamsHost? _akka;
 
     [Params(1_000_000)]
     public int Items { get; set; }
 
-    [GlobalSetup]
-    public void Check()
+    [GlobalSetup(Target = nameof(Engine))]
+    public void CheckEngine() => Check(nameof(Engine), Engine);
+
+    [GlobalSetup(Target = nameof(RawChannels))]
+    public void CheckRawChannels() => Check(nameof(RawChannels), RawChannels);
+
+    [GlobalSetup(Target = nameof(TplDataflow))]
+    public void CheckTplDataflow() => Check(nameof(TplDataflow), TplDataflow);
+
+    [GlobalSetup(Target = nameof(AkkaStreams))]
+    public void StartAkka()
     {
-        foreach ((string name, Func<Task> run) in new (string, Func<Task>)[] { ("RawChannels", RawChannels), ("TplDataflow", TplDataflow), ("Engine", Engine) })
-        {
-            run().GetAwaiter().GetResult();
-            if (_handled != Items || _outOfOrder != 0)
-            {
-                throw new InvalidOperationException($"{name} handled {_handled} of {Items} items with {_outOfOrder} out of order.");
-            }
-        }
+        _akka = AkkaStreamsHost.Start("keyed");
+        Check(nameof(AkkaStreams), AkkaStreams);
     }
 
+    [GlobalCleanup(Target = nameof(AkkaStreams))]
+    public void StopAkka() => AkkaStreamsHost.Stop(_akka);
+
     [Benchmark(Baseline = true)]
+    public async Task Engine()
+    {
+        Reset();
+        string[] keys = _keys;
+        var stage = Stage.Create(
+            new StageOptions<int> { Name = "keyed", Shards = Shards, Capacity = Capacity, KeySelector = i => keys[i % Keys] },
+            (int item, CancellationToken _) => Handle(item));
+        for (int i = 0; i < Items; i++)
+        {
+            await stage.WriteAsync(i);
+        }
+
+        stage.Complete();
+        await stage.Completion;
+    }
+
+    [Benchmark]
     public async Task RawChannels()
     {
         Reset();
@@ -63,7 +90,7 @@ public class KeyedShardingBenchmarks
 
         for (int i = 0; i < Items; i++)
         {
-            ChannelWriter<int> writer = channels[(int)(Fnv1a.Hash32(_keys[i % Keys]) % Shards)].Writer;
+            ChannelWriter<int> writer = channels[ShardOf(i)].Writer;
             if (!writer.TryWrite(i))
             {
                 await writer.WriteAsync(i);
@@ -90,7 +117,7 @@ public class KeyedShardingBenchmarks
 
         for (int i = 0; i < Items; i++)
         {
-            ActionBlock<int> block = blocks[(int)(Fnv1a.Hash32(_keys[i % Keys]) % Shards)];
+            ActionBlock<int> block = blocks[ShardOf(i)];
             if (!block.Post(i))
             {
                 await block.SendAsync(i);
@@ -105,22 +132,29 @@ public class KeyedShardingBenchmarks
         await Task.WhenAll(blocks.Select(b => b.Completion));
     }
 
+    /// <summary>
+    /// GroupBy on the same FNV shard gives one substream per shard; the handler runs inside the
+    /// substream behind an async boundary (one actor per shard, so a key is handled by one actor, in
+    /// order), and the substreams are merged into a sink that ignores what it gets.
+    /// </summary>
     [Benchmark]
-    public async Task Engine()
+    public Task AkkaStreams()
     {
         Reset();
-        string[] keys = _keys;
-        var stage = Stage.Create(
-            new StageOptions<int> { Name = "keyed", Shards = Shards, Capacity = Capacity, KeySelector = i => keys[i % Keys] },
-            (int item, CancellationToken _) => Handle(item));
-        for (int i = 0; i < Items; i++)
-        {
-            await stage.WriteAsync(i);
-        }
-
-        stage.Complete();
-        await stage.Completion;
+        return Source.From(Enumerable.Range(0, Items))
+            .ViaShards(Shards, ShardOf, item =>
+            {
+                Handle(item);
+                return NotUsed.Instance;
+            })
+            .RunWith(Sink.Ignore<NotUsed>(), _akka!.Materializer);
     }
+
+    private int ShardOf(int item) => (int)(Fnv1a.Hash32(_keys[item % Keys]) % Shards);
+
+    private void Check(string contender, Func<Task> run) =>
+        ContenderCheck.Run(nameof(KeyedShardingBenchmarks), contender, run, () =>
+            _handled == Items && _outOfOrder == 0 ? null : $"handled {_handled} of {Items} items with {_outOfOrder} out of order");
 
     private void Reset()
     {
