@@ -1,7 +1,9 @@
 // Build script: dotnet tool restore && dotnet cake [--target=Build|Test|Bench|Demo|Pack|Clean] [--configuration=Release]
+// Bench only: [--filter='*KeyedSharding*'] [--job=short]
 var target = Argument("target", "Default");
 var configuration = Argument("configuration", "Release");
 var benchFilter = Argument("filter", "*");
+var benchJob = Argument("job", "");
 var solution = "./Engine.sln";
 var artifacts = Directory("./artifacts");
 
@@ -28,9 +30,15 @@ Task("Test")
 Task("Bench")
     .Does(() =>
 {
-    // The full set unless --filter narrows it; results land in BenchmarkDotNet.Artifacts/.
-    DotNetRun("./Engine.Benchmarks/Engine.Benchmarks.csproj", new ProcessArgumentBuilder().Append("--filter").AppendQuoted(benchFilter),
-        new DotNetRunSettings { Configuration = "Release" });
+    // The full set unless --filter narrows it; --job=short is the quick mode (see docs/benchmarks.md).
+    // Results land in BenchmarkDotNet.Artifacts/.
+    var benchArguments = new ProcessArgumentBuilder().Append("--filter").AppendQuoted(benchFilter);
+    if (!string.IsNullOrEmpty(benchJob))
+    {
+        benchArguments.Append("--job").Append(benchJob);
+    }
+
+    DotNetRun("./Engine.Benchmarks/Engine.Benchmarks.csproj", benchArguments, new DotNetRunSettings { Configuration = "Release" });
 });
 
 Task("Demo")
