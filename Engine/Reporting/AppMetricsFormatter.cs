@@ -148,7 +148,7 @@ internal sealed class AppMetricsFormatter
     private void Timer(IPointWriter writer, string name, List<KeyValuePair<string, string?>> own, LatencySummary summary, double seconds, long ts)
     {
         MeterRates rates = RatesFor(name, own, summary.Count, seconds);
-        List<KeyValuePair<string, object>> fields = MeterFields(_totals.TryGetValue(Series(name, own), out long total) ? total : 0, rates);
+        List<KeyValuePair<string, object>> fields = MeterFields(rates.Count, rates);
         fields.AddRange(
         [
             new("samples", summary.Count),
@@ -169,9 +169,6 @@ internal sealed class AppMetricsFormatter
         writer.Write(Measurement(name), Tags(own, "timer", "items", durationUnit: "ms", rateUnit: "s"), fields, ts);
     }
 
-    /// <summary>Cumulative timings per timer series (a timer's <c>count.meter</c>).</summary>
-    private readonly Dictionary<string, long> _totals = new(StringComparer.Ordinal);
-
     private static List<KeyValuePair<string, object>> MeterFields(long count, MeterRates rates) =>
     [
         new("count.meter", count),
@@ -191,7 +188,6 @@ internal sealed class AppMetricsFormatter
         }
 
         rates.Update(intervalCount, seconds);
-        _totals[series] = (_totals.TryGetValue(series, out long total) ? total : 0) + intervalCount;
         return rates;
     }
 

@@ -22,9 +22,13 @@ internal sealed class MeterRates
 
     public double Mean => _seconds > 0 ? _count / _seconds : 0;
 
+    /// <summary>Events counted over every interval so far, zero-length ones included (a timer's <c>count.meter</c>).</summary>
+    public long Count { get; private set; }
+
     /// <summary>Adds an interval: <paramref name="count"/> events over <paramref name="seconds"/>.</summary>
     public void Update(long count, double seconds)
     {
+        Count += count;
         if (seconds <= 0)
         {
             return;
