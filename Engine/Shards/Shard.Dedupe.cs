@@ -49,7 +49,7 @@ internal sealed partial class Shard<T>
     public WriteOutcome TryWriteDeduped(in DedupeWrite<T> write, long entryTimestamp, long acceptedTimestamp, bool willWait, out Envelope<T> waitWith)
     {
         waitWith = default;
-        Interlocked.Increment(ref _outstanding);
+        BeginWrite();
         DedupeSlot<T> slot;
         Envelope<T> envelope;
         bool written;
@@ -59,8 +59,7 @@ internal sealed partial class Shard<T>
             {
                 if (_completing)
                 {
-                    Interlocked.Increment(ref Counters.Refused);
-                    Unaccount();
+                    AbandonWrite(slot: null, refused: true);
                     return WriteOutcome.Closed;
                 }
 
@@ -68,6 +67,7 @@ internal sealed partial class Shard<T>
                 {
                     ReplaceLocked(waiting, in write);
                     Interlocked.Increment(ref Counters.Accepted);
+                    EndWrite();
                     return WriteOutcome.Accepted;
                 }
 
@@ -91,8 +91,7 @@ internal sealed partial class Shard<T>
         }
         catch (ArgumentException)
         {
-            Interlocked.Increment(ref Counters.Refused);
-            Unaccount();
+            AbandonWrite(slot: null, refused: true);
             throw;
         }
         finally
@@ -104,9 +103,11 @@ internal sealed partial class Shard<T>
         {
             ObserveHeld();
             EnsureLoop(fenced: true);
+            EndWrite();
             return WriteOutcome.Accepted;
         }
 
+        EndWrite();
         WriteOutcome outcome = OnWriteFailed(write.Item, willWait);
         if (outcome == WriteOutcome.Full && willWait)
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Engine.Dedupe;
+using Engine.Internal;
 using Engine.Metrics;
 using Engine.Routing;
 using Engine.Stages;
@@ -46,6 +47,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     private readonly ChannelReader<Envelope<T>> _reader;
     private readonly ChannelWriter<Envelope<T>> _writer;
 
+    /// <summary>Writes that wait for room (see <see cref="WriteWaitingAsync"/>).</summary>
+    private readonly ChannelWrite _waitingWrites = new();
+
     /// <summary>The most loops that may run at once (the shard's workers).</summary>
     private readonly int _maxLoops;
 
@@ -89,10 +93,14 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>Running worker loops; moved by compare-exchange.</summary>
     private int _activeLoops;
 
-    /// <summary>Accepted items not yet settled, plus writes in progress.</summary>
+    /// <summary>
+    /// Accepted items not yet settled, plus two for each write in progress (its item and the write
+    /// itself; see <see cref="BeginWrite"/>). Never negative: an item settled twice would take it below
+    /// zero, which <see cref="Unaccount"/> reports as the defect it is.
+    /// </summary>
     private long _outstanding;
 
-    /// <summary>Writers waiting for room (counted in <see cref="_outstanding"/> but not yet accepted).</summary>
+    /// <summary>Writers waiting for room (counted twice each in <see cref="_outstanding"/>, not yet accepted).</summary>
     private long _blockedWriters;
 
     /// <summary>Set once the shard takes no more writes.</summary>
@@ -100,6 +108,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
     /// <summary>1 once <see cref="_onFinished"/> has been called.</summary>
     private int _finishedFlag;
+
+    /// <summary>Set when the shard found a defect in its own accounting (see <see cref="OnOutstandingNegative"/>).</summary>
+    private InvalidOperationException? _defect;
 
     /// <summary>The shard's timing instruments; null when the stage's metrics are off.</summary>
     private readonly ShardMetrics? _metrics;
@@ -147,6 +158,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
     /// <summary>The shard's number: 0..Shards-1 for keyed shards, Shards for the unkeyed one.</summary>
     public int Index { get; }
+
+    /// <summary>A defect the shard found in its own accounting, which ended it early; null normally.</summary>
+    public InvalidOperationException? Defect => Volatile.Read(ref _defect);
 
     /// <summary>The shard's item counters.</summary>
     public ShardCounters Counters { get; }
@@ -211,16 +225,17 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// </param>
     public WriteOutcome TryWrite(in Envelope<T> envelope, bool willWait)
     {
-        // Counted before the write so the shard cannot finish between the write and the count.
-        Interlocked.Increment(ref _outstanding);
+        BeginWrite();
         if (_writer.TryWrite(envelope))
         {
             Interlocked.Increment(ref Counters.Accepted);
             ObserveHeld();
             EnsureLoop(fenced: true);
+            EndWrite();
             return WriteOutcome.Accepted;
         }
 
+        EndWrite();
         return OnWriteFailed(envelope.Item, willWait);
     }
 
@@ -229,32 +244,24 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// not made replaceable: it enters the channel in its turn and runs as written (newer writes of its
     /// key queue behind it), which keeps the order without holding the lock across the wait.
     /// </summary>
+    /// <remarks>
+    /// Through <see cref="ChannelWrite.WriteAsync"/>: when the token ends the wait, the item was never
+    /// written, so it is un-counted and its dedupe slot is free to reuse.
+    /// </remarks>
     /// <exception cref="ChannelClosedException">The shard stopped taking items while the write waited; the item was refused.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired first; the item was not accepted.</exception>
     public async ValueTask WriteWaitingAsync(Envelope<T> envelope, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _outstanding);
+        BeginWrite();
         Interlocked.Increment(ref _blockedWriters);
+        bool written;
         try
         {
-            await _writer.WriteAsync(envelope, cancellationToken).ConfigureAwait(false);
+            written = await _waitingWrites.WriteAsync(_writer, envelope, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
+        catch (OperationCanceledException)
         {
-            if (ex is ChannelClosedException)
-            {
-                Interlocked.Increment(ref Counters.Refused);
-            }
-
-            if (envelope.Slot is { } slot)
-            {
-                lock (_lock)
-                {
-                    ReturnSlot(slot);
-                }
-            }
-
-            Unaccount();
+            AbandonWrite(envelope.Slot, refused: false);
             throw;
         }
         finally
@@ -262,9 +269,48 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             Interlocked.Decrement(ref _blockedWriters);
         }
 
+        if (!written)
+        {
+            // The channel completed while the write waited.
+            AbandonWrite(envelope.Slot, refused: true);
+            throw new ChannelClosedException();
+        }
+
         Interlocked.Increment(ref Counters.Accepted);
         ObserveHeld();
         EnsureLoop(fenced: true);
+        EndWrite();
+    }
+
+    /// <summary>
+    /// Opens a write: counts the item as outstanding before any worker can see it, plus one more for
+    /// the write itself, held until the item is counted as accepted (<see cref="EndWrite"/>). Without
+    /// the second count a worker could settle the item and the shard finish before the writer counted
+    /// it, so the counts read when <c>Completion</c> completes would be short of an accepted item.
+    /// </summary>
+    private void BeginWrite() => Interlocked.Add(ref _outstanding, 2);
+
+    /// <summary>Closes a write opened by <see cref="BeginWrite"/>: from here the shard may finish.</summary>
+    private void EndWrite() => Unaccount();
+
+    /// <summary>A write opened by <see cref="BeginWrite"/> that did not get its item in: undoes both counts and frees the item's slot.</summary>
+    private void AbandonWrite(DedupeSlot<T>? slot, bool refused)
+    {
+        if (refused)
+        {
+            Interlocked.Increment(ref Counters.Refused);
+        }
+
+        if (slot is not null)
+        {
+            lock (_lock)
+            {
+                ReturnSlot(slot);
+            }
+        }
+
+        Unaccount();
+        Unaccount();
     }
 
     /// <summary>
@@ -275,7 +321,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     {
         if (_metrics is { } metrics)
         {
-            metrics.ObserveHeld(Volatile.Read(ref _outstanding) - Volatile.Read(ref _blockedWriters));
+            // Each open write counts twice (see BeginWrite): this one's own count, and writers still waiting.
+            metrics.ObserveHeld(Volatile.Read(ref _outstanding) - 1 - (2 * Volatile.Read(ref _blockedWriters)));
         }
     }
 
@@ -889,11 +936,38 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         Unaccount();
     }
 
+    /// <summary>Settles one count of <see cref="_outstanding"/>; the last one of a completing shard finishes it.</summary>
     private void Unaccount()
     {
-        if (Interlocked.Decrement(ref _outstanding) == 0 && _completing)
+        long left = Interlocked.Decrement(ref _outstanding);
+        if (left <= 0)
         {
-            TryFinish();
+            if (left < 0)
+            {
+                OnOutstandingNegative();
+            }
+            else if (_completing)
+            {
+                TryFinish();
+            }
+        }
+    }
+
+    /// <summary>
+    /// An item was settled twice (or settled without having been counted): a defect in the shard. The
+    /// count can no longer reach zero, so instead of a stage that never completes, this fails loudly:
+    /// an assertion in debug builds (the tests run those), and in release builds the stage's
+    /// <c>Completion</c> faults with the shard's state.
+    /// </summary>
+    private void OnOutstandingNegative()
+    {
+        var error = new InvalidOperationException(
+            $"Engine defect: stage '{_runtime.Name}' shard {Index} settled more items than it accepted ({ToString()}). Its counts are no longer exact.");
+        Trace.TraceError("Engine: {0}", error.Message);
+        Debug.Fail(error.Message);
+        if (Interlocked.CompareExchange(ref _defect, error, null) is null && Interlocked.Exchange(ref _finishedFlag, 1) == 0)
+        {
+            _onFinished(this);
         }
     }
 

@@ -355,9 +355,10 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     {
         await StopAsync(_disposeDrainTimeout).ConfigureAwait(false);
 
-        // Until disposed, a finished stage's final figures stay observable on the meter.
+        // Until disposed, a finished stage's final figures stay observable on the meter. The abort
+        // token's source is deliberately never disposed: it has no timer and no links, so disposing
+        // it frees nothing, and a disposed source would make a later AbortAsync throw.
         EngineMeter.Unregister(this);
-        _runtime.Dispose();
     }
 
     /// <summary>A merged summary's last sample is the newest of its shards' last samples.</summary>
@@ -527,6 +528,12 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
 
     private void OnShardFinished(Shard<T> shard)
     {
+        if (shard.Defect is { } defect)
+        {
+            // Nothing the stage reports can be trusted any more: end it now rather than never.
+            _completion.TrySetException(defect);
+        }
+
         if (Interlocked.Decrement(ref _unfinishedShards) != 0)
         {
             return;

@@ -7,8 +7,11 @@ namespace Engine.Stages;
 /// What every shard of a stage shares: the validated settings, the handler, and the abort state.
 /// Built once from <see cref="StageOptions{T}"/>; read-only except for the abort flag.
 /// </summary>
-internal sealed class StageRuntime<T> : IDisposable
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001:Types that own disposable fields should be disposable",
+    Justification = "The abort source has no timer and no links, so disposing it frees nothing; left undisposed, an AbortAsync after DisposeAsync stays safe.")]
+internal sealed class StageRuntime<T>
 {
+    /// <summary>Cancelled by <see cref="TryAbort"/>; never disposed (see the suppression above).</summary>
     private readonly CancellationTokenSource _abort = new();
     private int _aborted;
 
@@ -107,7 +110,4 @@ internal sealed class StageRuntime<T> : IDisposable
 
         return true;
     }
-
-    /// <summary>Releases the abort token's resources; only once no handler can still be running.</summary>
-    public void Dispose() => _abort.Dispose();
 }

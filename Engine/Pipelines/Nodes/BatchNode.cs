@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Engine.Internal;
 using Engine.Stages;
 
 namespace Engine.Pipelines.Nodes;
@@ -17,6 +18,7 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
     private readonly TimeSpan? _window;
     private readonly Channel<(T Item, long Entry)> _channel;
     private readonly CancellationTokenSource _abort = new();
+    private readonly ChannelWrite _waitingWrites = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _accepted;
     private long _processed;
@@ -45,17 +47,26 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
 
     public async ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken)
     {
+        // Counted before the write, so the batch loop can never count the item settled (and the node
+        // complete) before it was counted accepted; taken back if the write fails.
+        Interlocked.Increment(ref _accepted);
+        bool written;
         try
         {
-            await _channel.Writer.WriteAsync((item, entryTimestamp), cancellationToken).ConfigureAwait(false);
+            written = await _waitingWrites.WriteAsync(_channel.Writer, (item, entryTimestamp), cancellationToken).ConfigureAwait(false);
         }
-        catch (ChannelClosedException)
+        catch (OperationCanceledException)
         {
+            Interlocked.Decrement(ref _accepted);
+            throw;
+        }
+
+        if (!written)
+        {
+            Interlocked.Decrement(ref _accepted);
             Interlocked.Increment(ref _refused);
             throw new StageCompletedException($"Batch stage '{Name}' is completed or stopped and accepts no more items; the item was not accepted.");
         }
-
-        Interlocked.Increment(ref _accepted);
     }
 
     public override void Complete() => _channel.Writer.TryComplete();

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Engine.Internal;
 using Engine.Stages;
 
 namespace Engine.Pipelines.Nodes;
@@ -12,6 +13,7 @@ internal sealed class ChannelSinkNode<T> : Node, ITarget<T>
 {
     private readonly ChannelWriter<T> _writer;
     private readonly bool _completeWriter;
+    private readonly ChannelWrite _waitingWrites = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _accepted;
     private long _refused;
@@ -42,7 +44,13 @@ internal sealed class ChannelSinkNode<T> : Node, ITarget<T>
             throw new StageCompletedException($"Channel sink '{Name}' is completed; the item was not accepted.");
         }
 
-        await _writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        // Not WriteAsync(item, token): on a bounded channel a cancelled write can still deliver its item.
+        if (!await _waitingWrites.WriteAsync(_writer, item, cancellationToken).ConfigureAwait(false))
+        {
+            Interlocked.Increment(ref _refused);
+            throw new StageCompletedException($"Channel sink '{Name}': its channel was completed; the item was not accepted.");
+        }
+
         Interlocked.Increment(ref _accepted);
     }
 

@@ -1,0 +1,57 @@
+using System.Threading.Channels;
+
+namespace Engine.Internal;
+
+/// <summary>
+/// Writes to a bounded channel for writers that wait for room with a token that may be cancelled,
+/// without the channel's cancellation race and without waking every waiting writer for each free slot.
+/// One per channel.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <c>WriteAsync(item, token)</c> on a bounded channel is not enough: a reader can take a blocked
+/// writer's item after that writer's cancelled <c>WriteAsync</c> has already thrown (the writer-side
+/// twin of dotnet/runtime#132094), so the exception does not prove the item stayed out. Here the token
+/// only ever ends a wait (<see cref="SemaphoreSlim.WaitAsync(CancellationToken)"/>,
+/// <see cref="ChannelWriter{T}.WaitToWriteAsync"/>), and the write itself is a
+/// <see cref="ChannelWriter{T}.TryWrite"/> without it: when <see cref="WriteAsync"/> throws, the item
+/// was never written.
+/// </para>
+/// <para>
+/// Waiting writers take turns: only the writer whose turn it is waits on the channel. A channel wakes
+/// all of its <c>WaitToWriteAsync</c> callers when one slot frees, so many workers forwarding into one
+/// full shard would otherwise all wake, and all but one go back to sleep, for every item. The turns are
+/// first come, first served; a writer that finds room at once never waits for a turn.
+/// </para>
+/// </remarks>
+#pragma warning disable CA1001 // The semaphore's wait handle is never created, so there is nothing to dispose.
+internal sealed class ChannelWrite
+#pragma warning restore CA1001
+{
+    /// <summary>Held by the one waiting writer that waits on the channel itself.</summary>
+    private readonly SemaphoreSlim _turn = new(1, 1);
+
+    /// <summary>Writes, waiting for a turn and then for room, until the item is in or the channel completes.</summary>
+    /// <returns>True when the item was written; false when the channel completed first.</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired while waiting; the item was not written.</exception>
+    public async ValueTask<bool> WriteAsync<T>(ChannelWriter<T> writer, T item, CancellationToken cancellationToken)
+    {
+        await _turn.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            while (await writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (writer.TryWrite(item))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+        finally
+        {
+            _turn.Release();
+        }
+    }
+}
