@@ -20,7 +20,11 @@ public interface IMetricsReporter
     /// Sends one report. A flush that throws or exceeds the scheduler's <c>FlushTimeout</c> is
     /// logged and counted as failed; it never affects the pipeline or another reporter.
     /// </summary>
-    /// <param name="report">The figures of the interval since this reporter's previous flush.</param>
+    /// <param name="report">
+    /// The figures of the interval since this reporter's previous flush. The last one, made when the
+    /// scheduler stops, is marked <see cref="MetricsReport.IsFinal"/>: a buffering reporter should try
+    /// to deliver everything it holds then, whatever its back-off, since it is disposed right after.
+    /// </param>
     /// <param name="cancellationToken">Cancelled when the flush runs out of time.</param>
     /// <returns>A task that completes when the flush is done.</returns>
     ValueTask FlushAsync(MetricsReport report, CancellationToken cancellationToken);

@@ -152,7 +152,8 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
     };
 
     /// <summary>
-    /// Buffers the report's points, then sends everything buffered unless the reporter is backing off.
+    /// Buffers the report's points, then sends everything buffered unless the reporter is backing off;
+    /// a final report (<see cref="MetricsReport.IsFinal"/>) is sent back-off or not.
     /// </summary>
     /// <param name="report">The report.</param>
     /// <param name="cancellationToken">Stops sending; unsent points stay buffered.</param>
@@ -170,8 +171,12 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
             ReportingLog.PointsDropped(_logger, Name, dropped);
         }
 
+        // The final report is the buffer's last chance: after it the scheduler disposes the reporter and
+        // whatever is still buffered is abandoned. Waiting out a back-off then saves the server nothing
+        // and costs every point, so the final flush tries once more (bounded by the request timeout and
+        // the scheduler's flush timeout).
         TimeSpan wait = _clock.GetElapsedTime(_clock.GetTimestamp(), Volatile.Read(ref _backoffUntil));
-        if (wait > TimeSpan.Zero)
+        if (wait > TimeSpan.Zero && !report.IsFinal)
         {
             throw new InfluxDbException($"InfluxDB reporter '{Name}' is backing off for another {wait.TotalSeconds:0.0} s; {_buffer.Count} points wait in the buffer.");
         }

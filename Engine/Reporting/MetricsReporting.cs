@@ -199,7 +199,9 @@ public sealed class MetricsReporting : IAsyncDisposable
 
     /// <summary>
     /// Stops the loops (waiting at most a flush timeout for flushes in progress), then makes one final
-    /// flush per reporter when <see cref="MetricsReportingOptions.FlushOnStop"/> is set. Idempotent.
+    /// flush per reporter when <see cref="MetricsReportingOptions.FlushOnStop"/> is set (a buffering
+    /// reporter tries to deliver everything it holds, even while backing off), then disposes the
+    /// reporters. Idempotent; never throws for a reporter's failure.
     /// </summary>
     /// <returns>A task that completes when reporting has stopped.</returns>
     public Task StopAsync()
