@@ -7,8 +7,8 @@ namespace Engine.Tests.Reporting;
 
 /// <summary>
 /// What stopping the scheduler does with the InfluxDB reporter's buffer: the final flush tries to
-/// deliver it whether or not the reporter is backing off. The clock is fake, so a back-off lasts until
-/// the test says otherwise.
+/// deliver it whether or not the reporter is backing off, and what it cannot deliver is counted and
+/// logged. The clock is fake, so a back-off lasts until the test says otherwise.
 /// </summary>
 [NonParallelizable]
 public class InfluxDbFinalFlushTests
@@ -76,6 +76,38 @@ public class InfluxDbFinalFlushTests
         {
             Assert.That(timestamps, Has.Length.EqualTo(4), "the points of all four flushes reached the server, each with its own timestamp");
             Assert.That(timestamps.Max(), Is.EqualTo(AppMetricsFormatter.Nanoseconds(time.GetUtcNow())), "the final report's points among them");
+        });
+    }
+
+    [Test]
+    public async Task Stop_against_a_closed_port_tries_a_final_delivery_then_counts_and_logs_the_points_it_abandons()
+    {
+        var closed = new Uri($"http://127.0.0.1:{InfluxDbServer.FreePort()}/");
+        var time = new WatchedTimeProvider();
+        var logger = new ListLogger();
+        await using Stage<int> stage = CreateStage(time);
+        await stage.WriteAsync(1);
+        var reporting = MetricsReporting.Create(new MetricsReportingOptions { TimeProvider = time, Logger = logger })
+            .Add(stage).AddReporter(Reporter(closed, time, logger));
+        reporting.Start();
+        await reporting.FlushAsync().Within();
+        DeliveryStatistics backingOff = reporting.GetStatus().Single().Delivery!;
+        Assert.That(backingOff.FailedRequests, Is.EqualTo(1), "connection refused: the reporter backs off for an hour");
+
+        await reporting.StopAsync().Within();
+        ReporterStatus stopped = reporting.GetStatus().Single();
+        DeliveryStatistics delivery = stopped.Delivery!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(delivery.FailedRequests, Is.EqualTo(2), "the final flush sent a request despite the back-off");
+            Assert.That(stopped.Failed, Is.EqualTo(2), "and it failed");
+            Assert.That(delivery.Sent, Is.Zero);
+            Assert.That(delivery.Buffered, Is.Zero, "nothing is left waiting in a disposed reporter");
+            Assert.That(delivery.Abandoned, Is.GreaterThan(backingOff.Buffered), "the points buffered before stopping and the final report's");
+            Assert.That(
+                logger.Entries.Where(e => e.Level == LogLevel.Warning && e.Message.Contains("abandoned", StringComparison.Ordinal)).Select(e => e.Message),
+                Is.EqualTo(new[] { $"Metrics reporter 'influxdb' stopped with {delivery.Abandoned} points it could not deliver; they are abandoned." }),
+                "one warning, with the count");
         });
     }
 }

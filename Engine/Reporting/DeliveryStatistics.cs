@@ -15,6 +15,12 @@ public sealed record DeliveryStatistics
     /// <summary>Points waiting in the buffer now.</summary>
     public long Buffered { get; init; }
 
+    /// <summary>
+    /// Points given up because they were still buffered when the reporter was disposed (the scheduler
+    /// disposes its reporters when it stops, after the final flush): they never reached the server.
+    /// </summary>
+    public long Abandoned { get; init; }
+
     /// <summary>HTTP requests that failed (network error, timeout or an error status).</summary>
     public long FailedRequests { get; init; }
 

@@ -13,7 +13,11 @@ public interface IMetricsReporter
     /// <summary>How often to flush; greater than zero.</summary>
     TimeSpan FlushInterval { get; }
 
-    /// <summary>What the reporter has delivered, dropped and still holds, for self-metrics; null for a reporter that keeps no buffer.</summary>
+    /// <summary>
+    /// What the reporter has delivered, dropped and still holds, for self-metrics; null for a reporter
+    /// that keeps no buffer. When the scheduler stops, it logs the points still <see cref="DeliveryStatistics.Buffered"/>
+    /// after the final flush as abandoned; the reporter counts them in <see cref="DeliveryStatistics.Abandoned"/> when disposed.
+    /// </summary>
     DeliveryStatistics? Delivery => null;
 
     /// <summary>

@@ -46,6 +46,7 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
     private long _dropped;
     private long _rejected;
     private long _failedRequests;
+    private long _abandoned;
     private int _consecutiveFailures;
     private long _backoffUntil;
 
@@ -147,6 +148,7 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
         Dropped = Interlocked.Read(ref _dropped),
         Rejected = Interlocked.Read(ref _rejected),
         Buffered = _buffer.Count,
+        Abandoned = Interlocked.Read(ref _abandoned),
         FailedRequests = Interlocked.Read(ref _failedRequests),
         ConsecutiveFailures = Volatile.Read(ref _consecutiveFailures),
     };
@@ -187,8 +189,18 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
         }
     }
 
-    /// <summary>Disposes the HTTP client.</summary>
-    public void Dispose() => _http.Dispose();
+    /// <summary>
+    /// Disposes the HTTP client and abandons the points still buffered: they move from
+    /// <see cref="DeliveryStatistics.Buffered"/> to <see cref="DeliveryStatistics.Abandoned"/>.
+    /// The scheduler disposes its reporters when it stops, after the final flush. Idempotent.
+    /// </summary>
+    public void Dispose()
+    {
+        // The client first: a flush abandoned after its time bound may still run, and must not send
+        // (and count as sent) points already counted abandoned.
+        _http.Dispose();
+        Interlocked.Add(ref _abandoned, _buffer.Clear());
+    }
 
     /// <summary>
     /// Sends a batch from the head of the buffer, splitting it on 413, and removes from the buffer what

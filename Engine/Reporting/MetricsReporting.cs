@@ -201,7 +201,8 @@ public sealed class MetricsReporting : IAsyncDisposable
     /// Stops the loops (waiting at most a flush timeout for flushes in progress), then makes one final
     /// flush per reporter when <see cref="MetricsReportingOptions.FlushOnStop"/> is set (a buffering
     /// reporter tries to deliver everything it holds, even while backing off), then disposes the
-    /// reporters. Idempotent; never throws for a reporter's failure.
+    /// reporters. Points a reporter still holds then are abandoned: logged as a warning and counted in
+    /// its <see cref="DeliveryStatistics.Abandoned"/>. Idempotent; never throws for a reporter's failure.
     /// </summary>
     /// <returns>A task that completes when reporting has stopped.</returns>
     public Task StopAsync()

@@ -104,7 +104,11 @@ internal sealed class ReporterRunner : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the cursors and disposes the reporter (the scheduler owns its reporters); never under a flush in progress.</summary>
+    /// <summary>
+    /// Closes the cursors and disposes the reporter (the scheduler owns its reporters); never under a
+    /// flush in progress. Points the reporter still holds are never delivered: logged here, counted by
+    /// the reporter (<see cref="DeliveryStatistics.Abandoned"/>).
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         // Flushes hold the gate for at most a flush timeout; wait for one in progress, and refuse later ones.
@@ -112,6 +116,11 @@ internal sealed class ReporterRunner : IAsyncDisposable
         _closed = true;
         _gate.Release();
         _cursors.Dispose();
+        if (Status.Delivery is { Buffered: > 0 } delivery)
+        {
+            ReportingLog.PointsAbandoned(_owner.Logger, Name, delivery.Buffered);
+        }
+
         try
         {
             if (_reporter is IAsyncDisposable asyncDisposable)

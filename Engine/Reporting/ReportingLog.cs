@@ -17,6 +17,9 @@ internal static partial class ReportingLog
     [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Metrics reporter '{Reporter}' failed to dispose.")]
     public static partial void DisposeFailed(ILogger logger, string reporter, Exception exception);
 
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Metrics reporter '{Reporter}' stopped with {Points} points it could not deliver; they are abandoned.")]
+    public static partial void PointsAbandoned(ILogger logger, string reporter, long points);
+
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "InfluxDB reporter '{Reporter}': the server refused {Points} points with HTTP {Status}: {Message}. They are dropped, not retried.")]
     public static partial void PointsRejected(ILogger logger, string reporter, int status, int points, string message);
 
