@@ -25,12 +25,13 @@ internal sealed class DemoCommandLine
     private readonly Option<string?> _influxOrg = new("--influx-org") { Description = "InfluxDB 2.x organisation", HelpName = "org" };
     private readonly Option<string?> _influxBucket = new("--influx-bucket") { Description = "InfluxDB 2.x bucket", HelpName = "bucket" };
     private readonly Option<string?> _influxToken = new("--influx-token") { Description = "InfluxDB 2.x API token", HelpName = "token" };
+    private readonly Option<bool> _requireDelivery = new("--require-delivery") { Description = "with --influx: exit with code 3 when any point never made it into InfluxDB (abandoned at stop, dropped or rejected)" };
 
     public DemoCommandLine()
     {
         Root = new RootCommand("Engine demo: a state-update pipeline (ingest -> enrich -> detect -> batch -> store) under load, with live figures.")
         {
-            _duration, _rate, _entities, _shards, _workers, _capacity, _reportInterval, _influx, _influxDb, _influxOrg, _influxBucket, _influxToken, _noLive, _seed,
+            _duration, _rate, _entities, _shards, _workers, _capacity, _reportInterval, _influx, _influxDb, _influxOrg, _influxBucket, _influxToken, _requireDelivery, _noLive, _seed,
         };
         Root.Validators.Add(ValidateInflux);
     }
@@ -54,6 +55,7 @@ internal sealed class DemoCommandLine
         InfluxOrganization = parsed.GetValue(_influxOrg),
         InfluxBucket = parsed.GetValue(_influxBucket),
         InfluxToken = parsed.GetValue(_influxToken),
+        RequireDelivery = parsed.GetValue(_requireDelivery),
     };
 
     private static Option<int> Number(string name, string description, int defaultValue, int min, int max) => Number<int>(name, description, defaultValue, min, max);
@@ -91,6 +93,10 @@ internal sealed class DemoCommandLine
             if (v1 || v2)
             {
                 result.AddError("--influx-db, --influx-org, --influx-bucket and --influx-token need --influx <url>.");
+            }
+            else if (result.GetValue(_requireDelivery))
+            {
+                result.AddError("--require-delivery needs --influx <url>.");
             }
 
             return;

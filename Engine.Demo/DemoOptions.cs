@@ -35,4 +35,7 @@ internal sealed record DemoOptions
     public string? InfluxBucket { get; init; }
 
     public string? InfluxToken { get; init; }
+
+    /// <summary>Whether points that never made it into InfluxDB fail the run (exit code 3).</summary>
+    public bool RequireDelivery { get; init; }
 }

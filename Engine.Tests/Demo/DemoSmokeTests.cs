@@ -10,6 +10,9 @@ public partial class DemoSmokeTests
     [GeneratedRegex(@"^summary: accepted=(\d+) processed=(\d+) superseded=(\d+) dropped=(\d+) dead_lettered=(\d+) abandoned=(\d+) e2e_p99_ms=([\d.]+) conserved=(true|false)$", RegexOptions.Multiline)]
     private static partial Regex SummaryLine();
 
+    [GeneratedRegex(@"^influx: (\d+) points never made it into InfluxDB \((\d+) abandoned at stop, (\d+) dropped from a full buffer, (\d+) rejected as malformed\); (\d+) sent$")]
+    private static partial Regex InfluxLine();
+
     private static string DemoAssembly()
     {
         // Engine.Tests/bin/<Configuration>/net10.0 -> Engine.Demo/bin/<Configuration>/net10.0
@@ -54,6 +57,7 @@ public partial class DemoSmokeTests
             Assert.That(long.Parse(summary.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThan(0));
             Assert.That(output, Does.Contain("pipeline demo  e2e p50").And.Contain("  enrich ").And.Contain("(final)"));
             Assert.That(output, Does.Contain("loop resync:").And.Contain("limiter enrich-io:"));
+            Assert.That(output, Does.Not.Contain("influx:"), "the delivery line comes only with --influx");
             Assert.That(Regex.Matches(output, "^engine .* interval", RegexOptions.Multiline), Has.Count.GreaterThanOrEqualTo(3), "a block every half second, then the final one");
         });
     }
@@ -65,6 +69,9 @@ public partial class DemoSmokeTests
         (int exitCode, string output, string error) = await RunAsync("--duration", "2", "--report-interval", "0.5", "--no-live", "--influx", server.Url.ToString(), "--influx-db", "engine");
         Assert.That(exitCode, Is.Zero, error + output);
         Assert.That(error, Is.Empty, "no reporter failure was logged");
+        Match influx = InfluxLine().Match(output.TrimEnd().Split('\n')[^2]);
+        Assert.That(influx.Success, Is.True, output);
+        Assert.That(influx.Groups[1].Value, Is.EqualTo("0"), "every point made it into InfluxDB");
         List<InfluxDbServer.Series> processed = await server.QueryAsync("engine", "SELECT last(\"count.meter\") FROM \"engine__items_processed\" WHERE \"app\" = 'engine-demo' GROUP BY \"stage\", \"shard\"");
         async Task<long> FinalSum(string measurement) =>
             (await server.QueryAsync("engine", $"SELECT last(\"value\") FROM \"{measurement}\" WHERE \"app\" = 'engine-demo' GROUP BY *")).Sum(s => (long)s[0, "last"]!);
@@ -85,6 +92,32 @@ public partial class DemoSmokeTests
         Assert.That((await server.QueryAsync("engine", "SHOW MEASUREMENTS WITH MEASUREMENT =~ /engine__(loop|limiter|reporter)_/")).Single().Values.Count, Is.GreaterThanOrEqualTo(10));
     }
 
+    [TestCase(false, 0)]
+    [TestCase(true, 3)]
+    public async Task With_influx_at_a_closed_port_the_line_before_the_summary_counts_the_points_that_never_arrived(bool requireDelivery, int exitCode)
+    {
+        string closed = $"http://127.0.0.1:{InfluxDbServer.FreePort()}/";
+        string[] arguments = ["--duration", "1", "--report-interval", "0.5", "--no-live", "--influx", closed, "--influx-db", "engine"];
+        (int code, string output, string error) = await RunAsync(requireDelivery ? [.. arguments, "--require-delivery"] : arguments);
+        string[] lines = ["", "", .. output.TrimEnd().Split('\n')];
+        Match influx = InfluxLine().Match(lines[^2]);
+        long Figure(int group) => long.Parse(influx.Groups[group].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Multiple(() =>
+        {
+            Assert.That(SummaryLine().IsMatch(lines[^1]), Is.True, "the summary stays the last line: " + output);
+            Assert.That(influx.Success, Is.True, "the line before it says what never reached InfluxDB: " + output);
+            Assert.That(lines.Count(l => l.StartsWith("influx:", StringComparison.Ordinal)), Is.EqualTo(1), "one such line");
+            Assert.That(code, Is.EqualTo(exitCode), (requireDelivery ? "--require-delivery fails the run: " : "without --require-delivery the demo runs without a server: ") + error);
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(Figure(1), Is.GreaterThan(0), "nothing was delivered");
+            Assert.That(Figure(2), Is.EqualTo(Figure(1)), "all of it was buffered until the stop, then abandoned");
+            Assert.That(Figure(5), Is.Zero);
+            Assert.That(error, Does.Contain($"stopped with {Figure(2)} points it could not deliver"), "and logged");
+        });
+    }
+
     [Test]
     public async Task Bad_arguments_give_a_one_line_error_and_exit_code_2()
     {
@@ -101,6 +134,7 @@ public partial class DemoSmokeTests
     [TestCase("--influx", "localhost:8086", "error: --influx must be an absolute http or https URL such as http://127.0.0.1:8086, not 'localhost:8086'.")]
     [TestCase("--influx", "http://127.0.0.1:8086", "error: --influx needs either --influx-db (InfluxDB 1.x) or --influx-org, --influx-bucket and --influx-token (2.x).")]
     [TestCase("--rate", "-1", "error: --rate must be a number from 0 to 10000000, not '-1'.")]
+    [TestCase("--require-delivery", "true", "error: --require-delivery needs --influx <url>.")]
     [TestCase("--bogus", "1", "error: Unrecognized command or argument '--bogus'.")]
     public async Task Bad_option_combinations_name_the_option(string option, string value, string message)
     {
@@ -118,7 +152,7 @@ public partial class DemoSmokeTests
     {
         (int exitCode, string output, _) = await RunAsync("--help");
         Assert.That(exitCode, Is.Zero);
-        foreach (string option in new[] { "--duration", "--rate", "--entities", "--shards", "--workers", "--capacity", "--report-interval", "--influx", "--influx-db", "--influx-org", "--influx-bucket", "--influx-token", "--no-live", "--seed" })
+        foreach (string option in new[] { "--duration", "--rate", "--entities", "--shards", "--workers", "--capacity", "--report-interval", "--influx", "--influx-db", "--influx-org", "--influx-bucket", "--influx-token", "--require-delivery", "--no-live", "--seed" })
         {
             Assert.That(output, Does.Contain(option + " "));
         }
