@@ -209,7 +209,10 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             evictions = _content?.Evictions ?? 0;
         }
 
-        return Counters.Read(waiting, Math.Max(0, Volatile.Read(ref _outstanding))) with
+        // Outstanding counts writes still in progress too (see BeginWrite); once the shard has finished
+        // none can be accepted any more, so nothing is pending, whatever refused write is under way.
+        long pending = Volatile.Read(ref _finishedFlag) != 0 ? 0 : Math.Max(0, Volatile.Read(ref _outstanding));
+        return Counters.Read(waiting, pending) with
         {
             DedupeWaitingKeys = waitingKeys,
             ContentTrackedKeys = trackedKeys,

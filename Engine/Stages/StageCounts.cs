@@ -85,7 +85,10 @@ public readonly record struct StageCounts
     /// <summary>Items waiting now: in the shard's channel, parked behind a busy key, ready to run, or waiting for a retry's backoff.</summary>
     public long Waiting { get; init; }
 
-    /// <summary>Accepted items not settled yet (waiting or in flight).</summary>
+    /// <summary>
+    /// Accepted items not settled yet (waiting or in flight). While the stage runs it also counts writes
+    /// in progress, which are not yet accepted or refused; once the stage has completed it is 0.
+    /// </summary>
     public long Pending { get; init; }
 
     /// <summary>Whether <c>Accepted == Processed + DeadLettered + Dropped + Superseded + Abandoned + Pending</c>.</summary>
