@@ -122,7 +122,7 @@ public sealed class ConcurrencyLimiter : IDisposable
         lock (_snapshotGate)
         {
             var delta = new long[LatencyHistogram.BucketCount];
-            long sumDelta = cursor.Take(_waits, _scratch, delta);
+            long sumDelta = cursor.Take(_waits, _scratch, delta, out long min, out long max);
             return new LimiterMetricsSnapshot
             {
                 Limiter = Name,
@@ -130,7 +130,7 @@ public sealed class ConcurrencyLimiter : IDisposable
                 Waiting = Volatile.Read(ref _waiting),
                 MaxConcurrency = _max,
                 Acquired = Volatile.Read(ref _acquired),
-                WaitTime = LatencySummary.From(delta, sumDelta),
+                WaitTime = LatencySummary.From(delta, sumDelta, min, max),
             };
         }
     }

@@ -1,9 +1,12 @@
 namespace Engine.Metrics;
 
 /// <summary>
-/// A latency distribution over an interval, in milliseconds. Percentiles, min, max and standard
-/// deviation are read from a log-linear histogram and are exact to about 3%; <see cref="Count"/> and
-/// <see cref="SumMilliseconds"/> are exact.
+/// A latency distribution over an interval, in milliseconds. <see cref="Count"/>,
+/// <see cref="SumMilliseconds"/>, <see cref="MeanMilliseconds"/> and <see cref="LastMilliseconds"/> are
+/// exact (to the microsecond), and per shard and per limiter so are <see cref="MinMilliseconds"/> and
+/// <see cref="MaxMilliseconds"/>; percentiles and standard deviation are read from a log-linear
+/// histogram and are exact to about 3% (clamped into [min, max]). A stage's or a pipeline's summary
+/// merges histograms, so its min and max are to about 3% too.
 /// </summary>
 public sealed record LatencySummary
 {
@@ -16,10 +19,10 @@ public sealed record LatencySummary
     /// <summary>Sum of the samples.</summary>
     public double SumMilliseconds { get; init; }
 
-    /// <summary>Smallest sample (0 with no samples).</summary>
+    /// <summary>Smallest sample (0 with no samples); exact per shard and per limiter.</summary>
     public double MinMilliseconds { get; init; }
 
-    /// <summary>Largest sample (0 with no samples).</summary>
+    /// <summary>Largest sample (0 with no samples); exact per shard and per limiter.</summary>
     public double MaxMilliseconds { get; init; }
 
     /// <summary>The most recent sample (0 with no samples in the interval).</summary>
@@ -53,7 +56,16 @@ public sealed record LatencySummary
     public double P999 { get; init; }
 
     /// <summary>Summarises bucket counts (microsecond buckets of <see cref="LatencyHistogram"/>) and an exact sum.</summary>
-    internal static LatencySummary From(long[] buckets, long sumMicros)
+    internal static LatencySummary From(long[] buckets, long sumMicros) => From(buckets, sumMicros, long.MaxValue, -1);
+
+    /// <summary>
+    /// As <see cref="From(long[], long)"/> with the exact smallest and largest value recorded in the
+    /// interval (<see cref="long.MaxValue"/> and −1 when unknown). An exact extreme must lie in the
+    /// interval's first (last) non-empty bucket or beyond it; one that does not belongs to a value
+    /// recorded while the previous snapshot was read (its count landed here, its extreme there), and
+    /// then the bucket's bound is used instead, so min ≤ mean ≤ max always holds.
+    /// </summary>
+    internal static LatencySummary From(long[] buckets, long sumMicros, long minMicros, long maxMicros)
     {
         long count = 0;
         int first = -1;
@@ -89,24 +101,28 @@ public sealed record LatencySummary
             }
         }
 
+        bool exact = minMicros <= maxMicros;
+        double min = exact && minMicros <= LatencyHistogram.HighOf(first) ? minMicros : exact ? LatencyHistogram.LowOf(first) : LatencyHistogram.ValueOf(first);
+        double max = exact && maxMicros >= LatencyHistogram.LowOf(last) ? maxMicros : exact ? Math.Min(LatencyHistogram.HighOf(last), (double)long.MaxValue) : LatencyHistogram.ValueOf(last);
         return new LatencySummary
         {
             Count = count,
             SumMilliseconds = sumMicros / 1000.0,
-            MinMilliseconds = LatencyHistogram.ValueOf(first) / 1000.0,
-            MaxMilliseconds = LatencyHistogram.ValueOf(last) / 1000.0,
+            MinMilliseconds = min / 1000.0,
+            MaxMilliseconds = max / 1000.0,
             MeanMilliseconds = sumMicros / 1000.0 / count,
-            StdDevMilliseconds = Math.Sqrt(squares / count) / 1000.0,
-            P50 = Percentile(buckets, count, 0.50),
-            P75 = Percentile(buckets, count, 0.75),
-            P95 = Percentile(buckets, count, 0.95),
-            P98 = Percentile(buckets, count, 0.98),
-            P99 = Percentile(buckets, count, 0.99),
-            P999 = Percentile(buckets, count, 0.999),
+            StdDevMilliseconds = count <= 1 ? 0 : Math.Sqrt(squares / count) / 1000.0,
+            P50 = Percentile(buckets, count, 0.50, min, max),
+            P75 = Percentile(buckets, count, 0.75, min, max),
+            P95 = Percentile(buckets, count, 0.95, min, max),
+            P98 = Percentile(buckets, count, 0.98, min, max),
+            P99 = Percentile(buckets, count, 0.99, min, max),
+            P999 = Percentile(buckets, count, 0.999, min, max),
         };
     }
 
-    private static double Percentile(long[] buckets, long count, double quantile)
+    /// <summary>The bucket midpoint at the quantile's rank, kept within [<paramref name="min"/>, <paramref name="max"/>] (microseconds), in milliseconds.</summary>
+    private static double Percentile(long[] buckets, long count, double quantile, double min, double max)
     {
         long rank = Math.Max(1, (long)Math.Ceiling(quantile * count));
         long seen = 0;
@@ -115,7 +131,7 @@ public sealed record LatencySummary
             seen += buckets[i];
             if (seen >= rank)
             {
-                return LatencyHistogram.ValueOf(i) / 1000.0;
+                return Math.Clamp(LatencyHistogram.ValueOf(i), min, Math.Max(min, max)) / 1000.0;
             }
         }
 

@@ -41,16 +41,36 @@ internal sealed class ShardCursor
     public HistogramCursor? EndToEnd;
 }
 
-/// <summary>One consumer's previous read of a cumulative histogram, to turn it into interval deltas.</summary>
+/// <summary>
+/// One consumer's previous read of a cumulative histogram, to turn it into interval deltas, and the
+/// exact extremes recorded since (handed over by the histogram, see <see cref="LatencyHistogram.TakeExtremes"/>).
+/// </summary>
 internal sealed class HistogramCursor
 {
     private readonly long[] _previous = new long[LatencyHistogram.BucketCount];
     private long _previousSum;
 
+    /// <summary>The histogram this cursor reads, once attached to it; set under its read gate.</summary>
+    public LatencyHistogram? Histogram;
+
+    /// <summary>Smallest value recorded since this cursor's previous read (<see cref="long.MaxValue"/>: none); under the histogram's read gate.</summary>
+    public long PendingMin = long.MaxValue;
+
+    /// <summary>Largest value recorded since this cursor's previous read (−1: none); under the histogram's read gate.</summary>
+    public long PendingMax = -1;
+
     /// <summary>Writes the counts since the previous read into <paramref name="delta"/>, returns the sum since then, and moves on.</summary>
-    public long Take(LatencyHistogram histogram, long[] scratch, long[] delta)
+    public long Take(LatencyHistogram histogram, long[] scratch, long[] delta) => Take(histogram, scratch, delta, out _, out _);
+
+    /// <summary>
+    /// As <see cref="Take(LatencyHistogram, long[], long[])"/>, also giving the exact smallest and
+    /// largest value recorded since the previous read (<see cref="long.MaxValue"/> and −1 when none).
+    /// </summary>
+    public long Take(LatencyHistogram histogram, long[] scratch, long[] delta, out long min, out long max)
     {
+        // Counts first, extremes after: the order the histogram's recorders rely on.
         long sum = histogram.Read(scratch);
+        (min, max) = histogram.TakeExtremes(this);
         for (int i = 0; i < scratch.Length; i++)
         {
             long now = scratch[i];

@@ -185,7 +185,8 @@ internal sealed class ShardMetrics
     public long TakePeak() => Interlocked.Exchange(ref _peakHeld, 0);
 
     /// <summary>
-    /// Closes <paramref name="cursor"/>'s interval at <paramref name="now"/>: histogram deltas, busy time
+    /// Closes <paramref name="cursor"/>'s interval at <paramref name="now"/>: histogram deltas with their
+    /// exact extremes, busy time
     /// (finished work plus the running part of unfinished work), utilisation, unfinished work and the
     /// cursor's depth peak (reset). Call from one thread at a time (the stage serialises snapshots).
     /// </summary>
@@ -199,9 +200,11 @@ internal sealed class ShardMetrics
         cursor.PreviousSnapshot = now;
         double utilization = elapsed == 0 ? 0 : Math.Clamp(busyDelta / ((double)elapsed * Slots.Length), 0, 1);
 
-        workSum = cursor.Work!.Take(WorkDuration, _scratch, workDelta);
-        waitSum = cursor.Wait!.Take(QueueWait, _scratch, waitDelta);
-        endToEndSum = EndToEnd is null ? 0 : cursor.EndToEnd!.Take(EndToEnd, _scratch, endToEndDelta);
+        workSum = cursor.Work!.Take(WorkDuration, _scratch, workDelta, out long workMin, out long workMax);
+        waitSum = cursor.Wait!.Take(QueueWait, _scratch, waitDelta, out long waitMin, out long waitMax);
+        long endToEndMin = long.MaxValue;
+        long endToEndMax = -1;
+        endToEndSum = EndToEnd is null ? 0 : cursor.EndToEnd!.Take(EndToEnd, _scratch, endToEndDelta, out endToEndMin, out endToEndMax);
         if (EndToEnd is null)
         {
             Array.Clear(endToEndDelta);
@@ -223,9 +226,9 @@ internal sealed class ShardMetrics
             Utilization = utilization,
             UnfinishedWork = TimeSpan.FromSeconds(unfinished / (double)TicksPerSecond),
             LongestRunning = TimeSpan.FromSeconds(longest / (double)TicksPerSecond),
-            WorkDuration = WithLast(LatencySummary.From(workDelta, workSum), WorkDuration),
-            QueueWait = WithLast(LatencySummary.From(waitDelta, waitSum), QueueWait),
-            EndToEnd = EndToEnd is null ? null : WithLast(LatencySummary.From(endToEndDelta, endToEndSum), EndToEnd),
+            WorkDuration = WithLast(LatencySummary.From(workDelta, workSum, workMin, workMax), WorkDuration),
+            QueueWait = WithLast(LatencySummary.From(waitDelta, waitSum, waitMin, waitMax), QueueWait),
+            EndToEnd = EndToEnd is null ? null : WithLast(LatencySummary.From(endToEndDelta, endToEndSum, endToEndMin, endToEndMax), EndToEnd),
         };
     }
 
