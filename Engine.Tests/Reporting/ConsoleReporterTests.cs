@@ -92,36 +92,32 @@ public class ConsoleReporterTests
     }
 
     [Test]
-    public async Task It_writes_to_any_text_writer_and_can_add_the_App_Metrics_text_format()
+    public async Task It_writes_the_table_to_any_text_writer()
     {
         using var writer = new StringWriter();
-        var reporter = new ConsoleReporter(new ConsoleReporterOptions { Writer = writer, AppMetricsText = true });
-        await reporter.FlushAsync(FixedReport(), CancellationToken.None);
+        await new ConsoleReporter(new ConsoleReporterOptions { Writer = writer }).FlushAsync(FixedReport(), CancellationToken.None);
+        Assert.That(writer.ToString(), Is.EqualTo(ConsoleReporter.Format(FixedReport())));
+    }
+
+    [Test]
+    public async Task In_App_Metrics_text_mode_it_writes_only_the_points_as_App_Metrics_console_reporter_does()
+    {
+        using var writer = new StringWriter();
+        var reporter = new ConsoleReporter(new ConsoleReporterOptions { Writer = writer, AppMetricsText = true, RateUnit = RateUnit.Hours });
+        await reporter.FlushAsync(AppMetricsGoldenTests.Report(), CancellationToken.None);
         string text = writer.ToString();
         Assert.Multiple(() =>
         {
-            Assert.That(text, Does.StartWith(ConsoleReporter.Format(FixedReport())));
-            Assert.That(text, Does.Contain("""
-                # TIMESTAMP: 639313794050000000
-                # MEASUREMENT: engine__queue_depth
-                # TAGS:
-                            pipeline = orders
-                               stage = enrich-and-check-everything
-                               shard = 0
-                                 app = demo
-                                 env = dev
-                              server = h1
-                               mtype = gauge
-                                unit = items
-                # FIELDS:
-                               value = 7.00
-                --------------------------------------------------------------
-                """.Replace("\r\n", "\n", StringComparison.Ordinal)));
-            Assert.That(text, Does.Contain("         count.meter = 1000\n"));
-            Assert.That(text, Does.Contain("# MEASUREMENT: engine__limiter_wait_time\n"));
-            Assert.That(text, Does.Contain("# MEASUREMENT: engine__reporter_flushes\n"));
+            Assert.That(text, Does.StartWith("# TIMESTAMP: 639313794050000000\n# MEASUREMENT: [engine] queue_depth\n"), "no table before the points");
+            Assert.That(text, Does.EndWith("                    p75 = 0\n--------------------------------------------------------------\n\n"), "ConsoleMetricsReporter writes the formatter's output with WriteLine");
+            Assert.That(text, Does.Contain("              unit_rate = h\n# FIELDS:\n            count.meter = 200\n                 rate1m = 72000\n"), "the rate unit option: 20/s is 72,000/h");
+            Assert.That(text, Does.Not.Contain("engine "));
         });
     }
+
+    [Test]
+    public void An_undefined_rate_unit_is_refused_naming_the_option() =>
+        Assert.That(() => new ConsoleReporter(new ConsoleReporterOptions { RateUnit = (RateUnit)0 }), Throws.ArgumentException.With.Property("ParamName").EqualTo("options.RateUnit"));
 
     [Test]
     public void Stage_lines_carry_the_columns_of_the_view()

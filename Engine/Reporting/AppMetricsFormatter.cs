@@ -5,25 +5,39 @@ using Engine.Metrics;
 namespace Engine.Reporting;
 
 /// <summary>
-/// Turns stage snapshots into points in App.Metrics' InfluxDB layout, so dashboards built for
-/// App.Metrics work unchanged: measurement <c>engine__{name}</c>; tags: the metric's own
-/// (<c>pipeline</c>, <c>stage</c>, <c>shard</c>, then <c>reason</c>), the global <c>app</c>, <c>env</c>,
-/// <c>server</c>, then <c>mtype</c> and <c>unit</c> (timers add <c>unit_dur</c> and <c>unit_rate</c>,
-/// meters <c>unit_rate</c>); fields per metric type: counter <c>value</c> (integer); gauge <c>value</c>
-/// (float); meter <c>count.meter</c> (integer), <c>rate1m</c>, <c>rate5m</c>, <c>rate15m</c>,
-/// <c>rate.mean</c>; timer the meter fields then <c>samples</c> (integer), <c>last</c>, <c>count.hist</c>
-/// (integer), <c>sum</c>, <c>min</c>, <c>max</c>, <c>mean</c>, <c>median</c>, <c>stddev</c>, <c>p999</c>,
-/// <c>p99</c>, <c>p98</c>, <c>p95</c>, <c>p75</c> (milliseconds). One formatter per reporter: it keeps
-/// the meters' rate state.
+/// Turns stage snapshots into points in App.Metrics' layout, so dashboards built for App.Metrics work
+/// unchanged: context <c>engine</c> (the writer names the measurement: <c>engine__{name}</c> in line
+/// protocol, <c>[engine] {name}</c> in text); tags: the metric's own (<c>pipeline</c>, <c>stage</c>,
+/// <c>shard</c>, then <c>reason</c>), the global <c>app</c>, <c>env</c>, <c>server</c>, then <c>mtype</c>
+/// and <c>unit</c> (timers add <c>unit_dur</c> and <c>unit_rate</c>, meters <c>unit_rate</c>); fields
+/// per metric type: counter <c>value</c> (integer); gauge <c>value</c> (float); meter <c>count.meter</c>
+/// (integer), <c>rate1m</c>, <c>rate5m</c>, <c>rate15m</c>, <c>rate.mean</c> (per <see cref="RateUnit"/>);
+/// timer the meter fields then <c>samples</c> (integer), <c>last</c>, <c>count.hist</c> (integer),
+/// <c>sum</c>, <c>min</c>, <c>max</c>, <c>mean</c>, <c>median</c>, <c>stddev</c>, <c>p999</c>, <c>p99</c>,
+/// <c>p98</c>, <c>p95</c>, <c>p75</c> (milliseconds). Points go out in App.Metrics' order of metric
+/// types (gauges, counters, meters, timers), each type in the order written. One formatter per
+/// reporter: it keeps every meter's and timer's running state (see <see cref="SeriesState"/>).
 /// </summary>
 internal sealed class AppMetricsFormatter
 {
+    /// <summary>App.Metrics' reservoir size (1,028 samples): a timer's <c>samples</c> never exceeds it.</summary>
+    public const int ReservoirSize = 1028;
+
     private const string Context = "engine";
+    private static readonly string[] TypeOrder = ["gauge", "counter", "meter", "timer"];
+    private readonly Dictionary<string, SeriesState> _series = new(StringComparer.Ordinal);
+    private readonly List<Point> _points = [];
+    private readonly double _perUnit;
+    private readonly string _rateTag;
     private GlobalTags _global;
-    private readonly Dictionary<string, MeterRates> _rates = new(StringComparer.Ordinal);
 
     /// <summary>A formatter; <paramref name="global"/> tags the points of <see cref="Write(IPointWriter, StageMetricsSnapshot, long)"/> (a report brings its own).</summary>
-    public AppMetricsFormatter(GlobalTags? global = null) => _global = global ?? GlobalTags.Default();
+    public AppMetricsFormatter(GlobalTags? global = null, RateUnit rateUnit = RateUnit.Minutes)
+    {
+        _global = global ?? GlobalTags.Default();
+        _perUnit = MeterRates.PerUnit(rateUnit);
+        _rateTag = MeterRates.Tag(rateUnit);
+    }
 
     /// <summary>Nanoseconds since the Unix epoch, the precision every point is written with.</summary>
     public static long Nanoseconds(DateTimeOffset timestamp) => (timestamp.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;
@@ -35,29 +49,29 @@ internal sealed class AppMetricsFormatter
         _global = report.Tags;
         foreach (StageMetricsSnapshot stage in report.AllStages)
         {
-            Write(writer, stage, ts);
+            Collect(stage, ts);
         }
 
         foreach (LoopMetricsSnapshot loop in report.Loops)
         {
             List<KeyValuePair<string, string?>> own = [new("loop", loop.Loop)];
-            Gauge(writer, "loop_running", own, loop.Running, "runs", ts);
-            Counter(writer, "loop_runs", own, loop.Runs, "runs", ts);
-            Counter(writer, "loop_failed_runs", own, loop.FailedRuns, "runs", ts);
-            Gauge(writer, "loop_run_duration", own, loop.LastRunDuration.TotalMilliseconds, "ms", ts);
-            Gauge(writer, "loop_run_items", own, loop.LastRunItems, "items", ts);
-            Gauge(writer, "loop_run_failed_items", own, loop.LastRunFailedItems, "items", ts);
-            Gauge(writer, "loop_since_success", own, loop.SinceLastSuccess?.TotalSeconds ?? double.NaN, "s", ts);
+            Gauge("loop_running", own, loop.Running, "runs", ts);
+            Counter("loop_runs", own, loop.Runs, "runs", ts);
+            Counter("loop_failed_runs", own, loop.FailedRuns, "runs", ts);
+            Gauge("loop_run_duration", own, loop.LastRunDuration.TotalMilliseconds, "ms", ts);
+            Gauge("loop_run_items", own, loop.LastRunItems, "items", ts);
+            Gauge("loop_run_failed_items", own, loop.LastRunFailedItems, "items", ts);
+            Gauge("loop_since_success", own, loop.SinceLastSuccess?.TotalSeconds ?? double.NaN, "s", ts);
         }
 
         foreach (LimiterMetricsSnapshot limiter in report.Limiters)
         {
             List<KeyValuePair<string, string?>> own = [new("limiter", limiter.Limiter)];
-            Gauge(writer, "limiter_held", own, limiter.Held, "slots", ts);
-            Gauge(writer, "limiter_waiting", own, limiter.Waiting, "callers", ts);
-            Gauge(writer, "limiter_max", own, limiter.MaxConcurrency, "slots", ts);
-            Counter(writer, "limiter_acquired", own, limiter.Acquired, "slots", ts);
-            Timer(writer, "limiter_wait_time", own, limiter.WaitTime, report.Interval.TotalSeconds, ts);
+            Gauge("limiter_held", own, limiter.Held, "slots", ts);
+            Gauge("limiter_waiting", own, limiter.Waiting, "callers", ts);
+            Gauge("limiter_max", own, limiter.MaxConcurrency, "slots", ts);
+            Counter("limiter_acquired", own, limiter.Acquired, "slots", ts);
+            Timer("limiter_wait_time", own, limiter.WaitTime, report.Interval, ts);
         }
 
         foreach (ReporterStatus status in report.Reporters)
@@ -65,24 +79,32 @@ internal sealed class AppMetricsFormatter
             List<KeyValuePair<string, string?>> own = [new("reporter", status.Reporter)];
             foreach ((string result, long value) in new[] { ("succeeded", status.Succeeded), ("failed", status.Failed), ("timed_out", status.TimedOut), ("skipped", status.Skipped) })
             {
-                Counter(writer, "reporter_flushes", [.. own, new("result", result)], value, "flushes", ts);
+                Counter("reporter_flushes", [.. own, new("result", result)], value, "flushes", ts);
             }
 
             if (status.Delivery is { } delivery)
             {
                 foreach ((string result, long value) in new[] { ("sent", delivery.Sent), ("dropped", delivery.Dropped), ("rejected", delivery.Rejected) })
                 {
-                    Counter(writer, "reporter_points", [.. own, new("result", result)], value, "points", ts);
+                    Counter("reporter_points", [.. own, new("result", result)], value, "points", ts);
                 }
 
-                Gauge(writer, "reporter_buffered_points", own, delivery.Buffered, "points", ts);
-                Counter(writer, "reporter_failed_requests", own, delivery.FailedRequests, "requests", ts);
+                Gauge("reporter_buffered_points", own, delivery.Buffered, "points", ts);
+                Counter("reporter_failed_requests", own, delivery.FailedRequests, "requests", ts);
             }
         }
+
+        Flush(writer);
     }
 
     /// <summary>Writes every figure of every shard of <paramref name="stage"/>.</summary>
     public void Write(IPointWriter writer, StageMetricsSnapshot stage, long timestampNanoseconds)
+    {
+        Collect(stage, timestampNanoseconds);
+        Flush(writer);
+    }
+
+    private void Collect(StageMetricsSnapshot stage, long timestampNanoseconds)
     {
         foreach (ShardMetricsSnapshot shard in stage.Shards)
         {
@@ -92,69 +114,91 @@ internal sealed class AppMetricsFormatter
                 new("stage", stage.Stage),
                 new("shard", shard.Shard.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ];
-            double seconds = shard.Interval.TotalSeconds;
+            TimeSpan interval = shard.Interval;
             var c = shard.Counts;
-            Gauge(writer, "queue_depth", own, shard.Depth, "items", timestampNanoseconds);
-            Gauge(writer, "queue_depth_peak", own, shard.DepthPeak, "items", timestampNanoseconds);
-            Gauge(writer, "in_flight", own, c.InFlight, "items", timestampNanoseconds);
-            Counter(writer, "items_added", own, c.Accepted, "items", timestampNanoseconds);
-            Counter(writer, "items_refused", own, c.Refused, "items", timestampNanoseconds);
-            Counter(writer, "handler_errors", own, c.HandlerErrors, "errors", timestampNanoseconds);
-            Counter(writer, "retries", own, c.Retries, "items", timestampNanoseconds);
-            Counter(writer, "dead_lettered", own, c.DeadLettered, "items", timestampNanoseconds);
-            Counter(writer, "items_abandoned", own, c.Abandoned, "items", timestampNanoseconds);
+            Gauge("queue_depth", own, shard.Depth, "items", timestampNanoseconds);
+            Gauge("queue_depth_peak", own, shard.DepthPeak, "items", timestampNanoseconds);
+            Gauge("in_flight", own, c.InFlight, "items", timestampNanoseconds);
+            Counter("items_added", own, c.Accepted, "items", timestampNanoseconds);
+            Counter("items_refused", own, c.Refused, "items", timestampNanoseconds);
+            Counter("handler_errors", own, c.HandlerErrors, "errors", timestampNanoseconds);
+            Counter("retries", own, c.Retries, "items", timestampNanoseconds);
+            Counter("dead_lettered", own, c.DeadLettered, "items", timestampNanoseconds);
+            Counter("items_abandoned", own, c.Abandoned, "items", timestampNanoseconds);
             foreach ((string reason, long value) in new[] { ("pending", c.SupersededPending), ("merged", c.SupersededMerged), ("in_flight", c.SupersededInFlight), ("content", c.SupersededContent), ("stale_retry", c.SupersededStaleRetry) })
             {
-                Counter(writer, "items_superseded", [.. own, new("reason", reason)], value, "items", timestampNanoseconds);
+                Counter("items_superseded", [.. own, new("reason", reason)], value, "items", timestampNanoseconds);
             }
 
             foreach ((string reason, long value) in new[] { ("drop_oldest", c.DroppedOldest), ("drop_newest", c.DroppedNewest), ("drop_write", c.DroppedWrite) })
             {
-                Counter(writer, "items_dropped", [.. own, new("reason", reason)], value, "items", timestampNanoseconds);
+                Counter("items_dropped", [.. own, new("reason", reason)], value, "items", timestampNanoseconds);
             }
 
-            Meter(writer, "items_processed", own, c.Processed, shard.IntervalCounts.Processed, seconds, timestampNanoseconds);
-            Counter(writer, "busy_time", own, (long)shard.BusyTime.TotalMilliseconds, "ms", timestampNanoseconds);
-            Gauge(writer, "utilization", own, shard.Utilization, "ratio", timestampNanoseconds);
-            Gauge(writer, "unfinished_work", own, shard.UnfinishedWork.TotalSeconds, "s", timestampNanoseconds);
-            Gauge(writer, "longest_running", own, shard.LongestRunning.TotalSeconds, "s", timestampNanoseconds);
-            Gauge(writer, "dedupe_waiting_keys", own, c.DedupeWaitingKeys, "keys", timestampNanoseconds);
-            Gauge(writer, "dedupe_tracked_keys", own, c.ContentTrackedKeys, "keys", timestampNanoseconds);
-            Counter(writer, "dedupe_content_evictions", own, c.ContentEvictions, "keys", timestampNanoseconds);
-            Timer(writer, "work_duration", own, shard.WorkDuration, seconds, timestampNanoseconds);
-            Timer(writer, "queue_wait", own, shard.QueueWait, seconds, timestampNanoseconds);
+            Meter("items_processed", own, c.Processed, shard.IntervalCounts.Processed, interval, timestampNanoseconds);
+            Counter("busy_time", own, (long)shard.BusyTime.TotalMilliseconds, "ms", timestampNanoseconds);
+            Gauge("utilization", own, shard.Utilization, "ratio", timestampNanoseconds);
+            Gauge("unfinished_work", own, shard.UnfinishedWork.TotalSeconds, "s", timestampNanoseconds);
+            Gauge("longest_running", own, shard.LongestRunning.TotalSeconds, "s", timestampNanoseconds);
+            Gauge("dedupe_waiting_keys", own, c.DedupeWaitingKeys, "keys", timestampNanoseconds);
+            Gauge("dedupe_tracked_keys", own, c.ContentTrackedKeys, "keys", timestampNanoseconds);
+            Counter("dedupe_content_evictions", own, c.ContentEvictions, "keys", timestampNanoseconds);
+            Timer("work_duration", own, shard.WorkDuration, interval, timestampNanoseconds);
+            Timer("queue_wait", own, shard.QueueWait, interval, timestampNanoseconds);
             if (shard.EndToEnd is { } endToEnd)
             {
-                Timer(writer, "end_to_end_latency", own, endToEnd, seconds, timestampNanoseconds);
+                Timer("end_to_end_latency", own, endToEnd, interval, timestampNanoseconds);
             }
         }
     }
 
-    /// <summary><c>{context}__{name}</c>, lower-cased, spaces as underscores, dots kept.</summary>
-    public static string Measurement(string name) => (Context + "__" + name).ToLowerInvariant().Replace(' ', '_');
+    /// <summary>The measurement App.Metrics' InfluxDB reporter writes by default: <c>{context}__{name}</c>, lower-cased, spaces as underscores, dots kept.</summary>
+    public static string Measurement(string name) => Measurement(Context, name);
 
-    private void Counter(IPointWriter writer, string name, List<KeyValuePair<string, string?>> own, long value, string unit, long ts) =>
-        writer.Write(Measurement(name), Tags(own, "counter", unit), [new("value", value)], ts);
+    /// <summary>As <see cref="Measurement(string)"/> for any context.</summary>
+    public static string Measurement(string context, string name) => (context + "__" + name).ToLowerInvariant().Replace(' ', '_');
 
-    private void Gauge(IPointWriter writer, string name, List<KeyValuePair<string, string?>> own, double value, string unit, long ts) =>
-        writer.Write(Measurement(name), Tags(own, "gauge", unit), [new("value", value)], ts);
-
-    private void Meter(IPointWriter writer, string name, List<KeyValuePair<string, string?>> own, long count, long intervalCount, double seconds, long ts)
+    /// <summary>Writes the collected points in App.Metrics' order of metric types and forgets them.</summary>
+    private void Flush(IPointWriter writer)
     {
-        MeterRates rates = RatesFor(name, own, intervalCount, seconds);
-        writer.Write(Measurement(name), Tags(own, "meter", "items", rateUnit: "s"), MeterFields(count, rates), ts);
+        foreach (string type in TypeOrder)
+        {
+            foreach (Point point in _points)
+            {
+                if (point.Type == type)
+                {
+                    writer.Write(writer.Measurement(Context, point.Name), point.Tags, point.Fields, point.Timestamp);
+                }
+            }
+        }
+
+        _points.Clear();
     }
 
-    private void Timer(IPointWriter writer, string name, List<KeyValuePair<string, string?>> own, LatencySummary summary, double seconds, long ts)
+    private void Counter(string name, List<KeyValuePair<string, string?>> own, long value, string unit, long ts) =>
+        _points.Add(new Point("counter", name, Tags(own, "counter", unit), [new("value", value)], ts));
+
+    private void Gauge(string name, List<KeyValuePair<string, string?>> own, double value, string unit, long ts) =>
+        _points.Add(new Point("gauge", name, Tags(own, "gauge", unit), [new("value", value)], ts));
+
+    private void Meter(string name, List<KeyValuePair<string, string?>> own, long count, long intervalCount, TimeSpan interval, long ts)
     {
-        MeterRates rates = RatesFor(name, own, summary.Count, seconds);
-        List<KeyValuePair<string, object>> fields = MeterFields(rates.Count, rates);
+        MeterRates rates = StateOf(name, own).Rates;
+        rates.Update(intervalCount, interval);
+        _points.Add(new Point("meter", name, Tags(own, "meter", "items", rateUnit: _rateTag), MeterFields(count, rates), ts));
+    }
+
+    private void Timer(string name, List<KeyValuePair<string, string?>> own, LatencySummary summary, TimeSpan interval, long ts)
+    {
+        SeriesState state = StateOf(name, own);
+        state.Add(summary, interval);
+        List<KeyValuePair<string, object>> fields = MeterFields(state.Rates.Count, state.Rates);
         fields.AddRange(
         [
-            new("samples", summary.Count),
-            new("last", summary.LastMilliseconds),
-            new("count.hist", summary.Count),
-            new("sum", summary.SumMilliseconds),
+            new("samples", Math.Min(state.Count, ReservoirSize)),
+            new("last", state.LastMilliseconds),
+            new("count.hist", state.Count),
+            new("sum", state.SumMilliseconds),
             new("min", summary.MinMilliseconds),
             new("max", summary.MaxMilliseconds),
             new("mean", summary.MeanMilliseconds),
@@ -166,32 +210,29 @@ internal sealed class AppMetricsFormatter
             new("p95", summary.P95),
             new("p75", summary.P75),
         ]);
-        writer.Write(Measurement(name), Tags(own, "timer", "items", durationUnit: "ms", rateUnit: "s"), fields, ts);
+        _points.Add(new Point("timer", name, Tags(own, "timer", "items", durationUnit: "ms", rateUnit: _rateTag), fields, ts));
     }
 
-    private static List<KeyValuePair<string, object>> MeterFields(long count, MeterRates rates) =>
+    private List<KeyValuePair<string, object>> MeterFields(long count, MeterRates rates) =>
     [
         new("count.meter", count),
-        new("rate1m", rates.OneMinute),
-        new("rate5m", rates.FiveMinutes),
-        new("rate15m", rates.FifteenMinutes),
-        new("rate.mean", rates.Mean),
+        new("rate1m", rates.OneMinute * _perUnit),
+        new("rate5m", rates.FiveMinutes * _perUnit),
+        new("rate15m", rates.FifteenMinutes * _perUnit),
+        new("rate.mean", rates.Mean * _perUnit),
     ];
 
-    private MeterRates RatesFor(string name, List<KeyValuePair<string, string?>> own, long intervalCount, double seconds)
+    private SeriesState StateOf(string name, List<KeyValuePair<string, string?>> own)
     {
-        string series = Series(name, own);
-        if (!_rates.TryGetValue(series, out MeterRates? rates))
+        string series = name + "\u001f" + string.Join("\u001f", own.Select(t => t.Value));
+        if (!_series.TryGetValue(series, out SeriesState? state))
         {
-            rates = new MeterRates();
-            _rates[series] = rates;
+            state = new SeriesState();
+            _series[series] = state;
         }
 
-        rates.Update(intervalCount, seconds);
-        return rates;
+        return state;
     }
-
-    private static string Series(string name, List<KeyValuePair<string, string?>> own) => name + "\u001f" + string.Join("\u001f", own.Select(t => t.Value));
 
     private List<KeyValuePair<string, string?>> Tags(List<KeyValuePair<string, string?>> own, string type, string unit, string? durationUnit = null, string? rateUnit = null)
     {
@@ -207,5 +248,35 @@ internal sealed class AppMetricsFormatter
         }
 
         return tags;
+    }
+
+    private readonly record struct Point(string Type, string Name, List<KeyValuePair<string, string?>> Tags, List<KeyValuePair<string, object>> Fields, long Timestamp);
+
+    /// <summary>
+    /// What App.Metrics keeps for one meter or timer between reports and a report's interval does not
+    /// carry: the meter rates, and a timer's cumulative count and sum (App.Metrics' <c>count.hist</c>
+    /// and <c>sum</c> never reset) and its last value, which stays until a newer one is recorded.
+    /// </summary>
+    private sealed class SeriesState
+    {
+        public MeterRates Rates { get; } = new();
+
+        public long Count { get; private set; }
+
+        public double SumMilliseconds { get; private set; }
+
+        public double LastMilliseconds { get; private set; }
+
+        /// <summary>Adds a timer's interval.</summary>
+        public void Add(LatencySummary interval, TimeSpan length)
+        {
+            Rates.Update(interval.Count, length);
+            Count += interval.Count;
+            SumMilliseconds += interval.SumMilliseconds;
+            if (interval.Count > 0)
+            {
+                LastMilliseconds = interval.LastMilliseconds;
+            }
+        }
     }
 }

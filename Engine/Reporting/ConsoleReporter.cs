@@ -10,8 +10,9 @@ namespace Engine.Reporting;
 /// <summary>
 /// Writes a compact, human-readable view to a <see cref="TextWriter"/> at every flush: a header
 /// (time, interval, global tags), one line per stage (see <see cref="StageLine"/> for the columns),
-/// optionally a per-shard table, then loops, limiters and reporters; optionally every point again in
-/// App.Metrics' text format. Numbers use the invariant culture.
+/// optionally a per-shard table, then loops, limiters and reporters. Numbers use the invariant
+/// culture. With <see cref="ConsoleReporterOptions.AppMetricsText"/> it writes instead every point in
+/// App.Metrics' plain-text format, as App.Metrics' console reporter would.
 /// </summary>
 public sealed class ConsoleReporter : IMetricsReporter
 {
@@ -31,7 +32,12 @@ public sealed class ConsoleReporter : IMetricsReporter
         FlushInterval = options.FlushInterval;
         _writer = options.Writer ?? Console.Out;
         _showShards = options.ShowShards;
-        _appMetrics = options.AppMetricsText ? new AppMetricsFormatter() : null;
+        if (!Enum.IsDefined(options.RateUnit))
+        {
+            throw OptionsValidation.Invalid("ConsoleReporter", "options.RateUnit", $"must be Seconds, Minutes or Hours; it is {(int)options.RateUnit}.");
+        }
+
+        _appMetrics = options.AppMetricsText ? new AppMetricsFormatter(rateUnit: options.RateUnit) : null;
     }
 
     /// <inheritdoc />
@@ -49,7 +55,7 @@ public sealed class ConsoleReporter : IMetricsReporter
         return [.. report.AllStages.Select(StageLine.From)];
     }
 
-    /// <summary>The text one flush writes (without the App.Metrics text section).</summary>
+    /// <summary>The text one flush writes as a table (the default view).</summary>
     /// <param name="report">The report.</param>
     /// <param name="showShards">Whether to add a per-shard table under each stage.</param>
     /// <returns>The text, lines ending with <c>\n</c>.</returns>
@@ -102,12 +108,17 @@ public sealed class ConsoleReporter : IMetricsReporter
     public async ValueTask FlushAsync(MetricsReport report, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(report);
-        string text = Format(report, _showShards);
-        if (_appMetrics is not null)
+        string text;
+        if (_appMetrics is null)
         {
-            var points = new StringBuilder(text);
+            text = Format(report, _showShards);
+        }
+        else
+        {
+            // App.Metrics' console reporter writes the formatter's output with Console.WriteLine.
+            var points = new StringBuilder();
             _appMetrics.Write(new AppMetricsTextWriter(points), report);
-            text = points.ToString();
+            text = points.Append('\n').ToString();
         }
 
         await _writer.WriteAsync(text.AsMemory(), cancellationToken).ConfigureAwait(false);

@@ -19,6 +19,17 @@ public sealed class ConsoleReporterOptions
     /// <summary>Whether to add a table with one row per shard under each stage. Default false.</summary>
     public bool ShowShards { get; set; }
 
-    /// <summary>Whether to add every point in App.Metrics' plain-text format (the same points the InfluxDB reporter sends). Default false.</summary>
+    /// <summary>
+    /// Whether to write every point in App.Metrics' plain-text format instead of the table: the same
+    /// points the InfluxDB reporter sends, laid out byte for byte as App.Metrics' console reporter
+    /// writes them, so a reader of App.Metrics' text can parse it. Default false (the table). For both
+    /// views, add two console reporters.
+    /// </summary>
     public bool AppMetricsText { get; set; }
+
+    /// <summary>
+    /// With <see cref="AppMetricsText"/>, the unit of meter and timer rates and their <c>unit_rate</c>
+    /// tag. Default <see cref="Reporting.RateUnit.Minutes"/>, App.Metrics' default.
+    /// </summary>
+    public RateUnit RateUnit { get; set; } = RateUnit.Minutes;
 }

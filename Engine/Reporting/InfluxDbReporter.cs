@@ -41,7 +41,7 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
     private readonly PointBuffer _buffer;
-    private readonly AppMetricsFormatter _formatter = new();
+    private readonly AppMetricsFormatter _formatter;
     private long _sent;
     private long _dropped;
     private long _rejected;
@@ -71,6 +71,11 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
         if (options.Logger is null)
         {
             throw OptionsValidation.Invalid(owner, "options.Logger", "may not be null (use NullLogger.Instance).");
+        }
+
+        if (!Enum.IsDefined(options.RateUnit))
+        {
+            throw OptionsValidation.Invalid(owner, "options.RateUnit", $"must be Seconds, Minutes or Hours; it is {(int)options.RateUnit}.");
         }
 
         var baseUri = new Uri(url.AbsoluteUri.EndsWith('/') ? url.AbsoluteUri : url.AbsoluteUri + "/");
@@ -121,6 +126,7 @@ public sealed partial class InfluxDbReporter : IMetricsReporter, IDisposable
         _clock = options.TimeProvider;
         _logger = options.Logger;
         _buffer = new PointBuffer(options.MaxBufferedPoints);
+        _formatter = new AppMetricsFormatter(rateUnit: options.RateUnit);
         _http = options.HttpHandler is null
             ? new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2) }, disposeHandler: true)
             : new HttpClient(options.HttpHandler, disposeHandler: false);

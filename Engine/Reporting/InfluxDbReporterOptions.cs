@@ -43,6 +43,13 @@ public sealed class InfluxDbReporterOptions
     /// <summary>InfluxDB 2.x: the API token, sent as <c>Authorization: Token …</c>.</summary>
     public string? Token { get; set; }
 
+    /// <summary>
+    /// The unit of meter and timer rates (<c>rate1m</c>, <c>rate5m</c>, <c>rate15m</c>, <c>rate.mean</c>)
+    /// and their <c>unit_rate</c> tag. Default <see cref="Reporting.RateUnit.Minutes"/>, App.Metrics'
+    /// default (<c>unit_rate=min</c>, events per minute), so App.Metrics dashboards read true.
+    /// </summary>
+    public RateUnit RateUnit { get; set; } = RateUnit.Minutes;
+
     /// <summary>How often to flush. Default 10 s; from 1 ms to 1 day.</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(10);

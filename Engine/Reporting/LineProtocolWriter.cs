@@ -30,6 +30,9 @@ internal sealed class LineProtocolWriter : IPointWriter
         _points = 0;
     }
 
+    /// <summary>App.Metrics' InfluxDB reporter's default: <c>{context}__{name}</c>, lower-cased, spaces as underscores.</summary>
+    public string Measurement(string context, string name) => AppMetricsFormatter.Measurement(context, name);
+
     /// <summary>Writes one point.</summary>
     /// <param name="measurement">The measurement name.</param>
     /// <param name="tags">Tags in the order to write them; empty values are left out.</param>
