@@ -187,6 +187,114 @@ public class InfluxDbReporterTests
     }
 
 
+    [Test]
+    public async Task The_golden_report_round_trips_through_the_server_with_App_Metrics_field_types_and_exact_values()
+    {
+        string db = NewDatabase();
+        using var reporter = Reporter(_server.Url, db);
+        await reporter.FlushAsync(AppMetricsGoldenTests.Report(), CancellationToken.None).AsTask().Within();
+
+        async Task<Dictionary<string, string>> FieldTypes(string measurement) =>
+            (await _server.QueryAsync(db, $"SHOW FIELD KEYS FROM \"{measurement}\"")).Single().Values.ToDictionary(v => (string)v[0]!, v => (string)v[1]!);
+        async Task<Dictionary<string, object?>> Row(string measurement)
+        {
+            InfluxDbServer.Series series = (await _server.QueryAsync(db, $"SELECT * FROM \"{measurement}\"")).Single();
+            return series.Columns.Zip(series.Values.Single()).ToDictionary(p => p.First, p => p.Second);
+        }
+
+        Dictionary<string, string> timerTypes = await FieldTypes("engine__work_duration");
+        Dictionary<string, object?> timer = await Row("engine__work_duration");
+        Dictionary<string, object?> meter = await Row("engine__items_processed");
+        Dictionary<string, object?> counter = await Row("engine__items_added");
+        Dictionary<string, object?> gauge = await Row("engine__utilization");
+        Dictionary<string, string> counterTypes = await FieldTypes("engine__items_added");
+        Dictionary<string, string> gaugeTypes = await FieldTypes("engine__utilization");
+        Assert.Multiple(() =>
+        {
+            // App.Metrics' types: long and int fields are integers, doubles floats.
+            foreach (string integer in new[] { "count.meter", "samples", "count.hist" })
+            {
+                Assert.That(timerTypes[integer], Is.EqualTo("integer"), integer);
+            }
+
+            foreach (string real in new[] { "rate1m", "rate5m", "rate15m", "rate.mean", "last", "sum", "min", "max", "mean", "median", "stddev", "p999", "p99", "p98", "p95", "p75" })
+            {
+                Assert.That(timerTypes[real], Is.EqualTo("float"), real);
+            }
+
+            Assert.That(counterTypes, Is.EqualTo(new Dictionary<string, string> { ["value"] = "integer" }));
+            Assert.That(gaugeTypes, Is.EqualTo(new Dictionary<string, string> { ["value"] = "float" }));
+
+            // Values come back exactly, floats included.
+            Assert.That(timer["count.meter"], Is.EqualTo(4L));
+            Assert.That(timer["samples"], Is.EqualTo(4L));
+            Assert.That(timer["count.hist"], Is.EqualTo(4L));
+            Assert.That(timer["rate1m"], Is.EqualTo(24L).Or.EqualTo(24.0), "JSON writes 24.0 as 24");
+            Assert.That(timer["stddev"], Is.EqualTo(1.015504800579495));
+            Assert.That(timer["sum"], Is.EqualTo(6.5));
+            Assert.That(timer["min"], Is.EqualTo(0.5));
+            Assert.That(timer["max"], Is.EqualTo(3.25));
+            Assert.That(timer["last"], Is.EqualTo(1.25));
+            Assert.That(timer["unit_rate"], Is.EqualTo("min"));
+            Assert.That(timer["unit_dur"], Is.EqualTo("ms"));
+            Assert.That(meter["rate1m"], Is.EqualTo(1200L).Or.EqualTo(1200.0));
+            Assert.That(meter["count.meter"], Is.EqualTo(200L));
+            Assert.That(counter["value"], Is.EqualTo(203L));
+            Assert.That(gauge["value"], Is.EqualTo(0.25));
+        });
+    }
+
+    [Test]
+    public async Task String_and_boolean_fields_round_trip_too()
+    {
+        // The formatter writes integers and floats only (as App.Metrics does for its metrics); the
+        // writer also carries strings (LineProtocolSyntax.FormatString) and booleans.
+        string db = NewDatabase();
+        await _server.QueryAsync(db, $"CREATE DATABASE \"{db}\"");
+        var writer = new LineProtocolWriter();
+        writer.Write("engine__types", [new("k", "v")], [new("s", "say \"hi\" \\ bye"), new("b", true), new("i", 7L), new("f", 0.1)], 1_000_000_000);
+        using HttpResponseMessage response = await _server.Client.PostAsync($"write?db={db}&precision=ns", new StringContent(writer.ToString()));
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        InfluxDbServer.Series series = (await _server.QueryAsync(db, "SELECT * FROM \"engine__types\"")).Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(series[0, "s"], Is.EqualTo("say \"hi\" \\ bye"));
+            Assert.That(series[0, "b"], Is.EqualTo(true));
+            Assert.That(series[0, "i"], Is.EqualTo(7L));
+            Assert.That(series[0, "f"], Is.EqualTo(0.1));
+        });
+    }
+
+    [Test]
+    public async Task The_rate_unit_option_reaches_the_server_as_unit_rate_and_scaled_rates()
+    {
+        string db = NewDatabase();
+        using var reporter = Reporter(_server.Url, db, o => o.RateUnit = RateUnit.Seconds);
+        await reporter.FlushAsync(AppMetricsGoldenTests.Report(), CancellationToken.None).AsTask().Within();
+        InfluxDbServer.Series meter = (await _server.QueryAsync(db, "SELECT \"rate1m\", \"rate.mean\" FROM \"engine__items_processed\" GROUP BY \"unit_rate\"")).Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(meter.Tags["unit_rate"], Is.EqualTo("s"));
+            Assert.That(meter[0, "rate1m"], Is.EqualTo(20L).Or.EqualTo(20.0), "20/s per second");
+            Assert.That(meter[0, "rate.mean"], Is.EqualTo(20L).Or.EqualTo(20.0));
+            Assert.That(() => Reporter(_server.Url, db, o => o.RateUnit = (RateUnit)7), Throws.ArgumentException.With.Property("ParamName").EqualTo("options.RateUnit"));
+        });
+    }
+
+    [Test]
+    public async Task An_equals_sign_in_a_measurement_lands_in_the_same_measurement_escaped_or_not()
+    {
+        // App.Metrics writes '=' in a measurement as "\=" (LineProtocolSyntax.EscapeName); the line
+        // protocol only requires commas and spaces to be escaped there, which is what we do. The
+        // server reads both as the same measurement.
+        string db = NewDatabase();
+        await _server.QueryAsync(db, $"CREATE DATABASE \"{db}\"");
+        using HttpResponseMessage response = await _server.Client.PostAsync($"write?db={db}&precision=ns", new StringContent("engine__a\\=b value=1i 1\nengine__a=b value=2i 2\n"));
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        InfluxDbServer.Series measurements = (await _server.QueryAsync(db, "SHOW MEASUREMENTS")).Single();
+        Assert.That(measurements.Values.Select(v => v[0]), Is.EqualTo(new[] { "engine__a=b" }));
+    }
+
     [TestCase("back\\ slash")]
     [TestCase("a\\,b\\=c")]
     [TestCase("\\")]
