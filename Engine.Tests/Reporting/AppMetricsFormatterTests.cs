@@ -1,3 +1,4 @@
+using System.Globalization;
 using Engine.Metrics;
 using Engine.Reporting;
 using Engine.Stages;
@@ -62,6 +63,56 @@ public class AppMetricsFormatterTests
             Assert.That(timer, Does.Contain(",mtype=timer,unit=items,unit_dur=ms,unit_rate=min "));
             Assert.That(FieldKeys(timer), Is.EqualTo(new[] { "count.meter", "rate1m", "rate5m", "rate15m", "rate.mean", "samples", "last", "count.hist", "sum", "min", "max", "mean", "median", "stddev", "p999", "p99", "p98", "p95", "p75" }));
             Assert.That(timer, Does.Contain("samples=3i").And.Contain("count.hist=3i"));
+        });
+    }
+
+    [Test]
+    public async Task Across_reports_count_hist_and_sum_accumulate_last_stays_and_min_and_max_are_recorded_values()
+    {
+        // Each item's handler run lasts exactly its milliseconds on the fake clock.
+        var time = new WatchedTimeProvider();
+        double[] runs = [0.5, 1.5, 3.25, 1.25, 290.816, 287.1];
+        await using var stage = Stage.Create(
+            new StageOptions<int> { Name = "enrich", Shards = 1, KeySelector = _ => "k", TimeProvider = time },
+            (int i, CancellationToken _) => time.Advance(TimeSpan.FromTicks((long)Math.Round(runs[i] * TimeSpan.TicksPerMillisecond))));
+        var formatter = new AppMetricsFormatter(Global);
+
+        Dictionary<string, string> Report()
+        {
+            time.Advance(TimeSpan.FromSeconds(10));
+            var writer = new LineProtocolWriter();
+            formatter.Write(writer, stage.TakeMetricsSnapshot(), 1);
+            string timer = writer.ToString().Split('\n').Single(l => l.StartsWith("engine__work_duration,stage=enrich,shard=0,", StringComparison.Ordinal));
+            return timer.Split(' ')[1].Split(',').ToDictionary(f => f.Split('=')[0], f => f.Split('=')[1]);
+        }
+
+        for (int i = 0; i < 4; i++)
+        {
+            await stage.WriteAsync(i);
+        }
+
+        await TestWait.UntilAsync(() => stage.GetCounts().Processed == 4, "the first four items processed");
+        Dictionary<string, string> first = Report();
+        Dictionary<string, string> idle = Report();
+        await stage.WriteAsync(4);
+        await stage.WriteAsync(5);
+        await TestWait.UntilAsync(() => stage.GetCounts().Processed == 6, "all six processed");
+        Dictionary<string, string> second = Report();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((first["count.hist"], first["sum"], first["min"], first["max"], first["last"]), Is.EqualTo(("4i", "6.5", "0.5", "3.25", "1.25")));
+            Assert.That((idle["count.hist"], idle["count.meter"], idle["sum"], idle["last"], idle["p99"]), Is.EqualTo(("4i", "4i", "6.5", "1.25", "0")), "an idle interval keeps the totals and the last value; its distribution is empty");
+            Assert.That(second["count.hist"], Is.EqualTo("6i"), "cumulative, as App.Metrics' count.hist: not the interval's 2");
+            Assert.That(second["count.meter"], Is.EqualTo("6i"));
+            Assert.That(second["samples"], Is.EqualTo("6i"));
+            Assert.That(double.Parse(second["sum"], CultureInfo.InvariantCulture), Is.EqualTo(584.416).Within(1e-9));
+            Assert.That(second["last"], Is.EqualTo("287.1"));
+            Assert.That(second["min"], Is.EqualTo("287.1"), "the recorded value, not its bucket's midpoint");
+            Assert.That(second["max"], Is.EqualTo("290.816"));
+            Assert.That(double.Parse(second["mean"], CultureInfo.InvariantCulture), Is.EqualTo(288.958).Within(1e-9));
+            Assert.That(double.Parse(second["median"], CultureInfo.InvariantCulture), Is.InRange(287.1, 290.816), "percentiles stay within the exact extremes");
+            Assert.That(double.Parse(second["p999"], CultureInfo.InvariantCulture), Is.InRange(287.1, 290.816));
         });
     }
 
