@@ -18,6 +18,31 @@ public class StageMetricsTests
     }
 
     [Test]
+    public async Task A_stage_s_min_and_max_are_its_shards_recorded_values_not_their_buckets()
+    {
+        // Each run lasts exactly its milliseconds on the fake clock; the two land in different shards.
+        var time = new WatchedTimeProvider();
+        double[] runs = [0.5, 290.816];
+        await using var stage = Stage.Create(
+            new StageOptions<int> { Name = "merged", Shards = 2, KeySelector = i => i == 0 ? "a" : "b", TimeProvider = time },
+            (int i, CancellationToken _) => time.Advance(TimeSpan.FromTicks((long)Math.Round(runs[i] * TimeSpan.TicksPerMillisecond))));
+        Assume.That(stage.ShardOf("a"), Is.Not.EqualTo(stage.ShardOf("b")), "the two keys share a shard");
+        for (int i = 0; i < runs.Length; i++)
+        {
+            await stage.WriteAsync(i);
+            await TestWait.UntilAsync(() => stage.GetCounts().Processed == i + 1, "the run processed");
+        }
+
+        StageMetricsSnapshot snapshot = stage.TakeMetricsSnapshot();
+        Assert.Multiple(() =>
+        {
+            Assert.That(snapshot.WorkDuration.MinMilliseconds, Is.EqualTo(0.5));
+            Assert.That(snapshot.WorkDuration.MaxMilliseconds, Is.EqualTo(290.816));
+            Assert.That(snapshot.WorkDuration.LastMilliseconds, Is.EqualTo(290.816));
+        });
+    }
+
+    [Test]
     public async Task A_worker_blocked_for_a_whole_interval_is_fully_utilised_and_an_idle_one_not_at_all()
     {
         var time = new WatchedTimeProvider();

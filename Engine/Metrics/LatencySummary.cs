@@ -3,10 +3,9 @@ namespace Engine.Metrics;
 /// <summary>
 /// A latency distribution over an interval, in milliseconds. <see cref="Count"/>,
 /// <see cref="SumMilliseconds"/>, <see cref="MeanMilliseconds"/> and <see cref="LastMilliseconds"/> are
-/// exact (to the microsecond), and per shard and per limiter so are <see cref="MinMilliseconds"/> and
-/// <see cref="MaxMilliseconds"/>; percentiles and standard deviation are read from a log-linear
-/// histogram and are exact to about 3% (clamped into [min, max]). A stage's or a pipeline's summary
-/// merges histograms, so its min and max are to about 3% too.
+/// exact (to the microsecond), and so are <see cref="MinMilliseconds"/> and <see cref="MaxMilliseconds"/>
+/// (a stage's or a pipeline's summary takes them from its shards' and sinks'); percentiles and standard
+/// deviation are read from a log-linear histogram and are exact to about 3% (clamped into [min, max]).
 /// </summary>
 public sealed record LatencySummary
 {
@@ -19,10 +18,10 @@ public sealed record LatencySummary
     /// <summary>Sum of the samples.</summary>
     public double SumMilliseconds { get; init; }
 
-    /// <summary>Smallest sample (0 with no samples); exact per shard and per limiter.</summary>
+    /// <summary>Smallest sample (0 with no samples).</summary>
     public double MinMilliseconds { get; init; }
 
-    /// <summary>Largest sample (0 with no samples); exact per shard and per limiter.</summary>
+    /// <summary>Largest sample (0 with no samples).</summary>
     public double MaxMilliseconds { get; init; }
 
     /// <summary>The most recent sample (0 with no samples in the interval).</summary>
@@ -54,6 +53,35 @@ public sealed record LatencySummary
 
     /// <summary>99.9th percentile.</summary>
     public double P999 { get; init; }
+
+    /// <summary>
+    /// Summarises merged bucket counts and their exact sum, taking the exact min, max and newest last
+    /// sample from the summaries they were merged from (a stage's shards, a pipeline's sinks).
+    /// </summary>
+    internal static LatencySummary Merge(long[] buckets, long sumMicros, IEnumerable<LatencySummary> parts)
+    {
+        long min = long.MaxValue;
+        long max = -1;
+        LatencySummary? newest = null;
+        foreach (LatencySummary part in parts)
+        {
+            if (part.Count == 0)
+            {
+                continue;
+            }
+
+            // The parts' extremes are whole microseconds written as milliseconds: round back.
+            min = Math.Min(min, (long)Math.Round(part.MinMilliseconds * 1000));
+            max = Math.Max(max, (long)Math.Round(part.MaxMilliseconds * 1000));
+            if (newest is null || part.LastAt > newest.LastAt)
+            {
+                newest = part;
+            }
+        }
+
+        LatencySummary merged = From(buckets, sumMicros, min, max);
+        return newest is null ? merged : merged with { LastMilliseconds = newest.LastMilliseconds, LastAt = newest.LastAt };
+    }
 
     /// <summary>Summarises bucket counts (microsecond buckets of <see cref="LatencyHistogram"/>) and an exact sum.</summary>
     internal static LatencySummary From(long[] buckets, long sumMicros) => From(buckets, sumMicros, long.MaxValue, -1);

@@ -176,7 +176,7 @@ internal sealed class PipelineRuntime
             Pipeline = Name,
             Timestamp = TimeProvider.GetUtcNow(),
             Stages = stages,
-            EndToEnd = LatencySummary.From(endToEnd, endToEndSum),
+            EndToEnd = LatencySummary.Merge(endToEnd, endToEndSum, stages.Select(s => s.EndToEnd ?? LatencySummary.Empty)),
         };
     }
 

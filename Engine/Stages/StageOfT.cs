@@ -320,10 +320,10 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
                 Counts = total,
                 IntervalCounts = intervalTotal,
                 Utilization = workers == 0 ? 0 : busyWorkers / workers,
-                WorkDuration = WithNewestLast(LatencySummary.From(work, workSum), shards.Select(s => s.WorkDuration)),
-                QueueWait = WithNewestLast(LatencySummary.From(wait, waitSum), shards.Select(s => s.QueueWait)),
+                WorkDuration = LatencySummary.Merge(work, workSum, shards.Select(s => s.WorkDuration)),
+                QueueWait = LatencySummary.Merge(wait, waitSum, shards.Select(s => s.QueueWait)),
                 EndToEnd = _runtime.RecordsEndToEnd && _runtime.MetricsEnabled
-                    ? WithNewestLast(LatencySummary.From(endToEnd, endToEndSum), shards.Select(s => s.EndToEnd ?? LatencySummary.Empty))
+                    ? LatencySummary.Merge(endToEnd, endToEndSum, shards.Select(s => s.EndToEnd ?? LatencySummary.Empty))
                     : null,
                 Kinds = ReadKinds(),
             };
@@ -359,13 +359,6 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         // token's source is deliberately never disposed: it has no timer and no links, so disposing
         // it frees nothing, and a disposed source would make a later AbortAsync throw.
         EngineMeter.Unregister(this);
-    }
-
-    /// <summary>A merged summary's last sample is the newest of its shards' last samples.</summary>
-    private static LatencySummary WithNewestLast(LatencySummary merged, IEnumerable<LatencySummary> shards)
-    {
-        LatencySummary? newest = shards.Where(s => s.Count > 0).MaxBy(s => s.LastAt);
-        return newest is null ? merged : merged with { LastMilliseconds = newest.LastMilliseconds, LastAt = newest.LastAt };
     }
 
     private static void Accumulate(long[] total, long[] delta)
