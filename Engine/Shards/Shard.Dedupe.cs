@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Engine.Dedupe;
 using Engine.Internal;
@@ -57,6 +58,7 @@ internal sealed partial class Shard<T>
         {
             lock (_lock)
             {
+                AssertLocked();
                 if (_completing)
                 {
                     AbandonWrite(slot: null, refused: true);
@@ -117,6 +119,7 @@ internal sealed partial class Shard<T>
         {
             lock (_lock)
             {
+                AssertLocked();
                 ReturnSlot(slot);
             }
         }
@@ -127,6 +130,8 @@ internal sealed partial class Shard<T>
     /// <summary>Replaces (or merges into) a waiting slot's payload. Under <see cref="_lock"/>.</summary>
     private void ReplaceLocked(DedupeSlot<T> slot, in DedupeWrite<T> write)
     {
+        AssertLocked();
+        Debug.Assert(slot.State is SlotState.InChannel or SlotState.Held, "only a waiting slot is replaceable");
         if (slot.RoutingKey != write.RoutingKey)
         {
             throw OptionsValidation.InvalidItem(
@@ -190,6 +195,7 @@ internal sealed partial class Shard<T>
     /// </summary>
     private void TakeSlot(ref Envelope<T> envelope)
     {
+        AssertLocked();
         DedupeSlot<T> slot = envelope.Slot!;
         if (_waiting is not null && !slot.DedupeKey.IsNone && _waiting.TryGetValue(slot.DedupeKey, out DedupeSlot<T>? current) && current == slot)
         {
@@ -212,6 +218,7 @@ internal sealed partial class Shard<T>
     /// <returns>Whether an item was promoted to the ready queue.</returns>
     private bool SupersedeStaleRetry(KeyState<T> state, DedupeSlot<T> newer)
     {
+        AssertLocked();
         if (_waiting is null || state.Retry is not { } retry || newer.DedupeKey.IsNone ||
             retry.Envelope.Slot is not { } retrying || retrying.DedupeKey != newer.DedupeKey || !retry.TryClaim(PendingRetry<T>.Cancelled))
         {
@@ -232,6 +239,7 @@ internal sealed partial class Shard<T>
 
     private DedupeSlot<T> RentSlot(in DedupeWrite<T> write)
     {
+        AssertLocked();
         DedupeSlot<T> slot = _freeSlots.TryPop(out DedupeSlot<T>? free) ? free : new DedupeSlot<T>();
         slot.Fill(in write);
         return slot;
@@ -239,6 +247,9 @@ internal sealed partial class Shard<T>
 
     private void ReturnSlot(DedupeSlot<T> slot)
     {
+        AssertLocked();
+        Debug.Assert(slot.State != SlotState.Free, "a slot is returned to the pool once");
+        Debug.Assert(!_freeSlots.Contains(slot), "a slot is returned to the pool once");
         slot.Clear();
         _freeSlots.Push(slot);
     }
@@ -246,6 +257,7 @@ internal sealed partial class Shard<T>
     /// <summary>Counts a superseded item and settles it; its callback runs after the lock is released. Under <see cref="_lock"/>.</summary>
     private void SupersedeLocked(T item, SupersedeReason reason)
     {
+        AssertLocked();
         Counters.CountSupersede(reason);
         if (_dedupe?.OnSuperseded is not null)
         {
@@ -267,6 +279,7 @@ internal sealed partial class Shard<T>
     /// <summary>Queues a drop callback for after the lock is released. Under <see cref="_lock"/>.</summary>
     private void DeferDropCallback(T item, DropReason reason)
     {
+        AssertLocked();
         _deferredCallbacks.Enqueue((item, true, (int)reason));
         _deferredCallbackCount++;
     }
@@ -279,6 +292,7 @@ internal sealed partial class Shard<T>
             (T Item, bool Drop, int Reason) next;
             lock (_lock)
             {
+                AssertLocked();
                 if (!_deferredCallbacks.TryDequeue(out next))
                 {
                     return;

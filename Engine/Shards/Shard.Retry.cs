@@ -33,6 +33,7 @@ internal sealed partial class Shard<T>
         bool aborted;
         lock (_lock)
         {
+            AssertLocked();
             aborted = _runtime.IsAborted;
             if (!aborted)
             {
@@ -78,6 +79,7 @@ internal sealed partial class Shard<T>
         bool abandon;
         lock (shard._lock)
         {
+            shard.AssertLocked();
             // An abort may have swept the set already (it then zeroed the held count).
             if (shard._retries.Remove(retry))
             {

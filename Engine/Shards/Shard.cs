@@ -178,6 +178,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         {
             lock (_lock)
             {
+                AssertLocked();
                 return _reader.Count + _held + _ready.Count;
             }
         }
@@ -188,6 +189,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     {
         lock (_lock)
         {
+            AssertLocked();
             return $"shard {Index}: outstanding={Volatile.Read(ref _outstanding)} loops={Volatile.Read(ref _activeLoops)} completing={_completing} finished={_finishedFlag} " +
                 $"channel={_reader.Count} ready={_ready.Count}/{_readyCount} held={_held} retries={_retries.Count} keys={_keys?.Count ?? 0} " +
                 $"waitingKeys={_waiting?.Count ?? 0} inFlight={Volatile.Read(ref Counters.InFlight)}";
@@ -203,6 +205,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         long evictions;
         lock (_lock)
         {
+            AssertLocked();
             waiting = _reader.Count + _held + _ready.Count;
             waitingKeys = _waiting?.Count ?? 0;
             trackedKeys = _content?.Count ?? 0;
@@ -308,6 +311,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         {
             lock (_lock)
             {
+                AssertLocked();
                 ReturnSlot(slot);
             }
         }
@@ -349,6 +353,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         Debug.Assert(_runtime.IsAborted && _completing, "Abort follows the runtime's abort and the shard's completion.");
         lock (_lock)
         {
+            AssertLocked();
             while (_reader.TryRead(out _))
             {
                 Abandon();
@@ -634,6 +639,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         {
             lock (_lock)
             {
+                AssertLocked();
                 if (_ready.TryDequeue(out envelope))
                 {
                     _readyCount--;
@@ -660,6 +666,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         lock (_lock)
         {
+            AssertLocked();
             while (_held < _holdLimit && _reader.TryRead(out envelope))
             {
                 if (_runtime.IsAborted)
@@ -675,6 +682,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                     continue;
                 }
 
+                Debug.Assert(!_keys.ContainsKey(envelope.Key), "a key is never claimed twice");
                 _keys.Add(envelope.Key, _freeKeyStates.TryPop(out KeyState<T>? free) ? free : new KeyState<T>());
                 if (envelope.Slot is not null)
                 {
@@ -737,6 +745,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <returns>Whether the key's stale retry gave way and an item became ready (see <see cref="SupersedeStaleRetry"/>).</returns>
     private bool Hold(KeyState<T> state, in Envelope<T> envelope)
     {
+        AssertLocked();
         state.Backlog.Enqueue(envelope);
         _held++;
         if (envelope.Slot is not { } slot)
@@ -819,6 +828,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         lock (_lock)
         {
+            AssertLocked();
             if (envelope.Slot is { } slot)
             {
                 if (_content is not null && succeeded is { } ok)
@@ -849,6 +859,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <returns>Whether an item was promoted (a caller outside a worker loop must then make sure one runs).</returns>
     private bool ReleaseKeyLocked(in ItemKey key)
     {
+        AssertLocked();
         if (!_keys!.TryGetValue(key, out KeyState<T>? state))
         {
             return false;
@@ -883,6 +894,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         lock (_lock)
         {
+            AssertLocked();
             T item = slot.Item;
             slot.State = SlotState.Dropped;
             if (_waiting is not null && _waiting.TryGetValue(slot.DedupeKey, out DedupeSlot<T>? current) && current == slot)
@@ -937,6 +949,21 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     {
         Interlocked.Increment(ref Counters.Abandoned);
         Unaccount();
+    }
+
+    /// <summary>
+    /// Checks, in debug builds, that the caller holds the shard's lock and that what the lock guards is
+    /// consistent. Called at the top of every method that must run under the lock.
+    /// </summary>
+    [Conditional("DEBUG")]
+    private void AssertLocked()
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "this must run under the shard's lock");
+        Debug.Assert(_readyCount == _ready.Count, "the ready count mirrors the ready queue");
+        Debug.Assert(_held >= 0, "nothing is held less than zero times");
+        Debug.Assert(_deferredCallbackCount == _deferredCallbacks.Count, "the deferred count mirrors the deferred queue");
+        Debug.Assert(Volatile.Read(ref _outstanding) >= 0, "outstanding is never negative");
+        Debug.Assert(_keys is null || _trackKeys, "keys exist only when they are tracked");
     }
 
     /// <summary>Settles one count of <see cref="_outstanding"/>; the last one of a completing shard finishes it.</summary>
