@@ -1,0 +1,154 @@
+using System.Text.RegularExpressions;
+
+namespace Engine.Tests.Architecture;
+
+/// <summary>
+/// The library's folders (one namespace each: <c>Engine/Shards</c> is <c>Engine.Shards</c>) depend on
+/// one another in one direction only. Read from the sources: a folder depends on another when one of
+/// its files has a <c>using Engine.Other;</c> or names <c>Engine.Other.</c> in code (comments and XML
+/// docs do not count).
+/// </summary>
+/// <remarks>
+/// A ratchet: the cycles the shard-core restructure (issue 13) still has to remove are listed in
+/// <see cref="KnownCycles"/>. The test fails on any other cycle, and on a listed one that is gone, so
+/// the list only ever shrinks.
+/// </remarks>
+public partial class FolderDependencyTests
+{
+    /// <summary>Cycles still there, each as its folders in order (the first depends on the second, …, the last on the first).</summary>
+    private static readonly string[][] KnownCycles =
+    [
+        ["Metrics", "Stages"],
+        ["Shards", "Stages"],
+        ["Metrics", "Stages", "Shards"],
+    ];
+
+    [Test]
+    public void The_folders_of_the_library_depend_on_each_other_in_one_direction()
+    {
+        Dictionary<string, SortedSet<string>> graph = ReadGraph();
+        Assume.That(graph.Keys, Has.Count.GreaterThan(5), "the library's sources were not found");
+
+        var found = FindCycles(graph).Select(Normalise).ToHashSet();
+        var known = KnownCycles.Select(Normalise).ToHashSet();
+        Assert.Multiple(() =>
+        {
+            Assert.That(found.Except(known), Is.Empty, "new dependency cycles between folders: " + Describe(graph));
+            Assert.That(known.Except(found), Is.Empty, "a known cycle is gone: take it out of KnownCycles");
+        });
+    }
+
+    [Test]
+    public void The_cycle_finder_finds_a_cycle_and_only_cycles()
+    {
+        var graph = new Dictionary<string, SortedSet<string>>
+        {
+            ["A"] = ["B"],
+            ["B"] = ["C"],
+            ["C"] = ["A", "D"],
+            ["D"] = [],
+        };
+        Assert.That(FindCycles(graph).Select(Normalise), Is.EquivalentTo(new[] { "A > B > C" }));
+    }
+
+    /// <summary>Folder → the folders its code names.</summary>
+    private static Dictionary<string, SortedSet<string>> ReadGraph()
+    {
+        string library = Path.Combine(FindRoot(), "Engine");
+        var graph = new Dictionary<string, SortedSet<string>>();
+        foreach (string folder in Directory.GetDirectories(library).Select(Path.GetFileName).OfType<string>())
+        {
+            if (folder is "bin" or "obj")
+            {
+                continue;
+            }
+
+            var uses = new SortedSet<string>();
+            foreach (string file in Directory.EnumerateFiles(Path.Combine(library, folder), "*.cs", SearchOption.AllDirectories))
+            {
+                foreach (string line in File.ReadLines(file))
+                {
+                    string code = line.TrimStart();
+                    if (code.StartsWith("//", StringComparison.Ordinal))
+                    {
+                        continue;
+                    }
+
+                    foreach (Match match in Reference().Matches(code))
+                    {
+                        string used = match.Groups[1].Value;
+                        if (used != folder)
+                        {
+                            uses.Add(used);
+                        }
+                    }
+                }
+            }
+
+            graph[folder] = uses;
+        }
+
+        // Only edges between the library's own folders.
+        foreach (SortedSet<string> uses in graph.Values)
+        {
+            uses.IntersectWith(graph.Keys);
+        }
+
+        return graph;
+    }
+
+    /// <summary>Every elementary cycle (Johnson-style depth-first search from each node, visiting only larger nodes).</summary>
+    private static List<List<string>> FindCycles(Dictionary<string, SortedSet<string>> graph)
+    {
+        var cycles = new List<List<string>>();
+        var nodes = graph.Keys.Order(StringComparer.Ordinal).ToList();
+        foreach (string start in nodes)
+        {
+            var path = new List<string> { start };
+            Walk(start);
+
+            void Walk(string node)
+            {
+                foreach (string next in graph[node])
+                {
+                    if (next == start)
+                    {
+                        cycles.Add([.. path]);
+                    }
+                    else if (string.CompareOrdinal(next, start) > 0 && !path.Contains(next))
+                    {
+                        path.Add(next);
+                        Walk(next);
+                        path.RemoveAt(path.Count - 1);
+                    }
+                }
+            }
+        }
+
+        return cycles;
+    }
+
+    /// <summary>A cycle written from its smallest folder, so the same cycle always reads the same.</summary>
+    private static string Normalise(IReadOnlyList<string> cycle)
+    {
+        int first = cycle.Select((name, i) => (name, i)).MinBy(p => p.name, StringComparer.Ordinal).i;
+        return string.Join(" > ", cycle.Skip(first).Concat(cycle.Take(first)));
+    }
+
+    private static string Describe(Dictionary<string, SortedSet<string>> graph) =>
+        string.Join("; ", graph.Where(g => g.Value.Count > 0).Select(g => $"{g.Key} -> {string.Join(", ", g.Value)}"));
+
+    private static string FindRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Engine.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new DirectoryNotFoundException("Engine.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    [GeneratedRegex(@"\bEngine\.([A-Z][A-Za-z]*)\b")]
+    private static partial Regex Reference();
+}
