@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Engine;
 using Engine.Demo;
 using Engine.Limiters;
 using Engine.Loops;

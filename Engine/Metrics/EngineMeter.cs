@@ -139,7 +139,7 @@ internal static class EngineMeter
             ? [new("stage", stage), new("shard", shard)]
             : [new("pipeline", pipeline), new("stage", stage), new("shard", shard)];
 
-    private static void Counter(string name, string description, Func<Stages.StageCounts, long> read) =>
+    private static void Counter(string name, string description, Func<StageCounts, long> read) =>
         Meter.CreateObservableCounter(name, () => Observe((source, shard, tags) => [new Measurement<long>(read(source.GetShardCounts(shard)), tags)]), "{item}", description);
 
     private static List<Measurement<long>> Observe(Func<IStageMetricsSource, int, KeyValuePair<string, object?>[], Measurement<long>[]> read)

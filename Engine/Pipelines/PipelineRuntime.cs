@@ -1,6 +1,5 @@
 using Engine.Metrics;
 using Engine.Pipelines.Nodes;
-using Engine.Stages;
 
 namespace Engine.Pipelines;
 

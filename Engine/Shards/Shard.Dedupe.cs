@@ -3,7 +3,6 @@ using System.Threading.Channels;
 using Engine.Dedupe;
 using Engine.Internal;
 using Engine.Routing;
-using Engine.Stages;
 
 namespace Engine.Shards;
 

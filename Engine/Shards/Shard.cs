@@ -5,7 +5,6 @@ using Engine.Dedupe;
 using Engine.Internal;
 using Engine.Metrics;
 using Engine.Routing;
-using Engine.Stages;
 
 namespace Engine.Shards;
 
@@ -39,7 +38,7 @@ namespace Engine.Shards;
 internal sealed partial class Shard<T> : IThreadPoolWorkItem
 {
     /// <summary>The settings and handler shared with the other shards of the stage.</summary>
-    private readonly StageRuntime<T> _runtime;
+    private readonly ShardSettings<T> _runtime;
 
     /// <summary>Called once when the shard has finished.</summary>
     private readonly Action<Shard<T>> _onFinished;
@@ -115,7 +114,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>The shard's timing instruments; null when the stage's metrics are off.</summary>
     private readonly ShardMetrics? _metrics;
 
-    public Shard(StageRuntime<T> runtime, int index, bool keyed, int workers, Action<Shard<T>> onFinished)
+    public Shard(ShardSettings<T> runtime, int index, bool keyed, int workers, Action<Shard<T>> onFinished)
     {
         _runtime = runtime;
         _onFinished = onFinished;

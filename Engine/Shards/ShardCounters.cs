@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Engine.Dedupe;
-using Engine.Stages;
 
 namespace Engine.Shards;
 

@@ -1,5 +1,8 @@
 using Engine.Dedupe;
 using Engine.Internal;
+using Engine.Metrics;
+using Engine.Retry;
+using Engine.Shards;
 
 namespace Engine.Stages;
 
@@ -60,7 +63,26 @@ public static class Stage
     {
         ArgumentNullException.ThrowIfNull(options);
         Validate(options);
-        return new Stage<T>(options, new StageRuntime<T>(options, asyncHandler, syncHandler, contextHandler));
+        var settings = new ShardSettings<T>
+        {
+            Name = options.Name,
+            FullMode = options.FullMode,
+            Capacity = options.Capacity,
+            TimeProvider = options.TimeProvider,
+            Retry = options.Retry is null ? RetryPolicy.None : new RetryPolicy(options.Retry),
+            Dedupe = options.Dedupe is null ? null : new DedupePolicy<T>(options.Dedupe, options.Shards),
+            OnDropped = options.OnDropped,
+            MetricsEnabled = options.Metrics,
+            PipelineName = options.PipelineName,
+            RecordsEndToEnd = options.RecordsEndToEnd,
+            KindSelector = options.Metrics ? options.KindSelector : null,
+            Kinds = options.Metrics && options.KindSelector is not null ? new KindTable(options.MaxKinds) : null,
+            OnDeadLetter = options.OnDeadLetter,
+            AsyncHandler = asyncHandler,
+            SyncHandler = syncHandler,
+            ContextHandler = contextHandler,
+        };
+        return new Stage<T>(options, settings);
     }
 
     private static void Validate<T>(StageOptions<T> options)

@@ -22,7 +22,7 @@ namespace Engine.Stages;
 [DebuggerDisplay("Stage {Name}: Shards = {ShardCount}, Completed = {Completion.IsCompleted}")]
 public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
 {
-    private readonly StageRuntime<T> _runtime;
+    private readonly ShardSettings<T> _runtime;
     private readonly Func<T, ItemKey>? _keySelector;
 
     /// <summary>Keyed shards first, then the unkeyed shard at index <c>Shards</c>.</summary>
@@ -47,7 +47,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>Every open cursor (this stage's own first), under <see cref="_snapshotGate"/>: each is handed the depth peaks read.</summary>
     private readonly List<MetricsCursor> _cursors = [];
 
-    internal Stage(StageOptions<T> options, StageRuntime<T> runtime)
+    internal Stage(StageOptions<T> options, ShardSettings<T> runtime)
     {
         _runtime = runtime;
         _keySelector = options.KeySelector;
@@ -420,7 +420,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
 
     /// <summary>
     /// The write path; an entry timestamp of 0 means "entering now" (one clock read serves both stamps,
-    /// and none is made when nothing reads them: see <see cref="StageRuntime{T}.StampsWrites"/>).
+    /// and none is made when nothing reads them: see <see cref="ShardSettings{T}.StampsWrites"/>).
     /// </summary>
     private ValueTask WriteCoreAsync(T item, long entryTimestamp, CancellationToken cancellationToken)
     {

@@ -1,5 +1,4 @@
 using Engine.Metrics;
-using Engine.Stages;
 
 namespace Engine.Pipelines.Nodes;
 

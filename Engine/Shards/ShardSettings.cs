@@ -1,53 +1,34 @@
 using Engine.Dedupe;
 using Engine.Retry;
 
-namespace Engine.Stages;
+namespace Engine.Shards;
 
 /// <summary>
 /// What every shard of a stage shares: the validated settings, the handler, and the abort state.
-/// Built once from <see cref="StageOptions{T}"/>; read-only except for the abort flag.
+/// Built once by the stage from its validated options; read-only except for the abort flag.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001:Types that own disposable fields should be disposable",
     Justification = "The abort source has no timer and no links, so disposing it frees nothing; left undisposed, an AbortAsync after DisposeAsync stays safe.")]
-internal sealed class StageRuntime<T>
+internal sealed class ShardSettings<T>
 {
     /// <summary>Cancelled by <see cref="TryAbort"/>; never disposed (see the suppression above).</summary>
     private readonly CancellationTokenSource _abort = new();
     private int _aborted;
 
-    public StageRuntime(StageOptions<T> options, Func<T, CancellationToken, ValueTask>? asyncHandler, Action<T, CancellationToken>? syncHandler, Func<T, ItemContext, CancellationToken, ValueTask>? contextHandler = null)
-    {
-        Name = options.Name;
-        FullMode = options.FullMode;
-        Capacity = options.Capacity;
-        TimeProvider = options.TimeProvider;
-        Retry = options.Retry is null ? RetryPolicy.None : new RetryPolicy(options.Retry);
-        Dedupe = options.Dedupe is null ? null : new DedupePolicy<T>(options.Dedupe, options.Shards);
-        OnDropped = options.OnDropped;
-        MetricsEnabled = options.Metrics;
-        PipelineName = options.PipelineName;
-        RecordsEndToEnd = options.RecordsEndToEnd;
-        KindSelector = options.Metrics ? options.KindSelector : null;
-        Kinds = KindSelector is null ? null : new Metrics.KindTable(options.MaxKinds);
-        OnDeadLetter = options.OnDeadLetter;
-        AsyncHandler = asyncHandler;
-        SyncHandler = syncHandler;
-        ContextHandler = contextHandler;
-        AbortToken = _abort.Token;
-    }
+    public ShardSettings() => AbortToken = _abort.Token;
 
-    public string Name { get; }
+    public required string Name { get; init; }
 
-    public StageFullMode FullMode { get; }
+    public StageFullMode FullMode { get; init; }
 
-    public int Capacity { get; }
+    public int Capacity { get; init; }
 
-    public TimeProvider TimeProvider { get; }
+    public required TimeProvider TimeProvider { get; init; }
 
-    public RetryPolicy Retry { get; }
+    public required RetryPolicy Retry { get; init; }
 
-    /// <summary>Whether timings are recorded (see <see cref="StageOptions{T}.Metrics"/>).</summary>
-    public bool MetricsEnabled { get; }
+    /// <summary>Whether timings are recorded (the stage option <c>Metrics</c>).</summary>
+    public bool MetricsEnabled { get; init; }
 
     /// <summary>
     /// Whether a write must read the clock: the accept timestamp feeds the queue wait (metrics) and the
@@ -57,32 +38,32 @@ internal sealed class StageRuntime<T>
     public bool StampsWrites => MetricsEnabled || ContextHandler is not null;
 
     /// <summary>The pipeline the stage belongs to, or null.</summary>
-    public string? PipelineName { get; }
+    public string? PipelineName { get; init; }
 
     /// <summary>Whether the stage records end-to-end latency (it ends a pipeline branch).</summary>
-    public bool RecordsEndToEnd { get; }
+    public bool RecordsEndToEnd { get; init; }
 
     /// <summary>The kind dimension's selector, when metrics are on and one is set.</summary>
-    public Func<T, string?>? KindSelector { get; }
+    public Func<T, string?>? KindSelector { get; init; }
 
     /// <summary>The kinds seen so far; null without a <see cref="KindSelector"/>.</summary>
-    public Metrics.KindTable? Kinds { get; }
+    public Metrics.KindTable? Kinds { get; init; }
 
     /// <summary>The dedupe settings; null when the stage does not dedupe.</summary>
-    public DedupePolicy<T>? Dedupe { get; }
+    public DedupePolicy<T>? Dedupe { get; init; }
 
-    public Action<T, DropReason>? OnDropped { get; }
+    public Action<T, DropReason>? OnDropped { get; init; }
 
-    public Action<T, ItemFailure>? OnDeadLetter { get; }
+    public Action<T, ItemFailure>? OnDeadLetter { get; init; }
 
     /// <summary>The handler when it wants the item's context (entry timestamp, attempt); pipelines use this form.</summary>
-    public Func<T, ItemContext, CancellationToken, ValueTask>? ContextHandler { get; }
+    public Func<T, ItemContext, CancellationToken, ValueTask>? ContextHandler { get; init; }
 
     /// <summary>The handler when it is asynchronous without context; null when another form is set.</summary>
-    public Func<T, CancellationToken, ValueTask>? AsyncHandler { get; }
+    public Func<T, CancellationToken, ValueTask>? AsyncHandler { get; init; }
 
     /// <summary>The handler when it is synchronous; it runs with no async state machine at all.</summary>
-    public Action<T, CancellationToken>? SyncHandler { get; }
+    public Action<T, CancellationToken>? SyncHandler { get; init; }
 
     /// <summary>Cancelled when the stage aborts; handed to every handler run.</summary>
     public CancellationToken AbortToken { get; }

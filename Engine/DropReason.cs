@@ -1,4 +1,4 @@
-namespace Engine.Stages;
+namespace Engine;
 
 /// <summary>Why an accepted item was dropped; each is the <see cref="StageFullMode"/> that dropped it.</summary>
 public enum DropReason

@@ -1,4 +1,4 @@
-namespace Engine.Stages;
+namespace Engine;
 
 /// <summary>Why an item was dead-lettered: the last exception and how many times the handler ran.</summary>
 /// <param name="Stage">The stage's name.</param>

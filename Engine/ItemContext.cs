@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Engine.Stages;
+namespace Engine;
 
 /// <summary>What a handler may know about the item it runs, besides the item itself.</summary>
 [StructLayout(LayoutKind.Auto)]

@@ -1,10 +1,10 @@
-namespace Engine.Stages;
+namespace Engine;
 
 /// <summary>What a stage does with a write when the item's shard is at its capacity.</summary>
 public enum StageFullMode
 {
     /// <summary>
-    /// <see cref="Stage{T}.WriteAsync(T, CancellationToken)"/> waits for room (backpressure); <see cref="Stage{T}.TryWrite"/>
+    /// <see cref="Stages.Stage{T}.WriteAsync(T, CancellationToken)"/> waits for room (backpressure); <see cref="Stages.Stage{T}.TryWrite"/>
     /// returns false and the item is not accepted. The default.
     /// </summary>
     Wait = 0,
@@ -15,12 +15,12 @@ public enum StageFullMode
     /// <summary>The newest waiting item of the shard is dropped to make room; the write succeeds.</summary>
     DropNewest,
 
-    /// <summary>The item being written is dropped; <see cref="Stage{T}.TryWrite"/> returns false.</summary>
+    /// <summary>The item being written is dropped; <see cref="Stages.Stage{T}.TryWrite"/> returns false.</summary>
     DropWrite,
 
     /// <summary>
-    /// The item is refused: <see cref="Stage{T}.TryWrite"/> returns false and
-    /// <see cref="Stage{T}.WriteAsync(T, CancellationToken)"/> throws <see cref="StageFullException"/>.
+    /// The item is refused: <see cref="Stages.Stage{T}.TryWrite"/> returns false and
+    /// <see cref="Stages.Stage{T}.WriteAsync(T, CancellationToken)"/> throws <see cref="Stages.StageFullException"/>.
     /// </summary>
     Reject,
 }

@@ -1,4 +1,4 @@
-namespace Engine.Stages;
+namespace Engine;
 
 /// <summary>
 /// The item accounting of a stage, or of one of its shards, at one moment.
