@@ -16,14 +16,8 @@ internal sealed partial class Shard<T>
     /// <summary>The dedupe settings; null when the stage does not dedupe (or for the unkeyed shard).</summary>
     private readonly DedupePolicy<T>? _dedupe;
 
-    /// <summary>Waiting (replaceable) slots by dedupe key; only in Replace mode. Under <see cref="_lock"/>.</summary>
-    private readonly Dictionary<ItemKey, DedupeSlot<T>>? _waiting;
-
-    /// <summary>Last processed content hash per dedupe key; only with content dedupe. Under <see cref="_lock"/>.</summary>
-    private readonly ContentTable? _content;
-
-    /// <summary>Slots no item uses, reused so a write costs no allocation. Under <see cref="_lock"/>.</summary>
-    private readonly Stack<DedupeSlot<T>> _freeSlots = new();
+    /// <summary>The waiting slots, content hashes and slot pool; null when the stage does not dedupe. Under <see cref="_lock"/>.</summary>
+    private readonly DedupeIndex<T>? _index;
 
     /// <summary>
     /// Callbacks due for items superseded or dropped while the lock was held, queued under it and run
@@ -64,7 +58,7 @@ internal sealed partial class Shard<T>
                     return WriteOutcome.Closed;
                 }
 
-                if (_waiting is not null && !write.DedupeKey.IsNone && _waiting.TryGetValue(write.DedupeKey, out DedupeSlot<T>? waiting))
+                if (_index!.TryGetWaiting(write.DedupeKey, out DedupeSlot<T>? waiting))
                 {
                     ReplaceLocked(waiting, in write);
                     Interlocked.Increment(ref Counters.Accepted);
@@ -77,16 +71,13 @@ internal sealed partial class Shard<T>
                 // older of their slots registered (a later replace would then land before a newer
                 // waiting item, and the older value would run last). Evictions the write causes report
                 // their callbacks after the lock is released.
-                slot = RentSlot(in write);
+                slot = _index.Rent(in write);
                 envelope = new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot };
                 written = _writer.TryWrite(envelope);
                 if (written)
                 {
                     Interlocked.Increment(ref Counters.Accepted);
-                    if (_waiting is not null && !write.DedupeKey.IsNone)
-                    {
-                        _waiting[write.DedupeKey] = slot;
-                    }
+                    _index.Register(slot);
                 }
             }
         }
@@ -196,14 +187,10 @@ internal sealed partial class Shard<T>
     {
         AssertLocked();
         DedupeSlot<T> slot = envelope.Slot!;
-        if (_waiting is not null && !slot.DedupeKey.IsNone && _waiting.TryGetValue(slot.DedupeKey, out DedupeSlot<T>? current) && current == slot)
-        {
-            _waiting.Remove(slot.DedupeKey);
-        }
-
+        _index!.Unregister(slot);
         slot.State = SlotState.Taken;
         envelope.Item = slot.Item;
-        if (_content is not null && slot.HasContentHash && !slot.IsTombstone && !slot.DedupeKey.IsNone && _content.Matches(slot.DedupeKey, slot.ContentHash))
+        if (_index.IsContentDuplicate(slot))
         {
             envelope.Flags |= EnvelopeFlags.ContentDuplicate;
         }
@@ -218,7 +205,7 @@ internal sealed partial class Shard<T>
     private bool SupersedeStaleRetry(KeyState<T> state, DedupeSlot<T> newer)
     {
         AssertLocked();
-        if (_waiting is null || state.Retry is not { } retry || newer.DedupeKey.IsNone ||
+        if (!_dedupe!.Replace || state.Retry is not { } retry || newer.DedupeKey.IsNone ||
             retry.Envelope.Slot is not { } retrying || retrying.DedupeKey != newer.DedupeKey || !retry.TryClaim(PendingRetry<T>.Cancelled))
         {
             return false;
@@ -236,22 +223,7 @@ internal sealed partial class Shard<T>
         return ReleaseKeyLocked(retry.Envelope.Key);
     }
 
-    private DedupeSlot<T> RentSlot(in DedupeWrite<T> write)
-    {
-        AssertLocked();
-        DedupeSlot<T> slot = _freeSlots.TryPop(out DedupeSlot<T>? free) ? free : new DedupeSlot<T>();
-        slot.Fill(in write);
-        return slot;
-    }
-
-    private void ReturnSlot(DedupeSlot<T> slot)
-    {
-        AssertLocked();
-        Debug.Assert(slot.State != SlotState.Free, "a slot is returned to the pool once");
-        Debug.Assert(!_freeSlots.Contains(slot), "a slot is returned to the pool once");
-        slot.Clear();
-        _freeSlots.Push(slot);
-    }
+    private void ReturnSlot(DedupeSlot<T> slot) => _index!.Return(slot);
 
     /// <summary>Counts a superseded item and settles it; its callback runs after the lock is released. Under <see cref="_lock"/>.</summary>
     private void SupersedeLocked(T item, SupersedeReason reason)

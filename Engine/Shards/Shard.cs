@@ -130,8 +130,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             : null;
         if (_dedupe is not null)
         {
-            _waiting = _dedupe.Replace ? [] : null;
-            _content = _dedupe.ContentHash is null ? null : new ContentTable(_dedupe.TrackedKeysPerShard);
+            _index = new DedupeIndex<T>(_lock, _dedupe.Replace, _dedupe.ContentHash is null ? 0 : _dedupe.TrackedKeysPerShard);
         }
 
         var options = new BoundedChannelOptions(runtime.Capacity)
@@ -191,7 +190,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             AssertLocked();
             return $"shard {Index}: outstanding={Volatile.Read(ref _outstanding)} loops={Volatile.Read(ref _activeLoops)} completing={_completing} finished={_finishedFlag} " +
                 $"channel={_reader.Count} ready={_ready.Count}/{_readyCount} held={_held} retries={_retries.Count} keys={_keys?.Count ?? 0} " +
-                $"waitingKeys={_waiting?.Count ?? 0} inFlight={Volatile.Read(ref Counters.InFlight)}";
+                $"waitingKeys={_index?.WaitingKeys ?? 0} inFlight={Volatile.Read(ref Counters.InFlight)}";
         }
     }
 
@@ -206,9 +205,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         {
             AssertLocked();
             waiting = _reader.Count + _held + _ready.Count;
-            waitingKeys = _waiting?.Count ?? 0;
-            trackedKeys = _content?.Count ?? 0;
-            evictions = _content?.Evictions ?? 0;
+            waitingKeys = _index?.WaitingKeys ?? 0;
+            trackedKeys = _index?.TrackedKeys ?? 0;
+            evictions = _index?.ContentEvictions ?? 0;
         }
 
         // Outstanding counts writes still in progress too (see BeginWrite); once the shard has finished
@@ -386,7 +385,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             }
 
             _retries.Clear();
-            _waiting?.Clear();
+            _index?.ForgetWaiting();
         }
     }
 
@@ -830,16 +829,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             AssertLocked();
             if (envelope.Slot is { } slot)
             {
-                if (_content is not null && succeeded is { } ok)
+                if (succeeded is { } ok)
                 {
-                    if (!ok || slot.IsTombstone)
-                    {
-                        _content.Remove(slot.DedupeKey);
-                    }
-                    else if (slot.HasContentHash)
-                    {
-                        _content.Set(slot.DedupeKey, slot.ContentHash);
-                    }
+                    _index!.Settled(slot, ok);
                 }
 
                 ReturnSlot(slot);
@@ -896,10 +888,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             AssertLocked();
             T item = slot.Item;
             slot.State = SlotState.Dropped;
-            if (_waiting is not null && _waiting.TryGetValue(slot.DedupeKey, out DedupeSlot<T>? current) && current == slot)
-            {
-                _waiting.Remove(slot.DedupeKey);
-            }
+            _index!.Unregister(slot);
 
             ReturnSlot(slot);
             Counters.CountDrop(reason);
