@@ -132,7 +132,7 @@ internal sealed partial class Shard<T>
 
         // A key that is running (or retrying) holds its next item back: replacing that one is the
         // in-flight collapse, whether a worker has already parked it or it still waits in the channel.
-        bool keyBusy = slot.State == SlotState.Held || _keys!.ContainsKey(slot.RoutingKey);
+        bool keyBusy = slot.State == SlotState.Held || _scheduler.IsBusy(slot.RoutingKey);
         SupersedeReason reason;
         if (_dedupe!.Merge is { } merge)
         {
@@ -214,7 +214,7 @@ internal sealed partial class Shard<T>
         retry.Timer?.Dispose();
         if (_retries.Remove(retry))
         {
-            _held--;
+            _retrying--;
         }
 
         state.Retry = null;

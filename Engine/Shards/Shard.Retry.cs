@@ -38,8 +38,8 @@ internal sealed partial class Shard<T>
             if (!aborted)
             {
                 _retries.Add(retry);
-                _held++;
-                if (_keys is not null && _keys.TryGetValue(envelope.Key, out KeyState<T>? state))
+                _retrying++;
+                if (_scheduler.Find(envelope.Key) is { } state)
                 {
                     state.Retry = retry;
                 }
@@ -83,10 +83,10 @@ internal sealed partial class Shard<T>
             // An abort may have swept the set already (it then zeroed the held count).
             if (shard._retries.Remove(retry))
             {
-                shard._held--;
+                shard._retrying--;
             }
 
-            if (shard._keys is not null && shard._keys.TryGetValue(retry.Envelope.Key, out KeyState<T>? state) && state.Retry == retry)
+            if (shard._scheduler.Find(retry.Envelope.Key) is { } state && state.Retry == retry)
             {
                 state.Retry = null;
             }
@@ -95,8 +95,7 @@ internal sealed partial class Shard<T>
             if (!abandon)
             {
                 // The key is still busy (a retry keeps it), so the retry runs before the key's later items.
-                shard._ready.Enqueue(retry.Envelope);
-                shard._readyCount++;
+                shard._scheduler.EnqueueReady(in retry.Envelope);
             }
         }
 

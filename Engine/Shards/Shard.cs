@@ -10,19 +10,20 @@ namespace Engine.Shards;
 
 /// <summary>
 /// One shard of a stage: a bounded channel drained by up to <c>workers</c> worker loops. This file
-/// holds the channel, the loops, key tracking and the lifecycle; <c>Shard.Retry.cs</c> the retries and
-/// <c>Shard.Dedupe.cs</c> the dedupe dictionaries.
+/// holds the channel, the loops, the accounting and the lifecycle; <c>Shard.Retry.cs</c> the retries
+/// and <c>Shard.Dedupe.cs</c> replace-in-place. What may run next is a <see cref="KeyScheduler{T}"/>,
+/// what dedupe remembers a <see cref="DedupeIndex{T}"/>; each is tested alone.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Workers are started on demand, the way TPL Dataflow's blocks start their processing tasks: a write
 /// starts a loop when fewer than the maximum are running, and a loop exits when it finds nothing to
-/// do. A loop draws from two sources: the <see cref="_ready"/> queue (items that became runnable
+/// do. A loop draws from two sources: the ready queue of its <see cref="KeyScheduler{T}"/> (items that became runnable
 /// because their key was freed or their retry backoff ended) and the channel. Drawing both from one
 /// loop is what lets a due retry or a freed key's next item run without a second channel to wait on.
 /// </para>
 /// <para>
-/// Keys are tracked (<see cref="_keys"/>) when order could otherwise break: several workers, retries
+/// Keys are tracked (by the <see cref="KeyScheduler{T}"/>) when order could otherwise break: several workers, retries
 /// (a retry waits off the worker, so the worker goes on with other keys), or dedupe. A key with an
 /// item in a handler, ready, or waiting for a retry is busy; its later items are parked in its backlog
 /// and promoted one by one to the ready queue as it frees. The channel read and the key claim happen
@@ -71,23 +72,14 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>Guards the key table, the ready queue, the held count, the retry set and the dedupe state.</summary>
     private readonly Lock _lock = new();
 
-    /// <summary>Busy keys; only when <see cref="_trackKeys"/>. Under <see cref="_lock"/>.</summary>
-    private readonly Dictionary<ItemKey, KeyState<T>>? _keys;
-
-    /// <summary>Key states no key uses, reused so a busy key costs no allocation. Under <see cref="_lock"/>.</summary>
-    private readonly Stack<KeyState<T>> _freeKeyStates = new();
-
-    /// <summary>Items that may run now ahead of the channel: promoted backlog items and due retries. Under <see cref="_lock"/>.</summary>
-    private readonly Queue<Envelope<T>> _ready = new();
+    /// <summary>The ready queue, busy keys and their backlogs. Under <see cref="_lock"/> (its counts readable without).</summary>
+    private readonly KeyScheduler<T> _scheduler;
 
     /// <summary>Retries waiting for their backoff, so an abort can cancel them. Under <see cref="_lock"/>.</summary>
     private readonly HashSet<PendingRetry<T>> _retries = [];
 
-    /// <summary>Mirror of <see cref="_ready"/>'s count, written under the lock, read without it.</summary>
-    private int _readyCount;
-
-    /// <summary>Items parked in key backlogs plus items waiting for a retry; written under the lock, read without it.</summary>
-    private int _held;
+    /// <summary>Items waiting for a retry's backoff (<see cref="_retries"/>' count); written under the lock, read without it.</summary>
+    private int _retrying;
 
     /// <summary>Running worker loops; moved by compare-exchange.</summary>
     private int _activeLoops;
@@ -123,7 +115,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         _singleLoop = workers == 1;
         _dedupe = keyed ? runtime.Dedupe : null;
         _trackKeys = keyed && (workers > 1 || runtime.Retry.MaxAttempts > 1 || _dedupe is not null);
-        _keys = _trackKeys ? [] : null;
+        _scheduler = new KeyScheduler<T>(_lock, _trackKeys);
         _holdLimit = runtime.Capacity;
         _metrics = runtime.MetricsEnabled
             ? new ShardMetrics(workers, runtime.RecordsEndToEnd, runtime.Kinds?.Capacity ?? 0, runtime.TimeProvider.GetTimestamp(), runtime.TimeProvider.TimestampFrequency, EngineMeter.TagsFor(runtime.PipelineName, runtime.Name, index))
@@ -177,7 +169,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             lock (_lock)
             {
                 AssertLocked();
-                return _reader.Count + _held + _ready.Count;
+                return _reader.Count + Held + _scheduler.ReadyCount;
             }
         }
     }
@@ -189,7 +181,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         {
             AssertLocked();
             return $"shard {Index}: outstanding={Volatile.Read(ref _outstanding)} loops={Volatile.Read(ref _activeLoops)} completing={_completing} finished={_finishedFlag} " +
-                $"channel={_reader.Count} ready={_ready.Count}/{_readyCount} held={_held} retries={_retries.Count} keys={_keys?.Count ?? 0} " +
+                $"channel={_reader.Count} ready={_scheduler.ReadyCount} parked={_scheduler.Parked} retrying={_retrying} retries={_retries.Count} keys={_scheduler.BusyKeys} " +
                 $"waitingKeys={_index?.WaitingKeys ?? 0} inFlight={Volatile.Read(ref Counters.InFlight)}";
         }
     }
@@ -204,7 +196,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         lock (_lock)
         {
             AssertLocked();
-            waiting = _reader.Count + _held + _ready.Count;
+            waiting = _reader.Count + Held + _scheduler.ReadyCount;
             waitingKeys = _index?.WaitingKeys ?? 0;
             trackedKeys = _index?.TrackedKeys ?? 0;
             evictions = _index?.ContentEvictions ?? 0;
@@ -357,24 +349,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 Abandon();
             }
 
-            while (_ready.TryDequeue(out _))
+            for (int removed = _scheduler.RemoveWaiting(); removed > 0; removed--)
             {
                 Abandon();
             }
 
-            _readyCount = 0;
-            if (_keys is not null)
-            {
-                foreach (KeyState<T> state in _keys.Values)
-                {
-                    while (state.Backlog.TryDequeue(out _))
-                    {
-                        Abandon();
-                    }
-                }
-            }
-
-            _held = 0;
+            _retrying = 0;
             foreach (PendingRetry<T> retry in _retries)
             {
                 if (retry.TryClaim(PendingRetry<T>.Cancelled))
@@ -633,14 +613,13 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// </summary>
     private bool TryTake(out Envelope<T> envelope)
     {
-        if (Volatile.Read(ref _readyCount) > 0)
+        if (_scheduler.ReadyCount > 0)
         {
             lock (_lock)
             {
                 AssertLocked();
-                if (_ready.TryDequeue(out envelope))
+                if (_scheduler.TryDequeueReady(out envelope))
                 {
-                    _readyCount--;
                     if (envelope.Slot is not null)
                     {
                         TakeSlot(ref envelope);
@@ -653,7 +632,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         if (!_trackKeys)
         {
-            if (Volatile.Read(ref _held) < _holdLimit)
+            if (Held < _holdLimit)
             {
                 return _reader.TryRead(out envelope);
             }
@@ -665,7 +644,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         lock (_lock)
         {
             AssertLocked();
-            while (_held < _holdLimit && _reader.TryRead(out envelope))
+            while (Held < _holdLimit && _reader.TryRead(out envelope))
             {
                 if (_runtime.IsAborted)
                 {
@@ -673,15 +652,14 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                     continue;
                 }
 
-                if (_keys!.TryGetValue(envelope.Key, out KeyState<T>? state))
+                if (!_scheduler.TryClaim(in envelope, out KeyState<T>? busy))
                 {
-                    // A promotion by a stale retry lands in the ready queue, which this loop reads next.
-                    _ = Hold(state, in envelope);
+                    // Parked behind its busy key. A promotion by a stale retry lands in the ready
+                    // queue, which this loop reads next.
+                    _ = Parked(busy!, in envelope);
                     continue;
                 }
 
-                Debug.Assert(!_keys.ContainsKey(envelope.Key), "a key is never claimed twice");
-                _keys.Add(envelope.Key, _freeKeyStates.TryPop(out KeyState<T>? free) ? free : new KeyState<T>());
                 if (envelope.Slot is not null)
                 {
                     TakeSlot(ref envelope);
@@ -739,13 +717,11 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>Parks an item behind its busy key. Under <see cref="_lock"/>.</summary>
+    /// <summary>What follows when an item was parked behind its busy key: its dedupe slot becomes held. Under <see cref="_lock"/>.</summary>
     /// <returns>Whether the key's stale retry gave way and an item became ready (see <see cref="SupersedeStaleRetry"/>).</returns>
-    private bool Hold(KeyState<T> state, in Envelope<T> envelope)
+    private bool Parked(KeyState<T> state, in Envelope<T> envelope)
     {
         AssertLocked();
-        state.Backlog.Enqueue(envelope);
-        _held++;
         if (envelope.Slot is not { } slot)
         {
             return false;
@@ -761,8 +737,14 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// </summary>
     private bool HasWork()
     {
-        return Volatile.Read(ref _readyCount) > 0 || (_reader.Count > 0 && Volatile.Read(ref _held) < _holdLimit);
+        return _scheduler.ReadyCount > 0 || (_reader.Count > 0 && Held < _holdLimit);
     }
+
+    /// <summary>
+    /// Items held outside the channel (parked behind busy keys, or waiting for a retry's backoff);
+    /// readable without the lock. At <see cref="_holdLimit"/> the shard stops reading its channel.
+    /// </summary>
+    private int Held => _scheduler.Parked + Volatile.Read(ref _retrying);
 
     /// <summary>Settles a handler run: processed, retried (the key stays busy), or dead-lettered.</summary>
     /// <param name="envelope">The item.</param>
@@ -851,23 +833,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     private bool ReleaseKeyLocked(in ItemKey key)
     {
         AssertLocked();
-        if (!_keys!.TryGetValue(key, out KeyState<T>? state))
-        {
-            return false;
-        }
-
-        state.Retry = null;
-        if (state.Backlog.TryDequeue(out Envelope<T> next))
-        {
-            _held--;
-            _ready.Enqueue(next);
-            _readyCount++;
-            return true;
-        }
-
-        _keys.Remove(key);
-        _freeKeyStates.Push(state);
-        return false;
+        return _scheduler.Release(in key);
     }
 
     /// <summary>
@@ -947,11 +913,10 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     private void AssertLocked()
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "this must run under the shard's lock");
-        Debug.Assert(_readyCount == _ready.Count, "the ready count mirrors the ready queue");
-        Debug.Assert(_held >= 0, "nothing is held less than zero times");
+        Debug.Assert(_retrying >= 0 && _retrying == _retries.Count, "the retrying count mirrors the retry set");
         Debug.Assert(_deferredCallbackCount == _deferredCallbacks.Count, "the deferred count mirrors the deferred queue");
         Debug.Assert(Volatile.Read(ref _outstanding) >= 0, "outstanding is never negative");
-        Debug.Assert(_keys is null || _trackKeys, "keys exist only when they are tracked");
+        Debug.Assert(_scheduler.TracksKeys == _trackKeys, "keys are tracked exactly when the shard says so");
     }
 
     /// <summary>Settles one count of <see cref="_outstanding"/>; the last one of a completing shard finishes it.</summary>
