@@ -6,7 +6,8 @@ namespace Engine.Reporting;
 
 /// <summary>
 /// Turns stage snapshots into points in App.Metrics' layout, so dashboards built for App.Metrics work
-/// unchanged: context <c>engine</c> (the writer names the measurement: <c>engine__{name}</c> in line
+/// unchanged. Which points, with which names, units and values, comes from <see cref="MetricCatalogue"/>
+/// and <see cref="ReporterMetricCatalogue"/>; the layout is this type's: context <c>engine</c> (the writer names the measurement: <c>engine__{name}</c> in line
 /// protocol, <c>[engine] {name}</c> in text); tags: the metric's own (<c>pipeline</c>, <c>stage</c>,
 /// <c>shard</c>, then <c>reason</c>), the global <c>app</c>, <c>env</c>, <c>server</c>, then <c>mtype</c>
 /// and <c>unit</c> (timers add <c>unit_dur</c> and <c>unit_rate</c>, meters <c>unit_rate</c>); fields
@@ -23,8 +24,7 @@ internal sealed class AppMetricsFormatter
     /// <summary>App.Metrics' reservoir size (1,028 samples): a timer's <c>samples</c> never exceeds it.</summary>
     public const int ReservoirSize = 1028;
 
-    private const string Context = "engine";
-    private static readonly string[] TypeOrder = ["gauge", "counter", "meter", "timer"];
+    private const string Context = MetricCatalogue.Context;
     private readonly Dictionary<string, SeriesState> _series = new(StringComparer.Ordinal);
     private readonly List<Point> _points = [];
     private readonly double _perUnit;
@@ -54,43 +54,21 @@ internal sealed class AppMetricsFormatter
 
         foreach (LoopMetricsSnapshot loop in report.Loops)
         {
-            List<KeyValuePair<string, string?>> own = [new("loop", loop.Loop)];
-            Gauge("loop_running", own, loop.Running, "runs", ts);
-            Counter("loop_runs", own, loop.Runs, "runs", ts);
-            Counter("loop_failed_runs", own, loop.FailedRuns, "runs", ts);
-            Gauge("loop_run_duration", own, loop.LastRunDuration.TotalMilliseconds, "ms", ts);
-            Gauge("loop_run_items", own, loop.LastRunItems, "items", ts);
-            Gauge("loop_run_failed_items", own, loop.LastRunFailedItems, "items", ts);
-            Gauge("loop_since_success", own, loop.SinceLastSuccess?.TotalSeconds ?? double.NaN, "s", ts);
+            Collect(MetricCatalogue.Loop, loop, [new("loop", loop.Loop)], TimeSpan.Zero, ts);
         }
 
         foreach (LimiterMetricsSnapshot limiter in report.Limiters)
         {
-            List<KeyValuePair<string, string?>> own = [new("limiter", limiter.Limiter)];
-            Gauge("limiter_held", own, limiter.Held, "slots", ts);
-            Gauge("limiter_waiting", own, limiter.Waiting, "callers", ts);
-            Gauge("limiter_max", own, limiter.MaxConcurrency, "slots", ts);
-            Counter("limiter_acquired", own, limiter.Acquired, "slots", ts);
-            Timer("limiter_wait_time", own, limiter.WaitTime, report.Interval, ts);
+            Collect(MetricCatalogue.Limiter, limiter, [new("limiter", limiter.Limiter)], report.Interval, ts);
         }
 
         foreach (ReporterStatus status in report.Reporters)
         {
             List<KeyValuePair<string, string?>> own = [new("reporter", status.Reporter)];
-            foreach ((string result, long value) in new[] { ("succeeded", status.Succeeded), ("failed", status.Failed), ("timed_out", status.TimedOut), ("skipped", status.Skipped) })
-            {
-                Counter("reporter_flushes", [.. own, new("result", result)], value, "flushes", ts);
-            }
-
+            Collect(ReporterMetricCatalogue.Status, status, own, TimeSpan.Zero, ts);
             if (status.Delivery is { } delivery)
             {
-                foreach ((string result, long value) in new[] { ("sent", delivery.Sent), ("dropped", delivery.Dropped), ("rejected", delivery.Rejected) })
-                {
-                    Counter("reporter_points", [.. own, new("result", result)], value, "points", ts);
-                }
-
-                Gauge("reporter_buffered_points", own, delivery.Buffered, "points", ts);
-                Counter("reporter_failed_requests", own, delivery.FailedRequests, "requests", ts);
+                Collect(ReporterMetricCatalogue.Delivery, delivery, own, TimeSpan.Zero, ts);
             }
         }
 
@@ -114,40 +92,40 @@ internal sealed class AppMetricsFormatter
                 new("stage", stage.Stage),
                 new("shard", shard.Shard.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ];
-            TimeSpan interval = shard.Interval;
-            var c = shard.Counts;
-            Gauge("queue_depth", own, shard.Depth, "items", timestampNanoseconds);
-            Gauge("queue_depth_peak", own, shard.DepthPeak, "items", timestampNanoseconds);
-            Gauge("in_flight", own, c.InFlight, "items", timestampNanoseconds);
-            Counter("items_added", own, c.Accepted, "items", timestampNanoseconds);
-            Counter("items_refused", own, c.Refused, "items", timestampNanoseconds);
-            Counter("handler_errors", own, c.HandlerErrors, "errors", timestampNanoseconds);
-            Counter("retries", own, c.Retries, "items", timestampNanoseconds);
-            Counter("dead_lettered", own, c.DeadLettered, "items", timestampNanoseconds);
-            Counter("items_abandoned", own, c.Abandoned, "items", timestampNanoseconds);
-            foreach ((string reason, long value) in new[] { ("pending", c.SupersededPending), ("merged", c.SupersededMerged), ("in_flight", c.SupersededInFlight), ("content", c.SupersededContent), ("stale_retry", c.SupersededStaleRetry) })
-            {
-                Counter("items_superseded", [.. own, new("reason", reason)], value, "items", timestampNanoseconds);
-            }
+            Collect(MetricCatalogue.Shard, shard, own, shard.Interval, timestampNanoseconds);
+        }
+    }
 
-            foreach ((string reason, long value) in new[] { ("drop_oldest", c.DroppedOldest), ("drop_newest", c.DroppedNewest), ("drop_write", c.DroppedWrite) })
+    /// <summary>Adds a point per metric (per series, for a metric with a dimension) of <paramref name="owner"/>, tagged <paramref name="own"/>.</summary>
+    private void Collect<TSnapshot, TLive>(IReadOnlyList<MetricDefinition<TSnapshot, TLive>> metrics, TSnapshot owner, List<KeyValuePair<string, string?>> own, TimeSpan interval, long ts)
+    {
+        foreach (MetricDefinition<TSnapshot, TLive> metric in metrics)
+        {
+            switch (metric.Kind)
             {
-                Counter("items_dropped", [.. own, new("reason", reason)], value, "items", timestampNanoseconds);
-            }
+                case MetricKind.Gauge:
+                    Gauge(metric.Name, own, metric.Value(owner), metric.Unit, ts);
+                    break;
+                case MetricKind.Counter when metric.Dimension is { } dimension:
+                    for (int i = 0; i < metric.DimensionValues.Count; i++)
+                    {
+                        Counter(metric.Name, [.. own, new(dimension, metric.DimensionValues[i])], metric.Count(owner, i), metric.Unit, ts);
+                    }
 
-            Meter("items_processed", own, c.Processed, shard.IntervalCounts.Processed, interval, timestampNanoseconds);
-            Counter("busy_time", own, (long)shard.BusyTime.TotalMilliseconds, "ms", timestampNanoseconds);
-            Gauge("utilization", own, shard.Utilization, "ratio", timestampNanoseconds);
-            Gauge("unfinished_work", own, shard.UnfinishedWork.TotalSeconds, "s", timestampNanoseconds);
-            Gauge("longest_running", own, shard.LongestRunning.TotalSeconds, "s", timestampNanoseconds);
-            Gauge("dedupe_waiting_keys", own, c.DedupeWaitingKeys, "keys", timestampNanoseconds);
-            Gauge("dedupe_tracked_keys", own, c.ContentTrackedKeys, "keys", timestampNanoseconds);
-            Counter("dedupe_content_evictions", own, c.ContentEvictions, "keys", timestampNanoseconds);
-            Timer("work_duration", own, shard.WorkDuration, interval, timestampNanoseconds);
-            Timer("queue_wait", own, shard.QueueWait, interval, timestampNanoseconds);
-            if (shard.EndToEnd is { } endToEnd)
-            {
-                Timer("end_to_end_latency", own, endToEnd, interval, timestampNanoseconds);
+                    break;
+                case MetricKind.Counter:
+                    Counter(metric.Name, own, metric.Count(owner), metric.Unit, ts);
+                    break;
+                case MetricKind.Meter:
+                    Meter(metric.Name, own, metric.Count(owner), metric.IntervalCount(owner), metric.Unit, interval, ts);
+                    break;
+                case MetricKind.Timer:
+                    if (metric.Summary(owner) is { } summary)
+                    {
+                        Timer(metric.Name, own, summary, metric.Unit, interval, ts);
+                    }
+
+                    break;
             }
         }
     }
@@ -161,11 +139,11 @@ internal sealed class AppMetricsFormatter
     /// <summary>Writes the collected points in App.Metrics' order of metric types and forgets them.</summary>
     private void Flush(IPointWriter writer)
     {
-        foreach (string type in TypeOrder)
+        for (MetricKind kind = MetricKind.Gauge; kind <= MetricKind.Timer; kind++)
         {
             foreach (Point point in _points)
             {
-                if (point.Type == type)
+                if (point.Kind == kind)
                 {
                     writer.Write(writer.Measurement(Context, point.Name), point.Tags, point.Fields, point.Timestamp);
                 }
@@ -176,19 +154,19 @@ internal sealed class AppMetricsFormatter
     }
 
     private void Counter(string name, List<KeyValuePair<string, string?>> own, long value, string unit, long ts) =>
-        _points.Add(new Point("counter", name, Tags(own, "counter", unit), [new("value", value)], ts));
+        _points.Add(new Point(MetricKind.Counter, name, Tags(own, "counter", unit), [new("value", value)], ts));
 
     private void Gauge(string name, List<KeyValuePair<string, string?>> own, double value, string unit, long ts) =>
-        _points.Add(new Point("gauge", name, Tags(own, "gauge", unit), [new("value", value)], ts));
+        _points.Add(new Point(MetricKind.Gauge, name, Tags(own, "gauge", unit), [new("value", value)], ts));
 
-    private void Meter(string name, List<KeyValuePair<string, string?>> own, long count, long intervalCount, TimeSpan interval, long ts)
+    private void Meter(string name, List<KeyValuePair<string, string?>> own, long count, long intervalCount, string unit, TimeSpan interval, long ts)
     {
         MeterRates rates = StateOf(name, own).Rates;
         rates.Update(intervalCount, interval);
-        _points.Add(new Point("meter", name, Tags(own, "meter", "items", rateUnit: _rateTag), MeterFields(count, rates), ts));
+        _points.Add(new Point(MetricKind.Meter, name, Tags(own, "meter", unit, rateUnit: _rateTag), MeterFields(count, rates), ts));
     }
 
-    private void Timer(string name, List<KeyValuePair<string, string?>> own, LatencySummary summary, TimeSpan interval, long ts)
+    private void Timer(string name, List<KeyValuePair<string, string?>> own, LatencySummary summary, string unit, TimeSpan interval, long ts)
     {
         SeriesState state = StateOf(name, own);
         state.Add(summary, interval);
@@ -210,7 +188,7 @@ internal sealed class AppMetricsFormatter
             new("p95", summary.P95),
             new("p75", summary.P75),
         ]);
-        _points.Add(new Point("timer", name, Tags(own, "timer", "items", durationUnit: "ms", rateUnit: _rateTag), fields, ts));
+        _points.Add(new Point(MetricKind.Timer, name, Tags(own, "timer", unit, durationUnit: "ms", rateUnit: _rateTag), fields, ts));
     }
 
     private List<KeyValuePair<string, object>> MeterFields(long count, MeterRates rates) =>
@@ -250,7 +228,7 @@ internal sealed class AppMetricsFormatter
         return tags;
     }
 
-    private readonly record struct Point(string Type, string Name, List<KeyValuePair<string, string?>> Tags, List<KeyValuePair<string, object>> Fields, long Timestamp);
+    private readonly record struct Point(MetricKind Kind, string Name, List<KeyValuePair<string, string?>> Tags, List<KeyValuePair<string, object>> Fields, long Timestamp);
 
     /// <summary>
     /// What App.Metrics keeps for one meter or timer between reports and a report's interval does not

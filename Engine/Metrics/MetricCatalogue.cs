@@ -1,0 +1,145 @@
+using Engine.Limiters;
+using Engine.Loops;
+using Engine.Stages;
+
+namespace Engine.Metrics;
+
+/// <summary>
+/// Every metric the engine publishes, once: its App.Metrics name, kind and unit, its dimension, its
+/// description, its instrument on the <c>Engine</c> meter, and how each is read. The meter
+/// (<see cref="EngineMeter"/>) and the App.Metrics formatter (InfluxDB and text) iterate these lists,
+/// and a test holds docs/metrics.md to them; the reporters' own figures, which <c>Metrics</c> cannot
+/// see, are listed the same way in <c>Engine.Reporting.ReporterMetricCatalogue</c>. Each list is in the
+/// order its points are written (App.Metrics then groups them by kind, keeping that order within a kind).
+/// </summary>
+/// <remarks>
+/// The catalogue is read only when a report is written or a meter listener collects: figures are
+/// recorded into the shards' counters and histograms directly, as before. Adding a metric is one entry
+/// here, plus recording it where it happens (and, when the snapshot does not carry it yet, a property
+/// on the snapshot).
+/// </remarks>
+internal static class MetricCatalogue
+{
+    /// <summary>App.Metrics' context for every engine metric: the <c>engine</c> of <c>engine__queue_depth</c>.</summary>
+    public const string Context = "engine";
+
+    /// <summary>Items waiting in the shard now.</summary>
+    public static readonly MetricDefinition<ShardMetricsSnapshot, LiveShard> QueueDepth = MetricDefinition<ShardMetricsSnapshot, LiveShard>.Gauge(
+        "queue_depth", "items", "Items waiting in the shard now.", s => s.Depth, new("engine.queue.depth", "{item}"), FromCounts(c => c.Waiting));
+
+    /// <summary>Handler time per run; the meter's histogram is recorded by the shard.</summary>
+    public static readonly MetricDefinition<ShardMetricsSnapshot, LiveShard> WorkDuration = MetricDefinition<ShardMetricsSnapshot, LiveShard>.Timer(
+        "work_duration", "items", "Handler time per run.", s => s.WorkDuration, new("engine.work.duration", "s"));
+
+    /// <summary>Accept to first handler start; the meter's histogram is recorded by the shard.</summary>
+    public static readonly MetricDefinition<ShardMetricsSnapshot, LiveShard> QueueWait = MetricDefinition<ShardMetricsSnapshot, LiveShard>.Timer(
+        "queue_wait", "items", "Time from accept to the first handler start.", s => s.QueueWait, new("engine.queue.wait", "s"));
+
+    /// <summary>Pipeline entry to settled at a sink; the meter's histogram is recorded by the sink's shards.</summary>
+    public static readonly MetricDefinition<ShardMetricsSnapshot, LiveShard> EndToEndLatency = MetricDefinition<ShardMetricsSnapshot, LiveShard>.Timer(
+        "end_to_end_latency", "items", "Time from pipeline entry to settled at the last stage.", s => s.EndToEnd, new("engine.end_to_end.latency", "s"));
+
+    /// <summary>Time callers waited for a limiter slot; the meter's histogram is recorded by the limiter.</summary>
+    public static readonly MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter> LimiterWaitTime = MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter>.Timer(
+        "limiter_wait_time", "items", "Time callers waited for a concurrency limiter slot.", s => s.WaitTime, new("engine.limiter.wait", "s"));
+
+    /// <summary>Per shard (tags <c>pipeline</c>, <c>stage</c>, <c>shard</c>).</summary>
+    public static readonly IReadOnlyList<MetricDefinition<ShardMetricsSnapshot, LiveShard>> Shard =
+    [
+        QueueDepth,
+        ShardGauge("queue_depth_peak", "items", "The most items the shard held at an accept during the interval.", s => s.DepthPeak),
+        ShardGauge("in_flight", "items", "Items inside handlers now.", s => s.Counts.InFlight, new("engine.in_flight", "{item}"), FromCounts(c => c.InFlight)),
+        ShardCounter("items_added", "items", "Items accepted.", c => c.Accepted, new("engine.items.added", "{item}")),
+        ShardCounter("items_refused", "items", "Writes turned away without accepting the item.", c => c.Refused, new("engine.items.refused", "{item}")),
+        ShardCounter("handler_errors", "errors", "Exceptions thrown by handlers.", c => c.HandlerErrors, new("engine.handler.errors", "{item}")),
+        ShardCounter("retries", "items", "Retries scheduled.", c => c.Retries, new("engine.retries", "{item}")),
+        ShardCounter("dead_lettered", "items", "Items that failed permanently.", c => c.DeadLettered, new("engine.items.dead_lettered", "{item}")),
+        ShardCounter("items_abandoned", "items", "Items an abort left unprocessed.", c => c.Abandoned, new("engine.items.abandoned", "{item}")),
+        ShardCounter(
+            "items_superseded",
+            "items",
+            "Items superseded by dedupe, by reason.",
+            "reason",
+            [("pending", c => c.SupersededPending), ("merged", c => c.SupersededMerged), ("in_flight", c => c.SupersededInFlight), ("content", c => c.SupersededContent), ("stale_retry", c => c.SupersededStaleRetry)],
+            new("engine.items.superseded", "{item}")),
+        ShardCounter(
+            "items_dropped",
+            "items",
+            "Accepted items a full mode dropped, by reason.",
+            "reason",
+            [("drop_oldest", c => c.DroppedOldest), ("drop_newest", c => c.DroppedNewest), ("drop_write", c => c.DroppedWrite)],
+            new("engine.items.dropped", "{item}")),
+        MetricDefinition<ShardMetricsSnapshot, LiveShard>.Meter(
+            "items_processed", "items", "Successful handler runs.", s => s.Counts.Processed, s => s.IntervalCounts.Processed, new("engine.items.processed", "{item}"), FromCounts(c => c.Processed)),
+        MetricDefinition<ShardMetricsSnapshot, LiveShard>.Counter(
+            "busy_time", "ms", "Time workers spent in handlers.", s => (long)s.BusyTime.TotalMilliseconds, new("engine.busy.time", "s"), new MetricObservation<LiveShard, double>(l => l.BusySeconds)),
+        ShardGauge("utilization", "ratio", "Busy share of the interval over the shard's workers.", s => s.Utilization),
+        ShardGauge("unfinished_work", "s", "Sum of the ages of the handler runs in progress.", s => s.UnfinishedWork.TotalSeconds),
+        ShardGauge("longest_running", "s", "Age of the longest handler run in progress.", s => s.LongestRunning.TotalSeconds),
+        ShardGauge("dedupe_waiting_keys", "keys", "Dedupe keys with a replaceable waiting item now.", s => s.Counts.DedupeWaitingKeys),
+        ShardGauge("dedupe_tracked_keys", "keys", "Keys whose last processed content hash is remembered now.", s => s.Counts.ContentTrackedKeys),
+        ShardCounter("dedupe_content_evictions", "keys", "Content hashes forgotten to stay within MaxTrackedKeys.", c => c.ContentEvictions),
+        WorkDuration,
+        QueueWait,
+        EndToEndLatency,
+    ];
+
+    /// <summary>Per periodic loop (tag <c>loop</c>); the meter reads each loop's <see cref="PeriodicLoop.GetMetrics"/>.</summary>
+    public static readonly IReadOnlyList<MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot>> Loop =
+    [
+        MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot>.Gauge(
+            "loop_running", "runs", "Whether the periodic loop is running a job now.", l => l.Running, new("engine.loop.running", "{run}"), new MetricObservation<LoopMetricsSnapshot, int>(l => l.Running)),
+        MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot>.Counter(
+            "loop_runs", "runs", "Successful runs of the periodic loop.", l => l.Runs, new("engine.loop.runs", "{run}"), new MetricObservation<LoopMetricsSnapshot, long>(l => l.Runs)),
+        MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot>.Counter(
+            "loop_failed_runs", "runs", "Runs whose job threw.", l => l.FailedRuns, new("engine.loop.failed_runs", "{run}"), new MetricObservation<LoopMetricsSnapshot, long>(l => l.FailedRuns)),
+        MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot>.Gauge(
+            "loop_run_duration", "ms", "Duration of the last finished run.", l => l.LastRunDuration.TotalMilliseconds, new("engine.loop.run.duration", "s"), new MetricObservation<LoopMetricsSnapshot, double>(l => l.LastRunDuration.TotalSeconds)),
+        MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot>.Gauge(
+            "loop_run_items", "items", "Items the last successful run handled.", l => l.LastRunItems, new("engine.loop.run.items", "{item}"), new MetricObservation<LoopMetricsSnapshot, long>(l => l.LastRunItems)),
+        MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot>.Gauge(
+            "loop_run_failed_items", "items", "Items that failed within the last successful run.", l => l.LastRunFailedItems, new("engine.loop.run.failed_items", "{item}"), new MetricObservation<LoopMetricsSnapshot, long>(l => l.LastRunFailedItems)),
+        MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot>.Gauge(
+            "loop_since_success", "s", "Time since the last successful run ended.", SecondsSinceSuccess, new("engine.loop.since_success", "s"), new MetricObservation<LoopMetricsSnapshot, double>(SecondsSinceSuccess)),
+    ];
+
+    /// <summary>Per concurrency limiter (tag <c>limiter</c>); the meter reads the live limiter, whose snapshot would close an interval.</summary>
+    public static readonly IReadOnlyList<MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter>> Limiter =
+    [
+        MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter>.Gauge(
+            "limiter_held", "slots", "Limiter slots held now.", l => l.Held, new("engine.limiter.held", "{slot}"), new MetricObservation<ConcurrencyLimiter, int>(l => l.Held)),
+        MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter>.Gauge(
+            "limiter_waiting", "callers", "Callers waiting for a limiter slot now.", l => l.Waiting, new("engine.limiter.waiting", "{caller}"), new MetricObservation<ConcurrencyLimiter, int>(l => l.WaitingCount)),
+        MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter>.Gauge("limiter_max", "slots", "The limit.", l => l.MaxConcurrency),
+        MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter>.Counter("limiter_acquired", "slots", "Slots granted since the limiter was made.", l => l.Acquired),
+        LimiterWaitTime,
+    ];
+
+    /// <summary>Every metric of the engine's own figures: shards, loops, limiters.</summary>
+    public static IEnumerable<MetricDefinition> All => [.. Shard, .. Loop, .. Limiter];
+
+    /// <summary>NaN before the first success: the meter publishes it, line protocol and text leave it out.</summary>
+    private static double SecondsSinceSuccess(LoopMetricsSnapshot loop) => loop.SinceLastSuccess?.TotalSeconds ?? double.NaN;
+
+    private static MetricDefinition<ShardMetricsSnapshot, LiveShard> ShardGauge(string name, string unit, string description, Func<ShardMetricsSnapshot, double> value, MetricInstrument? instrument = null, MetricObservation<LiveShard>? observation = null) =>
+        MetricDefinition<ShardMetricsSnapshot, LiveShard>.Gauge(name, unit, description, value, instrument, observation);
+
+    /// <summary>A counter of the shard's <see cref="StageCounts"/>: the report reads the snapshot's counts, the meter the live shard's.</summary>
+    private static MetricDefinition<ShardMetricsSnapshot, LiveShard> ShardCounter(string name, string unit, string description, Func<StageCounts, long> count, MetricInstrument? instrument = null) =>
+        MetricDefinition<ShardMetricsSnapshot, LiveShard>.Counter(name, unit, description, s => count(s.Counts), instrument, instrument is null ? null : FromCounts(count));
+
+    /// <summary>As <see cref="ShardCounter(string, string, string, Func{StageCounts, long}, MetricInstrument?)"/>, one series per value of <paramref name="dimension"/>.</summary>
+    private static MetricDefinition<ShardMetricsSnapshot, LiveShard> ShardCounter(string name, string unit, string description, string dimension, (string Value, Func<StageCounts, long> Count)[] series, MetricInstrument instrument) =>
+        MetricDefinition<ShardMetricsSnapshot, LiveShard>.Counter(
+            name,
+            unit,
+            description,
+            dimension,
+            [.. series.Select(s => (s.Value, (Func<ShardMetricsSnapshot, long>)(snapshot => s.Count(snapshot.Counts))))],
+            instrument,
+            FromCounts([.. series.Select(s => s.Count)]));
+
+    /// <summary>The meter reads the live shard's counts (once per shard and collection, see <see cref="LiveShard"/>).</summary>
+    private static MetricObservation<LiveShard, long> FromCounts(params Func<StageCounts, long>[] read) =>
+        new([.. read.Select(r => (Func<LiveShard, long>)(live => r(live.Counts)))]);
+}
