@@ -10,7 +10,8 @@ namespace Engine.Metrics;
 /// (<see cref="EngineMeter"/>) and the App.Metrics formatter (InfluxDB and text) iterate these lists,
 /// and a test holds docs/metrics.md to them; the reporters' own figures, which <c>Metrics</c> cannot
 /// see, are listed the same way in <c>Engine.Reporting.ReporterMetricCatalogue</c>. Each list is in the
-/// order its points are written (App.Metrics then groups them by kind, keeping that order within a kind).
+/// order its points are written (App.Metrics then groups them by kind, keeping that order within a kind);
+/// the entries other code names (the meter's histograms, the console's count columns) are also fields.
 /// </summary>
 /// <remarks>
 /// The catalogue is read only when a report is written or a meter listener collects: figures are
@@ -43,32 +44,50 @@ internal static class MetricCatalogue
     public static readonly MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter> LimiterWaitTime = MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter>.Timer(
         "limiter_wait_time", "items", "Time callers waited for a concurrency limiter slot.", s => s.WaitTime, new("engine.limiter.wait", "s"));
 
+    /// <summary>Writes turned away; with <see cref="ItemsDropped"/>, the console's <c>dropped</c>.</summary>
+    public static readonly CountsCounter ItemsRefused = ShardCounter("items_refused", "items", "Writes turned away without accepting the item.", c => c.Refused, new("engine.items.refused", "{item}"));
+
+    /// <summary>Handler exceptions; the console's <c>errors</c>.</summary>
+    public static readonly CountsCounter HandlerErrors = ShardCounter("handler_errors", "errors", "Exceptions thrown by handlers.", c => c.HandlerErrors, new("engine.handler.errors", "{item}"));
+
+    /// <summary>Retries scheduled; the console's <c>retries</c>.</summary>
+    public static readonly CountsCounter Retries = ShardCounter("retries", "items", "Retries scheduled.", c => c.Retries, new("engine.retries", "{item}"));
+
+    /// <summary>Items that failed permanently; the console's <c>dead</c>.</summary>
+    public static readonly CountsCounter DeadLettered = ShardCounter("dead_lettered", "items", "Items that failed permanently.", c => c.DeadLettered, new("engine.items.dead_lettered", "{item}"));
+
+    /// <summary>Items superseded, by reason; the console's <c>superseded</c> (every reason).</summary>
+    public static readonly CountsCounter ItemsSuperseded = ShardCounter(
+        "items_superseded",
+        "items",
+        "Items superseded by dedupe, by reason.",
+        "reason",
+        [("pending", c => c.SupersededPending), ("merged", c => c.SupersededMerged), ("in_flight", c => c.SupersededInFlight), ("content", c => c.SupersededContent), ("stale_retry", c => c.SupersededStaleRetry)],
+        new("engine.items.superseded", "{item}"));
+
+    /// <summary>Items a full mode dropped, by reason; with <see cref="ItemsRefused"/>, the console's <c>dropped</c>.</summary>
+    public static readonly CountsCounter ItemsDropped = ShardCounter(
+        "items_dropped",
+        "items",
+        "Accepted items a full mode dropped, by reason.",
+        "reason",
+        [("drop_oldest", c => c.DroppedOldest), ("drop_newest", c => c.DroppedNewest), ("drop_write", c => c.DroppedWrite)],
+        new("engine.items.dropped", "{item}"));
+
     /// <summary>Per shard (tags <c>pipeline</c>, <c>stage</c>, <c>shard</c>).</summary>
     public static readonly IReadOnlyList<MetricDefinition<ShardMetricsSnapshot, LiveShard>> Shard =
     [
         QueueDepth,
         ShardGauge("queue_depth_peak", "items", "The most items the shard held at an accept during the interval.", s => s.DepthPeak),
         ShardGauge("in_flight", "items", "Items inside handlers now.", s => s.Counts.InFlight, new("engine.in_flight", "{item}"), FromCounts(c => c.InFlight)),
-        ShardCounter("items_added", "items", "Items accepted.", c => c.Accepted, new("engine.items.added", "{item}")),
-        ShardCounter("items_refused", "items", "Writes turned away without accepting the item.", c => c.Refused, new("engine.items.refused", "{item}")),
-        ShardCounter("handler_errors", "errors", "Exceptions thrown by handlers.", c => c.HandlerErrors, new("engine.handler.errors", "{item}")),
-        ShardCounter("retries", "items", "Retries scheduled.", c => c.Retries, new("engine.retries", "{item}")),
-        ShardCounter("dead_lettered", "items", "Items that failed permanently.", c => c.DeadLettered, new("engine.items.dead_lettered", "{item}")),
-        ShardCounter("items_abandoned", "items", "Items an abort left unprocessed.", c => c.Abandoned, new("engine.items.abandoned", "{item}")),
-        ShardCounter(
-            "items_superseded",
-            "items",
-            "Items superseded by dedupe, by reason.",
-            "reason",
-            [("pending", c => c.SupersededPending), ("merged", c => c.SupersededMerged), ("in_flight", c => c.SupersededInFlight), ("content", c => c.SupersededContent), ("stale_retry", c => c.SupersededStaleRetry)],
-            new("engine.items.superseded", "{item}")),
-        ShardCounter(
-            "items_dropped",
-            "items",
-            "Accepted items a full mode dropped, by reason.",
-            "reason",
-            [("drop_oldest", c => c.DroppedOldest), ("drop_newest", c => c.DroppedNewest), ("drop_write", c => c.DroppedWrite)],
-            new("engine.items.dropped", "{item}")),
+        ShardCounter("items_added", "items", "Items accepted.", c => c.Accepted, new("engine.items.added", "{item}")).Definition,
+        ItemsRefused.Definition,
+        HandlerErrors.Definition,
+        Retries.Definition,
+        DeadLettered.Definition,
+        ShardCounter("items_abandoned", "items", "Items an abort left unprocessed.", c => c.Abandoned, new("engine.items.abandoned", "{item}")).Definition,
+        ItemsSuperseded.Definition,
+        ItemsDropped.Definition,
         MetricDefinition<ShardMetricsSnapshot, LiveShard>.Meter(
             "items_processed", "items", "Successful handler runs.", s => s.Counts.Processed, s => s.IntervalCounts.Processed, new("engine.items.processed", "{item}"), FromCounts(c => c.Processed)),
         MetricDefinition<ShardMetricsSnapshot, LiveShard>.Counter(
@@ -78,7 +97,7 @@ internal static class MetricCatalogue
         ShardGauge("longest_running", "s", "Age of the longest handler run in progress.", s => s.LongestRunning.TotalSeconds),
         ShardGauge("dedupe_waiting_keys", "keys", "Dedupe keys with a replaceable waiting item now.", s => s.Counts.DedupeWaitingKeys),
         ShardGauge("dedupe_tracked_keys", "keys", "Keys whose last processed content hash is remembered now.", s => s.Counts.ContentTrackedKeys),
-        ShardCounter("dedupe_content_evictions", "keys", "Content hashes forgotten to stay within MaxTrackedKeys.", c => c.ContentEvictions),
+        ShardCounter("dedupe_content_evictions", "keys", "Content hashes forgotten to stay within MaxTrackedKeys.", c => c.ContentEvictions).Definition,
         WorkDuration,
         QueueWait,
         EndToEndLatency,
@@ -125,19 +144,24 @@ internal static class MetricCatalogue
         MetricDefinition<ShardMetricsSnapshot, LiveShard>.Gauge(name, unit, description, value, instrument, observation);
 
     /// <summary>A counter of the shard's <see cref="StageCounts"/>: the report reads the snapshot's counts, the meter the live shard's.</summary>
-    private static MetricDefinition<ShardMetricsSnapshot, LiveShard> ShardCounter(string name, string unit, string description, Func<StageCounts, long> count, MetricInstrument? instrument = null) =>
-        MetricDefinition<ShardMetricsSnapshot, LiveShard>.Counter(name, unit, description, s => count(s.Counts), instrument, instrument is null ? null : FromCounts(count));
+    private static CountsCounter ShardCounter(string name, string unit, string description, Func<StageCounts, long> count, MetricInstrument? instrument = null) =>
+        new(MetricDefinition<ShardMetricsSnapshot, LiveShard>.Counter(name, unit, description, s => count(s.Counts), instrument, instrument is null ? null : FromCounts(count)), [count]);
 
     /// <summary>As <see cref="ShardCounter(string, string, string, Func{StageCounts, long}, MetricInstrument?)"/>, one series per value of <paramref name="dimension"/>.</summary>
-    private static MetricDefinition<ShardMetricsSnapshot, LiveShard> ShardCounter(string name, string unit, string description, string dimension, (string Value, Func<StageCounts, long> Count)[] series, MetricInstrument instrument) =>
-        MetricDefinition<ShardMetricsSnapshot, LiveShard>.Counter(
-            name,
-            unit,
-            description,
-            dimension,
-            [.. series.Select(s => (s.Value, (Func<ShardMetricsSnapshot, long>)(snapshot => s.Count(snapshot.Counts))))],
-            instrument,
-            FromCounts([.. series.Select(s => s.Count)]));
+    private static CountsCounter ShardCounter(string name, string unit, string description, string dimension, (string Value, Func<StageCounts, long> Count)[] series, MetricInstrument instrument)
+    {
+        Func<StageCounts, long>[] counts = [.. series.Select(s => s.Count)];
+        return new(
+            MetricDefinition<ShardMetricsSnapshot, LiveShard>.Counter(
+                name,
+                unit,
+                description,
+                dimension,
+                [.. series.Select(s => (s.Value, (Func<ShardMetricsSnapshot, long>)(snapshot => s.Count(snapshot.Counts))))],
+                instrument,
+                FromCounts(counts)),
+            counts);
+    }
 
     /// <summary>The meter reads the live shard's counts (once per shard and collection, see <see cref="LiveShard"/>).</summary>
     private static MetricObservation<LiveShard, long> FromCounts(params Func<StageCounts, long>[] read) =>

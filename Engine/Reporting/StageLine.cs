@@ -4,7 +4,9 @@ namespace Engine.Reporting;
 
 /// <summary>
 /// One stage's row in the console view: throughput over the interval, depth now, utilisation and
-/// latencies over the interval, and cumulative error, retry, dead-letter, supersede and drop counts.
+/// latencies over the interval, and cumulative error, retry, dead-letter, supersede and drop counts:
+/// the stage's totals of the catalogue's counters of those names (<see cref="MetricCatalogue"/>), over
+/// every reason, so a reason added there is counted here.
 /// </summary>
 public sealed record StageLine
 {
@@ -38,19 +40,19 @@ public sealed record StageLine
     /// <summary>99th percentile end-to-end latency over the interval (sink stages only; null elsewhere), milliseconds.</summary>
     public double? EndToEndP99 { get; init; }
 
-    /// <summary>Exceptions thrown by handlers, cumulative.</summary>
+    /// <summary>Exceptions thrown by handlers, cumulative (<c>handler_errors</c> over the stage).</summary>
     public long Errors { get; init; }
 
-    /// <summary>Retries scheduled, cumulative.</summary>
+    /// <summary>Retries scheduled, cumulative (<c>retries</c> over the stage).</summary>
     public long Retries { get; init; }
 
-    /// <summary>Items dead-lettered, cumulative.</summary>
+    /// <summary>Items dead-lettered, cumulative (<c>dead_lettered</c> over the stage).</summary>
     public long DeadLettered { get; init; }
 
-    /// <summary>Items superseded by dedupe (every reason), cumulative.</summary>
+    /// <summary>Items superseded by dedupe (every reason), cumulative (<c>items_superseded</c> over the stage).</summary>
     public long Superseded { get; init; }
 
-    /// <summary>Items dropped by a full mode, plus writes refused, cumulative.</summary>
+    /// <summary>Items dropped by a full mode, plus writes refused, cumulative (<c>items_dropped</c> and <c>items_refused</c> over the stage).</summary>
     public long Dropped { get; init; }
 
     /// <summary>The row for a stage snapshot.</summary>
@@ -71,11 +73,11 @@ public sealed record StageLine
             WorkP99 = stage.WorkDuration.P99,
             EndToEndP50 = stage.EndToEnd?.P50,
             EndToEndP99 = stage.EndToEnd?.P99,
-            Errors = stage.Counts.HandlerErrors,
-            Retries = stage.Counts.Retries,
-            DeadLettered = stage.Counts.DeadLettered,
-            Superseded = stage.Counts.Superseded,
-            Dropped = stage.Counts.Dropped + stage.Counts.Refused,
+            Errors = MetricCatalogue.HandlerErrors.Total(stage.Counts),
+            Retries = MetricCatalogue.Retries.Total(stage.Counts),
+            DeadLettered = MetricCatalogue.DeadLettered.Total(stage.Counts),
+            Superseded = MetricCatalogue.ItemsSuperseded.Total(stage.Counts),
+            Dropped = MetricCatalogue.ItemsDropped.Total(stage.Counts) + MetricCatalogue.ItemsRefused.Total(stage.Counts),
         };
     }
 }
