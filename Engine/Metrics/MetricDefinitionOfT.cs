@@ -34,7 +34,7 @@ internal sealed class MetricDefinition<TSnapshot, TLive> : MetricDefinition
         : base(name, kind, unit, description, instrument, dimension, dimensionValues ?? [])
     {
         Debug.Assert(observation is null || instrument is not null, "only an instrument is observed");
-        Debug.Assert(observation is null == (instrument is null || kind == MetricKind.Timer), "every instrument but a histogram is observed");
+        Debug.Assert((observation is null) == (instrument is null || kind == MetricKind.Timer), "every instrument but a histogram is observed");
         Observation = observation;
         _value = value;
         _counts = counts ?? [];
