@@ -1,6 +1,7 @@
 using System.Globalization;
 using Engine.Limiters;
 using Engine.Loops;
+using Engine.Metrics;
 using Engine.Reporting;
 using Spectre.Console;
 using Spectre.Console.Rendering;

@@ -5,8 +5,8 @@ namespace Engine.Tests.Architecture;
 /// <summary>
 /// The library's folders (one namespace each: <c>Engine/Shards</c> is <c>Engine.Shards</c>) depend on
 /// one another in one direction only. Read from the sources: a folder depends on another when one of
-/// its files has a <c>using Engine.Other;</c> or names <c>Engine.Other.</c> in code (comments and XML
-/// docs do not count).
+/// its files has a <c>using Engine.Other;</c> or names a type as <c>Engine.Other.Type</c> or, from
+/// inside the library, <c>Other.Type</c> (comments and XML docs do not count).
 /// </summary>
 /// <remarks>
 /// The order they form today, bottom up: the vocabulary at the library's root (namespace
@@ -41,14 +41,22 @@ public partial class FolderDependencyTests
     private static Dictionary<string, SortedSet<string>> ReadGraph()
     {
         string library = Path.Combine(FindRoot(), "Engine");
-        var graph = new Dictionary<string, SortedSet<string>>();
-        foreach (string folder in Directory.GetDirectories(library).Select(Path.GetFileName).OfType<string>())
-        {
-            if (folder is "bin" or "obj")
-            {
-                continue;
-            }
+        string[] folders = [.. Directory.GetDirectories(library).Select(Path.GetFileName).OfType<string>().Where(f => f is not ("bin" or "obj"))];
 
+        // Each folder's types, from its file names (a file per main type: Shard.Dedupe.cs is Shard, StageOfT.cs is Stage).
+        Dictionary<string, HashSet<string>> types = folders.ToDictionary(
+            f => f,
+            f => Directory.EnumerateFiles(Path.Combine(library, f), "*.cs", SearchOption.AllDirectories)
+                .Select(file => Path.GetFileNameWithoutExtension(file).Split('.')[0])
+                .Select(name => name.EndsWith("OfT", StringComparison.Ordinal) ? name[..^3] : name)
+                .ToHashSet());
+
+        // Engine.Other.Type or Other.Type where Type is one of Other's (not a member access such as
+        // options.Retry.Delay, nor a property that happens to share a folder's name), and usings.
+        var qualified = new Regex($@"(?<![\w.])(?:Engine\.)?({string.Join('|', folders)})\.([A-Z]\w*)");
+        var graph = new Dictionary<string, SortedSet<string>>();
+        foreach (string folder in folders)
+        {
             var uses = new SortedSet<string>();
             foreach (string file in Directory.EnumerateFiles(Path.Combine(library, folder), "*.cs", SearchOption.AllDirectories))
             {
@@ -60,14 +68,9 @@ public partial class FolderDependencyTests
                         continue;
                     }
 
-                    foreach (Match match in Reference().Matches(code))
-                    {
-                        string used = match.Groups[1].Value;
-                        if (used != folder)
-                        {
-                            uses.Add(used);
-                        }
-                    }
+                    IEnumerable<string> used = Using().Matches(code).Select(m => m.Groups[1].Value).Concat(
+                        qualified.Matches(code).Where(m => types[m.Groups[1].Value].Contains(m.Groups[2].Value)).Select(m => m.Groups[1].Value));
+                    uses.UnionWith(used.Where(u => u != folder));
                 }
             }
 
@@ -135,6 +138,6 @@ public partial class FolderDependencyTests
         return directory?.FullName ?? throw new DirectoryNotFoundException("Engine.sln not found above " + AppContext.BaseDirectory);
     }
 
-    [GeneratedRegex(@"\bEngine\.([A-Z][A-Za-z]*)\b")]
-    private static partial Regex Reference();
+    [GeneratedRegex(@"^using (?:static )?Engine\.([A-Z][A-Za-z]*)\b")]
+    private static partial Regex Using();
 }

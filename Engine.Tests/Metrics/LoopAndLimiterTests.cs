@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Engine.Limiters;
+using Engine.Metrics;
 using Engine.Loops;
 using Engine.Tests.Support;
 

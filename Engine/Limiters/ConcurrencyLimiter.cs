@@ -9,7 +9,7 @@ namespace Engine.Limiters;
 /// order. Reports slots held, callers waiting and how long they waited.
 /// </summary>
 [DebuggerDisplay("Limiter {Name}: Held = {Held}, Waiting = {_waiting}")]
-public sealed class ConcurrencyLimiter : IDisposable
+public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
 {
     private readonly SemaphoreSlim _slots;
     private readonly TimeProvider _clock;

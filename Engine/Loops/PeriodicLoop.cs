@@ -11,7 +11,7 @@ namespace Engine.Loops;
 /// is counted as a failed run and the loop goes on.
 /// </summary>
 [DebuggerDisplay("Loop {Name}: Runs = {_runs}, Running = {_running}")]
-public sealed class PeriodicLoop : IAsyncDisposable
+public sealed class PeriodicLoop : IAsyncDisposable, ILoopMetricsSource
 {
     private readonly Func<CancellationToken, ValueTask<LoopRun>> _job;
     private readonly TimeProvider _clock;

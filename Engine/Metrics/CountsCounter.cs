@@ -1,4 +1,3 @@
-using Engine.Stages;
 
 namespace Engine.Metrics;
 

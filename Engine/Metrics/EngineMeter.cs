@@ -16,8 +16,8 @@ internal static class EngineMeter
 
     private static readonly Lock Gate = new();
     private static readonly List<WeakReference<IStageMetricsSource>> Sources = [];
-    private static readonly List<WeakReference<Loops.PeriodicLoop>> LoopSources = [];
-    private static readonly List<WeakReference<Limiters.ConcurrencyLimiter>> LimiterSources = [];
+    private static readonly List<WeakReference<ILoopMetricsSource>> LoopSources = [];
+    private static readonly List<WeakReference<ILimiterMetricsSource>> LimiterSources = [];
     private static readonly Meter Meter = new(Name, typeof(EngineMeter).Assembly.GetName().Version?.ToString());
 
     /// <summary>Handler time per run.</summary>
@@ -39,12 +39,12 @@ internal static class EngineMeter
             metric.Observation?.Publish(Meter, metric, LiveShards);
         }
 
-        foreach (MetricDefinition<Loops.LoopMetricsSnapshot, Loops.LoopMetricsSnapshot> metric in MetricCatalogue.Loop)
+        foreach (MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot> metric in MetricCatalogue.Loop)
         {
             metric.Observation?.Publish(Meter, metric, LiveLoops);
         }
 
-        foreach (MetricDefinition<Limiters.LimiterMetricsSnapshot, Limiters.ConcurrencyLimiter> metric in MetricCatalogue.Limiter)
+        foreach (MetricDefinition<LimiterMetricsSnapshot, ILimiterMetricsSource> metric in MetricCatalogue.Limiter)
         {
             metric.Observation?.Publish(Meter, metric, LiveLimiters);
         }
@@ -54,13 +54,13 @@ internal static class EngineMeter
 
     public static void Unregister(IStageMetricsSource source) => Remove(Sources, source);
 
-    public static void Register(Loops.PeriodicLoop loop) => Add(LoopSources, loop);
+    public static void Register(ILoopMetricsSource loop) => Add(LoopSources, loop);
 
-    public static void Unregister(Loops.PeriodicLoop loop) => Remove(LoopSources, loop);
+    public static void Unregister(ILoopMetricsSource loop) => Remove(LoopSources, loop);
 
-    public static void Register(Limiters.ConcurrencyLimiter limiter) => Add(LimiterSources, limiter);
+    public static void Register(ILimiterMetricsSource limiter) => Add(LimiterSources, limiter);
 
-    public static void Unregister(Limiters.ConcurrencyLimiter limiter) => Remove(LimiterSources, limiter);
+    public static void Unregister(ILimiterMetricsSource limiter) => Remove(LimiterSources, limiter);
 
     private static void Add<T>(List<WeakReference<T>> list, T item)
         where T : class
@@ -122,17 +122,17 @@ internal static class EngineMeter
         }
     }
 
-    private static IEnumerable<(Loops.LoopMetricsSnapshot Live, KeyValuePair<string, object?>[] Tags)> LiveLoops()
+    private static IEnumerable<(LoopMetricsSnapshot Live, KeyValuePair<string, object?>[] Tags)> LiveLoops()
     {
-        foreach (Loops.PeriodicLoop loop in LiveOf(LoopSources))
+        foreach (ILoopMetricsSource loop in LiveOf(LoopSources))
         {
             yield return (loop.GetMetrics(), [new("loop", loop.Name)]);
         }
     }
 
-    private static IEnumerable<(Limiters.ConcurrencyLimiter Live, KeyValuePair<string, object?>[] Tags)> LiveLimiters()
+    private static IEnumerable<(ILimiterMetricsSource Live, KeyValuePair<string, object?>[] Tags)> LiveLimiters()
     {
-        foreach (Limiters.ConcurrencyLimiter limiter in LiveOf(LimiterSources))
+        foreach (ILimiterMetricsSource limiter in LiveOf(LimiterSources))
         {
             yield return (limiter, [new("limiter", limiter.Name)]);
         }

@@ -9,11 +9,11 @@ internal sealed class LiveShard
 {
     private IStageMetricsSource? _source;
     private int _shard;
-    private Stages.StageCounts _counts;
+    private StageCounts _counts;
     private bool _countsRead;
 
-    /// <summary>The shard's counts now (<see cref="Stages.StageCounts.Waiting"/> is its depth).</summary>
-    public Stages.StageCounts Counts
+    /// <summary>The shard's counts now (<see cref="StageCounts.Waiting"/> is its depth).</summary>
+    public StageCounts Counts
     {
         get
         {

@@ -1,6 +1,3 @@
-using Engine.Limiters;
-using Engine.Loops;
-using Engine.Stages;
 
 namespace Engine.Metrics;
 
@@ -41,7 +38,7 @@ internal static class MetricCatalogue
         "end_to_end_latency", "items", "Time from pipeline entry to settled at the last stage.", s => s.EndToEnd, new("engine.end_to_end.latency", "s"));
 
     /// <summary>Time callers waited for a limiter slot; the meter's histogram is recorded by the limiter.</summary>
-    public static readonly MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter> LimiterWaitTime = MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter>.Timer(
+    public static readonly MetricDefinition<LimiterMetricsSnapshot, ILimiterMetricsSource> LimiterWaitTime = MetricDefinition<LimiterMetricsSnapshot, ILimiterMetricsSource>.Timer(
         "limiter_wait_time", "items", "Time callers waited for a concurrency limiter slot.", s => s.WaitTime, new("engine.limiter.wait", "s"));
 
     /// <summary>Writes turned away; with <see cref="ItemsDropped"/>, the console's <c>dropped</c>.</summary>
@@ -103,7 +100,7 @@ internal static class MetricCatalogue
         EndToEndLatency,
     ];
 
-    /// <summary>Per periodic loop (tag <c>loop</c>); the meter reads each loop's <see cref="PeriodicLoop.GetMetrics"/>.</summary>
+    /// <summary>Per periodic loop (tag <c>loop</c>); the meter reads each loop's <c>GetMetrics()</c>.</summary>
     public static readonly IReadOnlyList<MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot>> Loop =
     [
         MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot>.Gauge(
@@ -123,14 +120,14 @@ internal static class MetricCatalogue
     ];
 
     /// <summary>Per concurrency limiter (tag <c>limiter</c>); the meter reads the live limiter, whose snapshot would close an interval.</summary>
-    public static readonly IReadOnlyList<MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter>> Limiter =
+    public static readonly IReadOnlyList<MetricDefinition<LimiterMetricsSnapshot, ILimiterMetricsSource>> Limiter =
     [
-        MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter>.Gauge(
-            "limiter_held", "slots", "Limiter slots held now.", l => l.Held, new("engine.limiter.held", "{slot}"), new MetricObservation<ConcurrencyLimiter, int>(l => l.Held)),
-        MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter>.Gauge(
-            "limiter_waiting", "callers", "Callers waiting for a limiter slot now.", l => l.Waiting, new("engine.limiter.waiting", "{caller}"), new MetricObservation<ConcurrencyLimiter, int>(l => l.WaitingCount)),
-        MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter>.Gauge("limiter_max", "slots", "The limit.", l => l.MaxConcurrency),
-        MetricDefinition<LimiterMetricsSnapshot, ConcurrencyLimiter>.Counter("limiter_acquired", "slots", "Slots granted since the limiter was made.", l => l.Acquired),
+        MetricDefinition<LimiterMetricsSnapshot, ILimiterMetricsSource>.Gauge(
+            "limiter_held", "slots", "Limiter slots held now.", l => l.Held, new("engine.limiter.held", "{slot}"), new MetricObservation<ILimiterMetricsSource, int>(l => l.Held)),
+        MetricDefinition<LimiterMetricsSnapshot, ILimiterMetricsSource>.Gauge(
+            "limiter_waiting", "callers", "Callers waiting for a limiter slot now.", l => l.Waiting, new("engine.limiter.waiting", "{caller}"), new MetricObservation<ILimiterMetricsSource, int>(l => l.WaitingCount)),
+        MetricDefinition<LimiterMetricsSnapshot, ILimiterMetricsSource>.Gauge("limiter_max", "slots", "The limit.", l => l.MaxConcurrency),
+        MetricDefinition<LimiterMetricsSnapshot, ILimiterMetricsSource>.Counter("limiter_acquired", "slots", "Slots granted since the limiter was made.", l => l.Acquired),
         LimiterWaitTime,
     ];
 

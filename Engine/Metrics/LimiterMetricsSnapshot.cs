@@ -1,6 +1,4 @@
-using Engine.Metrics;
-
-namespace Engine.Limiters;
+namespace Engine.Metrics;
 
 /// <summary>A concurrency limiter's figures for one interval (since the previous snapshot).</summary>
 public sealed record LimiterMetricsSnapshot

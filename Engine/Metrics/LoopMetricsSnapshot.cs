@@ -1,4 +1,4 @@
-namespace Engine.Loops;
+namespace Engine.Metrics;
 
 /// <summary>A periodic loop's figures at one moment.</summary>
 public sealed record LoopMetricsSnapshot
