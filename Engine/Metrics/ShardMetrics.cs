@@ -1,13 +1,17 @@
+using Engine.Shards;
 
 namespace Engine.Metrics;
 
 /// <summary>
 /// One shard's timing instruments: work duration, queue wait and (in a pipeline's last stages)
 /// end-to-end latency histograms, busy time per worker slot, and the depth peak. Written by the
-/// shard's own writers and workers only; read by snapshots.
+/// shard's own writers and workers only (as the shard's <see cref="ShardObserver"/>); read by snapshots.
 /// </summary>
-internal sealed class ShardMetrics
+internal sealed class ShardMetrics : ShardObserver
 {
+    /// <summary>The stage's kind dimension; null without a kind selector.</summary>
+    private readonly KindTable? _kinds;
+
     private readonly double _microsPerTick;
     private readonly long[] _scratch = new long[LatencyHistogram.BucketCount];
     private readonly long _startTimestamp;
@@ -17,8 +21,9 @@ internal sealed class ShardMetrics
     private readonly KeyValuePair<string, object?>[] _tags;
     private readonly double _secondsPerTick;
 
-    public ShardMetrics(int workers, bool endToEnd, int kinds, long startTimestamp, long timestampFrequency, KeyValuePair<string, object?>[] tags)
+    public ShardMetrics(int workers, bool endToEnd, KindTable? kinds, long startTimestamp, long timestampFrequency, KeyValuePair<string, object?>[] tags)
     {
+        _kinds = kinds;
         _tags = tags;
         _secondsPerTick = 1.0 / timestampFrequency;
         bool single = workers == 1;
@@ -31,7 +36,7 @@ internal sealed class ShardMetrics
             Slots[i] = new WorkerSlot();
         }
 
-        KindCounts = kinds > 0 ? new long[kinds * 3] : null;
+        KindCounts = kinds is null ? null : new long[kinds.Capacity * 3];
         SingleWriter = single;
         _microsPerTick = 1_000_000.0 / timestampFrequency;
         _startTimestamp = startTimestamp;
@@ -145,6 +150,42 @@ internal sealed class ShardMetrics
         return current;
     }
 
+    /// <inheritdoc/>
+    public override bool RecordsEndToEnd => EndToEnd is not null;
+
+    /// <inheritdoc/>
+    public override bool CountsKinds => _kinds is not null;
+
+    /// <inheritdoc/>
+    public override ShardWorker ClaimWorker() => ClaimSlot();
+
+    /// <inheritdoc/>
+    public override void Held(long items) => ObserveHeld(items);
+
+    /// <inheritdoc/>
+    public override void RunStarted(ShardWorker worker, long start, long waited)
+    {
+        if (waited >= 0)
+        {
+            RecordWait(waited, start);
+        }
+
+        ((WorkerSlot)worker).Begin(start);
+    }
+
+    /// <inheritdoc/>
+    public override void RunEnded(ShardWorker worker, long start, long end)
+    {
+        ((WorkerSlot)worker).End(end);
+        RecordWork(end - start, end);
+    }
+
+    /// <inheritdoc/>
+    public override void EndToEndLatency(long ticks, long at) => RecordEndToEnd(ticks, at);
+
+    /// <inheritdoc/>
+    public override void Kind(string? kind, RunOutcome outcome) => CountKind(_kinds!.IndexOf(kind), (int)outcome);
+
     public WorkerSlot ClaimSlot()
     {
         foreach (WorkerSlot slot in Slots)
@@ -235,7 +276,7 @@ internal sealed class ShardMetrics
         summary.Count == 0 ? summary : summary with { LastMilliseconds = histogram.Last / 1000.0, LastAt = histogram.LastAt };
 
     /// <summary>A worker's timing: the start of the handler run in progress (0 when idle) and the busy time of finished runs.</summary>
-    internal sealed class WorkerSlot
+    internal sealed class WorkerSlot : ShardWorker
     {
         /// <summary>1 while a loop owns the slot.</summary>
         public int Owned;
@@ -255,6 +296,6 @@ internal sealed class ShardMetrics
             Volatile.Write(ref Busy, Busy + Math.Max(0, now - start));
         }
 
-        public void Release() => Volatile.Write(ref Owned, 0);
+        public override void Release() => Volatile.Write(ref Owned, 0);
     }
 }

@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Engine.Dedupe;
 using Engine.Internal;
-using Engine.Metrics;
 using Engine.Routing;
 
 namespace Engine.Shards;
@@ -103,10 +102,10 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>Set when the shard found a defect in its own accounting (see <see cref="OnOutstandingNegative"/>).</summary>
     private InvalidOperationException? _defect;
 
-    /// <summary>The shard's timing instruments; null when the stage's metrics are off.</summary>
-    private readonly ShardMetrics? _metrics;
+    /// <summary>Who records the shard's figures; null when the stage's metrics are off (no clock is read then).</summary>
+    private readonly ShardObserver? _observer;
 
-    public Shard(ShardSettings<T> runtime, int index, bool keyed, int workers, Action<Shard<T>> onFinished)
+    public Shard(ShardSettings<T> runtime, int index, bool keyed, int workers, Action<Shard<T>> onFinished, ShardObserver? observer)
     {
         _runtime = runtime;
         _onFinished = onFinished;
@@ -117,9 +116,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         _trackKeys = keyed && (workers > 1 || runtime.Retry.MaxAttempts > 1 || _dedupe is not null);
         _scheduler = new KeyScheduler<T>(_lock, _trackKeys);
         _holdLimit = runtime.Capacity;
-        _metrics = runtime.MetricsEnabled
-            ? new ShardMetrics(workers, runtime.RecordsEndToEnd, runtime.Kinds?.Capacity ?? 0, runtime.TimeProvider.GetTimestamp(), runtime.TimeProvider.TimestampFrequency, EngineMeter.TagsFor(runtime.PipelineName, runtime.Name, index))
-            : null;
+        _observer = observer;
         if (_dedupe is not null)
         {
             _index = new DedupeIndex<T>(_lock, _dedupe.Replace, _dedupe.ContentHash is null ? 0 : _dedupe.TrackedKeysPerShard);
@@ -154,9 +151,6 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
     /// <summary>The shard's item counters.</summary>
     public ShardCounters Counters { get; }
-
-    /// <summary>The shard's timing instruments; null when the stage's metrics are off.</summary>
-    public ShardMetrics? Metrics => _metrics;
 
     /// <summary>The shard's workers.</summary>
     public int Workers => _maxLoops;
@@ -316,10 +310,10 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// </summary>
     private void ObserveHeld()
     {
-        if (_metrics is { } metrics)
+        if (_observer is { } observer)
         {
             // Each open write counts twice (see BeginWrite): this one's own count, and writers still waiting.
-            metrics.ObserveHeld(Volatile.Read(ref _outstanding) - 1 - (2 * Volatile.Read(ref _blockedWriters)));
+            observer.Held(Volatile.Read(ref _outstanding) - 1 - (2 * Volatile.Read(ref _blockedWriters)));
         }
     }
 
@@ -439,7 +433,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     {
         while (true)
         {
-            ShardMetrics.WorkerSlot? slot = _metrics?.ClaimSlot();
+            ShardWorker? slot = _observer?.ClaimWorker();
             try
             {
                 if (_runtime.SyncHandler is { } sync)
@@ -507,7 +501,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// (measured: about twice the time per item).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void DrainSync(Action<T, CancellationToken> handler, ShardMetrics.WorkerSlot? slot)
+    private void DrainSync(Action<T, CancellationToken> handler, ShardWorker? slot)
     {
         long previousEnd = 0;
         while (TryTake(out Envelope<T> envelope))
@@ -545,7 +539,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// </param>
     /// <param name="start">When the run starts (0 with metrics off).</param>
     /// <returns>Whether the handler should run.</returns>
-    private bool BeginRun(ref Envelope<T> envelope, ShardMetrics.WorkerSlot? slot, long previousEnd, out long start)
+    private bool BeginRun(ref Envelope<T> envelope, ShardWorker? slot, long previousEnd, out long start)
     {
         start = 0;
         if (Volatile.Read(ref _deferredCallbackCount) > 0)
@@ -572,15 +566,10 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         envelope.Attempts++;
         Bump(ref Counters.InFlight, 1);
-        if (_metrics is { } metrics)
+        if (_observer is { } observer)
         {
             start = previousEnd != 0 ? previousEnd : _runtime.TimeProvider.GetTimestamp();
-            if (envelope.Attempts == 1)
-            {
-                metrics.RecordWait(start - envelope.AcceptedTimestamp, start);
-            }
-
-            slot!.Begin(start);
+            observer.RunStarted(slot!, start, envelope.Attempts == 1 ? start - envelope.AcceptedTimestamp : -1);
         }
 
         return true;
@@ -591,16 +580,18 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// When the run ended, if the next run may start at that instant: metrics are on and the item
     /// was processed, so settling ran no user callback. Otherwise 0.
     /// </returns>
-    private long EndRun(ref Envelope<T> envelope, Exception? error, ShardMetrics.WorkerSlot? slot, long start)
+    private long EndRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start)
     {
         Bump(ref Counters.InFlight, -1);
         long end = 0;
-        if (_metrics is { } metrics)
+        if (_observer is { } observer)
         {
             end = _runtime.TimeProvider.GetTimestamp();
-            slot!.End(end);
-            metrics.RecordWork(end - start, end);
-            Observe(metrics, in envelope, error);
+            observer.RunEnded(slot!, start, end);
+            if (observer.CountsKinds)
+            {
+                observer.Kind(SafeKind(envelope.Item), error is null ? RunOutcome.Processed : RunOutcome.Failed);
+            }
         }
 
         Settle(ref envelope, error, end);
@@ -673,34 +664,26 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         return false;
     }
 
-    /// <summary>Counts a finished run under its item's kind.</summary>
-    private void Observe(ShardMetrics metrics, in Envelope<T> envelope, Exception? error)
-    {
-        if (_runtime.Kinds is { } kinds)
-        {
-            metrics.CountKind(SafeKind(kinds, envelope.Item), error is null ? 0 : 1);
-        }
-    }
-
     /// <summary>In a pipeline's sink, an item settled here (processed, or failed for good) ends its journey: record its end-to-end latency.</summary>
     private void RecordEndToEnd(in Envelope<T> envelope, long end)
     {
-        if (_metrics is { EndToEnd: not null } metrics)
+        if (_observer is { RecordsEndToEnd: true } observer)
         {
-            metrics.RecordEndToEnd(end - envelope.EntryTimestamp, end);
+            observer.EndToEndLatency(end - envelope.EntryTimestamp, end);
         }
     }
 
-    private int SafeKind(KindTable kinds, T item)
+    /// <summary>The item's kind for the metrics' kind dimension; a throwing selector counts a callback error and gives none.</summary>
+    private string? SafeKind(T item)
     {
         try
         {
-            return kinds.IndexOf(_runtime.KindSelector!(item));
+            return _runtime.KindSelector!(item);
         }
         catch (Exception)
         {
             Interlocked.Increment(ref Counters.CallbackErrors);
-            return 0;
+            return null;
         }
     }
 
@@ -780,9 +763,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         Interlocked.Increment(ref Counters.DeadLettered);
         RecordEndToEnd(in envelope, end);
-        if (_runtime.Kinds is { } kinds && _metrics is { } metrics)
+        if (_observer is { CountsKinds: true } observer)
         {
-            metrics.CountKind(SafeKind(kinds, envelope.Item), 2);
+            observer.Kind(SafeKind(envelope.Item), RunOutcome.DeadLettered);
         }
 
         if (_runtime.OnDeadLetter is not null)

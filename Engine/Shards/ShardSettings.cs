@@ -46,9 +46,6 @@ internal sealed class ShardSettings<T>
     /// <summary>The kind dimension's selector, when metrics are on and one is set.</summary>
     public Func<T, string?>? KindSelector { get; init; }
 
-    /// <summary>The kinds seen so far; null without a <see cref="KindSelector"/>.</summary>
-    public Metrics.KindTable? Kinds { get; init; }
-
     /// <summary>The dedupe settings; null when the stage does not dedupe.</summary>
     public DedupePolicy<T>? Dedupe { get; init; }
 

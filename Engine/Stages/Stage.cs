@@ -76,7 +76,6 @@ public static class Stage
             PipelineName = options.PipelineName,
             RecordsEndToEnd = options.RecordsEndToEnd,
             KindSelector = options.Metrics ? options.KindSelector : null,
-            Kinds = options.Metrics && options.KindSelector is not null ? new KindTable(options.MaxKinds) : null,
             OnDeadLetter = options.OnDeadLetter,
             AsyncHandler = asyncHandler,
             SyncHandler = syncHandler,

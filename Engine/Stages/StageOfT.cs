@@ -28,6 +28,12 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>Keyed shards first, then the unkeyed shard at index <c>Shards</c>.</summary>
     private readonly Shard<T>[] _shards;
 
+    /// <summary>Each shard's figures, by shard index; null entries when metrics are off.</summary>
+    private readonly ShardMetrics?[] _metrics;
+
+    /// <summary>The stage's kind dimension; null without a kind selector (or with metrics off).</summary>
+    private readonly KindTable? _kinds;
+
     private readonly int _keyedShards;
     private readonly TimeSpan _disposeDrainTimeout;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -53,15 +59,21 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         _keySelector = options.KeySelector;
         _keyedShards = options.Shards;
         _disposeDrainTimeout = options.DisposeDrainTimeout;
+        _started = runtime.TimeProvider.GetTimestamp();
+        _kinds = runtime.KindSelector is null ? null : new KindTable(options.MaxKinds);
         _shards = new Shard<T>[_keyedShards + 1];
-        for (int i = 0; i < _keyedShards; i++)
+        _metrics = new ShardMetrics?[_keyedShards + 1];
+        for (int i = 0; i <= _keyedShards; i++)
         {
-            _shards[i] = new Shard<T>(runtime, i, keyed: true, options.WorkersPerShard, OnShardFinished);
+            bool keyed = i < _keyedShards;
+            int workers = keyed ? options.WorkersPerShard : options.UnkeyedWorkers;
+            _metrics[i] = runtime.MetricsEnabled
+                ? new ShardMetrics(workers, runtime.RecordsEndToEnd, _kinds, _started, runtime.TimeProvider.TimestampFrequency, EngineMeter.TagsFor(runtime.PipelineName, runtime.Name, i))
+                : null;
+            _shards[i] = new Shard<T>(runtime, i, keyed, workers, OnShardFinished, _metrics[i]);
         }
 
-        _shards[_keyedShards] = new Shard<T>(runtime, _keyedShards, keyed: false, options.UnkeyedWorkers, OnShardFinished);
         _unfinishedShards = _shards.Length;
-        _started = runtime.TimeProvider.GetTimestamp();
         _ownCursor = OpenMetricsCursor();
         EngineMeter.Register(this);
     }
@@ -223,7 +235,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
             var shards = new ShardCursor[_shards.Length];
             for (int i = 0; i < shards.Length; i++)
             {
-                shards[i] = _shards[i].Metrics?.OpenCursor() ?? new ShardCursor { PreviousSnapshot = _started };
+                shards[i] = _metrics[i]?.OpenCursor() ?? new ShardCursor { PreviousSnapshot = _started };
             }
 
             var cursor = new MetricsCursor(shards, _started);
@@ -275,7 +287,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
                 Shard<T> shard = _shards[i];
                 StageCounts counts = shard.ReadCounts();
                 ShardCursor shardCursor = cursor.Shards[i];
-                if (shard.Metrics is { } metrics)
+                if (_metrics[i] is { } metrics)
                 {
                     // The peak is reset when read, so every consumer gets a share of each read.
                     long peak = metrics.TakePeak();
@@ -372,7 +384,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     private List<KindMetrics> ReadKinds()
     {
         var kinds = new List<KindMetrics>();
-        if (_runtime.Kinds is not { } table)
+        if (_kinds is not { } table)
         {
             return kinds;
         }
@@ -383,9 +395,9 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
             long processed = 0;
             long errors = 0;
             long dead = 0;
-            foreach (Shard<T> shard in _shards)
+            foreach (ShardMetrics? metrics in _metrics)
             {
-                if (shard.Metrics?.KindCounts is { } counts)
+                if (metrics?.KindCounts is { } counts)
                 {
                     processed += Volatile.Read(ref counts[k * 3]);
                     errors += Volatile.Read(ref counts[(k * 3) + 1]);
@@ -409,7 +421,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         return TakeMetricsSnapshot(consumer, null, ref ignored);
     }
 
-    double IStageMetricsSource.ShardBusySeconds(int shard) => _shards[shard].Metrics?.BusySeconds(_runtime.TimeProvider.GetTimestamp()) ?? 0;
+    double IStageMetricsSource.ShardBusySeconds(int shard) => _metrics[shard]?.BusySeconds(_runtime.TimeProvider.GetTimestamp()) ?? 0;
 
     /// <summary>Every shard's internal state, one line each, for diagnostics.</summary>
     internal string Describe() => string.Join(Environment.NewLine, _shards.Select(s => s.ToString()));

@@ -1,0 +1,148 @@
+using System.Collections.Concurrent;
+using Engine.Retry;
+using Engine.Shards;
+using Engine.Tests.Support;
+
+namespace Engine.Tests.Shards;
+
+/// <summary>
+/// A shard alone, without a stage or metrics: what it tells its observer, on a fake clock. The
+/// observer here records every call, so each figure the metrics are built from can be checked at the seam.
+/// </summary>
+public class ShardObserverTests
+{
+    private sealed class RecordingObserver(bool endToEnd, bool kinds) : ShardObserver
+    {
+        public readonly ConcurrentQueue<string> Calls = new();
+        public int Workers;
+
+        public override bool RecordsEndToEnd => endToEnd;
+
+        public override bool CountsKinds => kinds;
+
+        public override ShardWorker ClaimWorker()
+        {
+            Interlocked.Increment(ref Workers);
+            return new Worker(this);
+        }
+
+        public override void Held(long items) => Calls.Enqueue($"held {items}");
+
+        public override void RunStarted(ShardWorker worker, long start, long waited) => Calls.Enqueue($"start waited={waited}");
+
+        public override void RunEnded(ShardWorker worker, long start, long end) => Calls.Enqueue($"end took={end - start}");
+
+        public override void EndToEndLatency(long ticks, long at) => Calls.Enqueue($"e2e {ticks}");
+
+        public override void Kind(string? kind, RunOutcome outcome) => Calls.Enqueue($"kind {kind} {outcome}");
+
+        private sealed class Worker(RecordingObserver owner) : ShardWorker
+        {
+            public override void Release() => Interlocked.Decrement(ref owner.Workers);
+        }
+    }
+
+    private static (Shard<int> Shard, Task Finished) Create(WatchedTimeProvider time, ShardObserver? observer, Action<int, CancellationToken> handler, RetryOptions? retry = null, Func<int, string?>? kind = null)
+    {
+        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var settings = new ShardSettings<int>
+        {
+            Name = "alone",
+            Capacity = 8,
+            TimeProvider = time,
+            Retry = retry is null ? RetryPolicy.None : new RetryPolicy(retry),
+            MetricsEnabled = observer is not null,
+            KindSelector = kind,
+            SyncHandler = handler,
+        };
+        var shard = new Shard<int>(settings, 0, keyed: true, workers: 1, _ => finished.TrySetResult(), observer);
+        return (shard, finished.Task);
+    }
+
+    [Test]
+    public async Task Each_run_reports_its_queue_wait_and_its_duration_on_the_shard_s_clock()
+    {
+        var time = new WatchedTimeProvider();
+        var observer = new RecordingObserver(endToEnd: true, kinds: true);
+        (Shard<int> shard, Task finished) = Create(time, observer, (i, _) => time.Advance(TimeSpan.FromTicks(i)), kind: i => i % 2 == 0 ? "even" : "odd");
+
+        long accepted = time.GetTimestamp();
+        time.Advance(TimeSpan.FromTicks(5));
+        long entry = accepted - 100;
+        Assert.That(shard.TryWrite(new Envelope<int>(7, "k", entry, accepted), willWait: false), Is.EqualTo(WriteOutcome.Accepted));
+        shard.Complete();
+        await finished.Within();
+
+        long ticks = TimeSpan.FromTicks(7).Ticks * time.TimestampFrequency / TimeSpan.TicksPerSecond;
+        long waited = TimeSpan.FromTicks(5).Ticks * time.TimestampFrequency / TimeSpan.TicksPerSecond;
+        Assert.Multiple(() =>
+        {
+            Assert.That(observer.Calls, Is.EqualTo(new[]
+            {
+                "held 1",
+                $"start waited={waited}",
+                $"end took={ticks}",
+                "kind odd Processed",
+                $"e2e {waited + ticks + 100}",
+            }));
+            Assert.That(observer.Workers, Is.Zero, "every worker handle was given back");
+        });
+    }
+
+    [Test]
+    public async Task A_retried_item_reports_its_queue_wait_once_and_a_dead_letter_its_outcome()
+    {
+        var time = new WatchedTimeProvider();
+        var observer = new RecordingObserver(endToEnd: false, kinds: true);
+        (Shard<int> shard, Task finished) = Create(time, observer, (_, _) => throw new TimeoutException(), new RetryOptions { MaxAttempts = 2, BaseDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(1), IsTransient = _ => true }, _ => "k");
+
+        long now = time.GetTimestamp();
+        shard.TryWrite(new Envelope<int>(1, "k", now, now), willWait: false);
+        await time.NextTimerAsync();
+        time.Advance(TimeSpan.FromSeconds(2));
+        shard.Complete();
+        await finished.Within();
+
+        string[] calls = [.. observer.Calls];
+        Assert.Multiple(() =>
+        {
+            Assert.That(calls.Count(c => c.StartsWith("start", StringComparison.Ordinal)), Is.EqualTo(2));
+            Assert.That(calls.Count(c => c == "start waited=-1"), Is.EqualTo(1), "the retry is no queue wait");
+            Assert.That(calls, Has.Member("kind k DeadLettered"));
+            Assert.That(calls, Has.None.StartsWith("e2e"), "a stage that is not a sink records no end-to-end latency");
+            Assert.That(shard.ReadCounts().DeadLettered, Is.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public async Task Without_an_observer_the_shard_reads_no_clock()
+    {
+        var time = new CountingTimeProvider();
+        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var settings = new ShardSettings<int> { Name = "dark", Capacity = 8, TimeProvider = time, Retry = RetryPolicy.None, SyncHandler = (_, _) => { } };
+        var shard = new Shard<int>(settings, 0, keyed: true, workers: 1, _ => finished.TrySetResult(), observer: null);
+        for (int i = 0; i < 5; i++)
+        {
+            shard.TryWrite(new Envelope<int>(i, i, 0, 0), willWait: false);
+        }
+
+        shard.Complete();
+        await finished.Task.Within();
+        Assert.Multiple(() =>
+        {
+            Assert.That(shard.ReadCounts().Processed, Is.EqualTo(5));
+            Assert.That(time.Reads, Is.Zero);
+        });
+    }
+
+    private sealed class CountingTimeProvider : TimeProvider
+    {
+        public int Reads;
+
+        public override long GetTimestamp()
+        {
+            Interlocked.Increment(ref Reads);
+            return base.GetTimestamp();
+        }
+    }
+}
