@@ -22,14 +22,14 @@ internal sealed class PendingRetry<T>
     /// <summary>The backoff timer; set after creation, so a callback may run before it is assigned.</summary>
     public ITimer? Timer;
 
-    public PendingRetry(Shard<T> shard, in Envelope<T> envelope)
+    public PendingRetry(RetryTimers<T> owner, in Envelope<T> envelope)
     {
-        Shard = shard;
+        Owner = owner;
         Envelope = envelope;
     }
 
-    /// <summary>The shard that owns the item.</summary>
-    public Shard<T> Shard { get; }
+    /// <summary>The timers that hold the retry.</summary>
+    public RetryTimers<T> Owner { get; }
 
     /// <summary>Claims the retry for one outcome; false when the other outcome already claimed it.</summary>
     public bool TryClaim(int outcome) => Interlocked.CompareExchange(ref State, outcome, Pending) == Pending;

@@ -206,15 +206,9 @@ internal sealed partial class Shard<T>
     {
         AssertLocked();
         if (!_dedupe!.Replace || state.Retry is not { } retry || newer.DedupeKey.IsNone ||
-            retry.Envelope.Slot is not { } retrying || retrying.DedupeKey != newer.DedupeKey || !retry.TryClaim(PendingRetry<T>.Cancelled))
+            retry.Envelope.Slot is not { } retrying || retrying.DedupeKey != newer.DedupeKey || !_retryTimers.TryCancel(retry))
         {
             return false;
-        }
-
-        retry.Timer?.Dispose();
-        if (_retries.Remove(retry))
-        {
-            _retrying--;
         }
 
         state.Retry = null;

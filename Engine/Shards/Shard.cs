@@ -74,11 +74,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>The ready queue, busy keys and their backlogs. Under <see cref="_lock"/> (its counts readable without).</summary>
     private readonly KeyScheduler<T> _scheduler;
 
-    /// <summary>Retries waiting for their backoff, so an abort can cancel them. Under <see cref="_lock"/>.</summary>
-    private readonly HashSet<PendingRetry<T>> _retries = [];
-
-    /// <summary>Items waiting for a retry's backoff (<see cref="_retries"/>' count); written under the lock, read without it.</summary>
-    private int _retrying;
+    /// <summary>Items waiting for a retry's backoff, each on a timer.</summary>
+    private readonly RetryTimers<T> _retryTimers;
 
     /// <summary>Running worker loops; moved by compare-exchange.</summary>
     private int _activeLoops;
@@ -115,6 +112,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         _dedupe = keyed ? runtime.Dedupe : null;
         _trackKeys = keyed && (workers > 1 || runtime.Retry.MaxAttempts > 1 || _dedupe is not null);
         _scheduler = new KeyScheduler<T>(_lock, _trackKeys);
+        _retryTimers = new RetryTimers<T>(_lock, runtime.TimeProvider, OnRetryDue);
         _holdLimit = runtime.Capacity;
         _observer = observer;
         if (_dedupe is not null)
@@ -175,7 +173,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         {
             AssertLocked();
             return $"shard {Index}: outstanding={Volatile.Read(ref _outstanding)} loops={Volatile.Read(ref _activeLoops)} completing={_completing} finished={_finishedFlag} " +
-                $"channel={_reader.Count} ready={_scheduler.ReadyCount} parked={_scheduler.Parked} retrying={_retrying} retries={_retries.Count} keys={_scheduler.BusyKeys} " +
+                $"channel={_reader.Count} ready={_scheduler.ReadyCount} parked={_scheduler.Parked} retrying={_retryTimers.Count} keys={_scheduler.BusyKeys} " +
                 $"waitingKeys={_index?.WaitingKeys ?? 0} inFlight={Volatile.Read(ref Counters.InFlight)}";
         }
     }
@@ -348,17 +346,10 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 Abandon();
             }
 
-            _retrying = 0;
-            foreach (PendingRetry<T> retry in _retries)
+            for (int cancelled = _retryTimers.CancelAll(); cancelled > 0; cancelled--)
             {
-                if (retry.TryClaim(PendingRetry<T>.Cancelled))
-                {
-                    retry.Timer?.Dispose();
-                    Abandon();
-                }
+                Abandon();
             }
-
-            _retries.Clear();
             _index?.ForgetWaiting();
         }
     }
@@ -727,7 +718,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// Items held outside the channel (parked behind busy keys, or waiting for a retry's backoff);
     /// readable without the lock. At <see cref="_holdLimit"/> the shard stops reading its channel.
     /// </summary>
-    private int Held => _scheduler.Parked + Volatile.Read(ref _retrying);
+    private int Held => _scheduler.Parked + _retryTimers.Count;
 
     /// <summary>Settles a handler run: processed, retried (the key stays busy), or dead-lettered.</summary>
     /// <param name="envelope">The item.</param>
@@ -896,7 +887,6 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     private void AssertLocked()
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "this must run under the shard's lock");
-        Debug.Assert(_retrying >= 0 && _retrying == _retries.Count, "the retrying count mirrors the retry set");
         Debug.Assert(_deferredCallbackCount == _deferredCallbacks.Count, "the deferred count mirrors the deferred queue");
         Debug.Assert(Volatile.Read(ref _outstanding) >= 0, "outstanding is never negative");
         Debug.Assert(_scheduler.TracksKeys == _trackKeys, "keys are tracked exactly when the shard says so");

@@ -27,6 +27,9 @@ internal sealed class ShardSettings<T>
 
     public required RetryPolicy Retry { get; init; }
 
+    /// <summary>The retry backoff's jitter, a number in [0, 1); tests set their own.</summary>
+    public Func<double> Jitter { get; init; } = Random.Shared.NextDouble;
+
     /// <summary>Whether timings are recorded (the stage option <c>Metrics</c>).</summary>
     public bool MetricsEnabled { get; init; }
 
