@@ -28,12 +28,6 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>Keyed shards first, then the unkeyed shard at index <c>Shards</c>.</summary>
     private readonly Shard<T>[] _shards;
 
-    /// <summary>Each shard's figures, by shard index; null entries when metrics are off.</summary>
-    private readonly ShardMetrics?[] _metrics;
-
-    /// <summary>The stage's kind dimension; null without a kind selector (or with metrics off).</summary>
-    private readonly KindTable? _kinds;
-
     private readonly int _keyedShards;
     private readonly TimeSpan _disposeDrainTimeout;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -41,17 +35,14 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>Shards that have not finished yet.</summary>
     private int _unfinishedShards;
 
-    /// <summary>Serialises metrics snapshots (never taken by recording).</summary>
-    private readonly Lock _snapshotGate = new();
+    /// <summary>The shards' figures, the kind dimension and the snapshot cursors.</summary>
+    private readonly StageMetrics _figures;
 
-    /// <summary>When the stage started (clock ticks): where every consumer's first interval begins.</summary>
-    private readonly long _started;
+    /// <summary>Reads one shard's counts, for <see cref="_figures"/>' snapshots (made once, not per snapshot).</summary>
+    private readonly Func<int, StageCounts> _readCounts;
 
     /// <summary>The cursor of <see cref="TakeMetricsSnapshot()"/>.</summary>
     private readonly MetricsCursor _ownCursor;
-
-    /// <summary>Every open cursor (this stage's own first), under <see cref="_snapshotGate"/>: each is handed the depth peaks read.</summary>
-    private readonly List<MetricsCursor> _cursors = [];
 
     internal Stage(StageOptions<T> options, ShardSettings<T> runtime)
     {
@@ -59,19 +50,23 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         _keySelector = options.KeySelector;
         _keyedShards = options.Shards;
         _disposeDrainTimeout = options.DisposeDrainTimeout;
-        _started = runtime.TimeProvider.GetTimestamp();
-        _kinds = runtime.KindSelector is null ? null : new KindTable(options.MaxKinds);
+        long started = runtime.TimeProvider.GetTimestamp();
+        KindTable? kinds = runtime.KindSelector is null ? null : new KindTable(options.MaxKinds);
         _shards = new Shard<T>[_keyedShards + 1];
-        _metrics = new ShardMetrics?[_keyedShards + 1];
-        for (int i = 0; i <= _keyedShards; i++)
+        var metrics = new ShardMetrics?[_shards.Length];
+        var workers = new int[_shards.Length];
+        for (int i = 0; i < _shards.Length; i++)
         {
             bool keyed = i < _keyedShards;
-            int workers = keyed ? options.WorkersPerShard : options.UnkeyedWorkers;
-            _metrics[i] = runtime.MetricsEnabled
-                ? new ShardMetrics(workers, runtime.RecordsEndToEnd, _kinds, _started, runtime.TimeProvider.TimestampFrequency, EngineMeter.TagsFor(runtime.PipelineName, runtime.Name, i))
+            workers[i] = keyed ? options.WorkersPerShard : options.UnkeyedWorkers;
+            metrics[i] = runtime.MetricsEnabled
+                ? new ShardMetrics(workers[i], runtime.RecordsEndToEnd, kinds, started, runtime.TimeProvider.TimestampFrequency, EngineMeter.TagsFor(runtime.PipelineName, runtime.Name, i))
                 : null;
-            _shards[i] = new Shard<T>(runtime, i, keyed, workers, OnShardFinished, _metrics[i]);
+            _shards[i] = new Shard<T>(runtime, i, keyed, workers[i], OnShardFinished, metrics[i]);
         }
+
+        _figures = new StageMetrics(runtime.PipelineName, runtime.Name, runtime.TimeProvider, runtime.MetricsEnabled, runtime.RecordsEndToEnd, metrics, workers, kinds, started);
+        _readCounts = shard => _shards[shard].ReadCounts();
 
         _unfinishedShards = _shards.Length;
         _ownCursor = OpenMetricsCursor();
@@ -228,30 +223,10 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     }
 
     /// <summary>A cursor for another consumer of snapshots; its first interval starts when the stage started. Close it when done.</summary>
-    internal MetricsCursor OpenMetricsCursor()
-    {
-        lock (_snapshotGate)
-        {
-            var shards = new ShardCursor[_shards.Length];
-            for (int i = 0; i < shards.Length; i++)
-            {
-                shards[i] = _metrics[i]?.OpenCursor() ?? new ShardCursor { PreviousSnapshot = _started };
-            }
-
-            var cursor = new MetricsCursor(shards, _started);
-            _cursors.Add(cursor);
-            return cursor;
-        }
-    }
+    internal MetricsCursor OpenMetricsCursor() => _figures.OpenCursor();
 
     /// <summary>Stops tracking a consumer's cursor.</summary>
-    internal void CloseMetricsCursor(MetricsCursor cursor)
-    {
-        lock (_snapshotGate)
-        {
-            _cursors.Remove(cursor);
-        }
-    }
+    internal void CloseMetricsCursor(MetricsCursor cursor) => _figures.CloseCursor(cursor);
 
     /// <summary>As <see cref="TakeMetricsSnapshot()"/> for <paramref name="consumer"/> (null: this stage's own cursor).</summary>
     internal StageMetricsSnapshot TakeMetricsSnapshot(MetricsCursors? consumer, long[]? endToEndTotal, ref long endToEndTotalSum) =>
@@ -261,86 +236,8 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// As <see cref="TakeMetricsSnapshot()"/> for the consumer holding <paramref name="cursor"/>, also
     /// adding the interval's end-to-end buckets and sum into a pipeline's totals.
     /// </summary>
-    internal StageMetricsSnapshot TakeMetricsSnapshot(MetricsCursor cursor, long[]? endToEndTotal, ref long endToEndTotalSum)
-    {
-        lock (_snapshotGate)
-        {
-            long now = _runtime.TimeProvider.GetTimestamp();
-            TimeSpan interval = _runtime.TimeProvider.GetElapsedTime(cursor.LastSnapshot, now);
-            cursor.LastSnapshot = now;
-            var shards = new ShardMetricsSnapshot[_shards.Length];
-            StageCounts total = default;
-            StageCounts intervalTotal = default;
-            var work = new long[LatencyHistogram.BucketCount];
-            var wait = new long[LatencyHistogram.BucketCount];
-            var endToEnd = new long[LatencyHistogram.BucketCount];
-            var workDelta = new long[LatencyHistogram.BucketCount];
-            var waitDelta = new long[LatencyHistogram.BucketCount];
-            var endToEndDelta = new long[LatencyHistogram.BucketCount];
-            long workSum = 0;
-            long waitSum = 0;
-            long endToEndSum = 0;
-            double busyWorkers = 0;
-            int workers = 0;
-            for (int i = 0; i < _shards.Length; i++)
-            {
-                Shard<T> shard = _shards[i];
-                StageCounts counts = shard.ReadCounts();
-                ShardCursor shardCursor = cursor.Shards[i];
-                if (_metrics[i] is { } metrics)
-                {
-                    // The peak is reset when read, so every consumer gets a share of each read.
-                    long peak = metrics.TakePeak();
-                    foreach (MetricsCursor open in _cursors)
-                    {
-                        open.Shards[i].Peak = Math.Max(open.Shards[i].Peak, peak);
-                    }
-
-                    shards[i] = metrics.Snapshot(i, counts, now, shardCursor, workDelta, waitDelta, endToEndDelta, out long w, out long q, out long e);
-                    Accumulate(work, workDelta);
-                    Accumulate(wait, waitDelta);
-                    Accumulate(endToEnd, endToEndDelta);
-                    workSum += w;
-                    waitSum += q;
-                    endToEndSum += e;
-                    busyWorkers += shards[i].Utilization * shard.Workers;
-                }
-                else
-                {
-                    shards[i] = new ShardMetricsSnapshot { Shard = i, Counts = counts, IntervalCounts = counts.Minus(shardCursor.PreviousCounts), Interval = interval, Depth = counts.Waiting };
-                }
-
-                shardCursor.PreviousCounts = counts;
-                workers += shard.Workers;
-                total += counts;
-                intervalTotal += shards[i].IntervalCounts;
-            }
-
-            if (endToEndTotal is not null && _runtime.RecordsEndToEnd)
-            {
-                Accumulate(endToEndTotal, endToEnd);
-                endToEndTotalSum += endToEndSum;
-            }
-
-            return new StageMetricsSnapshot
-            {
-                Pipeline = _runtime.PipelineName,
-                Stage = Name,
-                Timestamp = _runtime.TimeProvider.GetUtcNow(),
-                Interval = interval,
-                Shards = shards,
-                Counts = total,
-                IntervalCounts = intervalTotal,
-                Utilization = workers == 0 ? 0 : busyWorkers / workers,
-                WorkDuration = LatencySummary.Merge(work, workSum, shards.Select(s => s.WorkDuration)),
-                QueueWait = LatencySummary.Merge(wait, waitSum, shards.Select(s => s.QueueWait)),
-                EndToEnd = _runtime.RecordsEndToEnd && _runtime.MetricsEnabled
-                    ? LatencySummary.Merge(endToEnd, endToEndSum, shards.Select(s => s.EndToEnd ?? LatencySummary.Empty))
-                    : null,
-                Kinds = ReadKinds(),
-            };
-        }
-    }
+    internal StageMetricsSnapshot TakeMetricsSnapshot(MetricsCursor cursor, long[]? endToEndTotal, ref long endToEndTotalSum) =>
+        _figures.TakeSnapshot(cursor, _readCounts, endToEndTotal, ref endToEndTotalSum);
 
     /// <summary>One shard's counts; <see cref="StageCounts.Waiting"/> is its depth.</summary>
     /// <param name="shard">The shard, from 0 to <see cref="ShardCount"/> − 1; the last is the unkeyed shard.</param>
@@ -373,44 +270,6 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         EngineMeter.Unregister(this);
     }
 
-    private static void Accumulate(long[] total, long[] delta)
-    {
-        for (int i = 0; i < total.Length; i++)
-        {
-            total[i] += delta[i];
-        }
-    }
-
-    private List<KindMetrics> ReadKinds()
-    {
-        var kinds = new List<KindMetrics>();
-        if (_kinds is not { } table)
-        {
-            return kinds;
-        }
-
-        IReadOnlyList<string> names = table.Names;
-        for (int k = 0; k < names.Count; k++)
-        {
-            long processed = 0;
-            long errors = 0;
-            long dead = 0;
-            foreach (ShardMetrics? metrics in _metrics)
-            {
-                if (metrics?.KindCounts is { } counts)
-                {
-                    processed += Volatile.Read(ref counts[k * 3]);
-                    errors += Volatile.Read(ref counts[(k * 3) + 1]);
-                    dead += Volatile.Read(ref counts[(k * 3) + 2]);
-                }
-            }
-
-            kinds.Add(new KindMetrics(names[k], processed, errors, dead));
-        }
-
-        return kinds;
-    }
-
     string? IStageMetricsSource.PipelineName => _runtime.PipelineName;
 
     void IStageMetricsSource.OpenMetricsCursor(MetricsCursors consumer) => consumer.For(this, OpenMetricsCursor, CloseMetricsCursor);
@@ -421,7 +280,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         return TakeMetricsSnapshot(consumer, null, ref ignored);
     }
 
-    double IStageMetricsSource.ShardBusySeconds(int shard) => _metrics[shard]?.BusySeconds(_runtime.TimeProvider.GetTimestamp()) ?? 0;
+    double IStageMetricsSource.ShardBusySeconds(int shard) => _figures.BusySeconds(shard);
 
     /// <summary>Every shard's internal state, one line each, for diagnostics.</summary>
     internal string Describe() => string.Join(Environment.NewLine, _shards.Select(s => s.ToString()));
