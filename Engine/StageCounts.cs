@@ -86,8 +86,9 @@ public readonly record struct StageCounts
     public long Waiting { get; init; }
 
     /// <summary>
-    /// Accepted items not settled yet (waiting or in flight). While the stage runs it also counts writes
-    /// in progress, which are not yet accepted or refused; once the stage has completed it is 0.
+    /// Accepted items not settled yet (waiting or in flight). Writes waiting for room are not counted;
+    /// a write caught between its channel write and its count may be, for that moment. Once the stage
+    /// has completed it is 0.
     /// </summary>
     public long Pending { get; init; }
 

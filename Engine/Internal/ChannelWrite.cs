@@ -34,6 +34,7 @@ internal sealed class ChannelWrite
     /// <summary>Writes, waiting for a turn and then for room, until the item is in or the channel completes.</summary>
     /// <returns>True when the item was written; false when the channel completed first.</returns>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired while waiting; the item was not written.</exception>
+    /// <exception cref="ChannelClosedException">The channel was completed with an error (the inner exception); the item was not written.</exception>
     public async ValueTask<bool> WriteAsync<T>(ChannelWriter<T> writer, T item, CancellationToken cancellationToken)
     {
         await _turn.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -48,6 +49,12 @@ internal sealed class ChannelWrite
             }
 
             return false;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not ChannelClosedException)
+        {
+            // A channel completed with an error reports it from WaitToWriteAsync as it is; its
+            // WriteAsync wrapped it, and callers tell a closed channel by that type.
+            throw new ChannelClosedException(ex);
         }
         finally
         {

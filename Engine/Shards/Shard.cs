@@ -93,6 +93,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>Set once the shard takes no more writes.</summary>
     private volatile bool _completing;
 
+    /// <summary>
+    /// Set after the channel is completed (after <see cref="_completing"/>): until then a write may
+    /// still get in, so the shard may not finish even with nothing outstanding.
+    /// </summary>
+    private volatile bool _closed;
+
     /// <summary>1 once <see cref="_onFinished"/> has been called.</summary>
     private int _finishedFlag;
 
@@ -172,7 +178,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         lock (_lock)
         {
             AssertLocked();
-            return $"shard {Index}: outstanding={Volatile.Read(ref _outstanding)} loops={Volatile.Read(ref _activeLoops)} completing={_completing} finished={_finishedFlag} " +
+            return $"shard {Index}: outstanding={Volatile.Read(ref _outstanding)} loops={Volatile.Read(ref _activeLoops)} blocked={Volatile.Read(ref _blockedWriters)} completing={_completing} finished={_finishedFlag} " +
                 $"channel={_reader.Count} ready={_scheduler.ReadyCount} parked={_scheduler.Parked} retrying={_retryTimers.Count} keys={_scheduler.BusyKeys} " +
                 $"waitingKeys={_index?.WaitingKeys ?? 0} inFlight={Volatile.Read(ref Counters.InFlight)}";
         }
@@ -196,7 +202,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         // Outstanding counts writes still in progress too (see BeginWrite); once the shard has finished
         // none can be accepted any more, so nothing is pending, whatever refused write is under way.
-        long pending = Volatile.Read(ref _finishedFlag) != 0 ? 0 : Math.Max(0, Volatile.Read(ref _outstanding));
+        long pending = Volatile.Read(ref _finishedFlag) != 0 ? 0 : Math.Max(0, Volatile.Read(ref _outstanding) - (2 * Volatile.Read(ref _blockedWriters)));
         return Counters.Read(waiting, pending) with
         {
             DedupeWaitingKeys = waitingKeys,
@@ -214,7 +220,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     public WriteOutcome TryWrite(in Envelope<T> envelope, bool willWait)
     {
         BeginWrite();
-        if (_writer.TryWrite(envelope))
+        if (!WritersWait() && _writer.TryWrite(envelope))
         {
             Interlocked.Increment(ref Counters.Accepted);
             ObserveHeld();
@@ -271,6 +277,14 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     }
 
     /// <summary>
+    /// Whether writers wait for room now. A write that finds a free slot then still counts the shard
+    /// as full and queues behind them: a freed slot goes to the writers that waited, in their order
+    /// (the channel's own blocked writers got it under its lock; ours are woken on the thread pool,
+    /// and a newer write could otherwise take the slot first and overtake an older one of its key).
+    /// </summary>
+    private bool WritersWait() => Volatile.Read(ref _blockedWriters) != 0;
+
+    /// <summary>
     /// Opens a write: counts the item as outstanding before any worker can see it, plus one more for
     /// the write itself, held until the item is counted as accepted (<see cref="EndWrite"/>). Without
     /// the second count a worker could settle the item and the shard finish before the writer counted
@@ -323,6 +337,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     {
         _completing = true;
         _writer.TryComplete();
+        _closed = true;
         TryFinish();
     }
 
@@ -560,7 +575,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         if (_observer is { } observer)
         {
             start = previousEnd != 0 ? previousEnd : _runtime.TimeProvider.GetTimestamp();
-            observer.RunStarted(slot!, start, envelope.Attempts == 1 ? start - envelope.AcceptedTimestamp : -1);
+            // A run that starts at the previous run's end can precede its item's accept by a little:
+            // the wait is then 0, never "no wait" (−1 is a retry's).
+            observer.RunStarted(slot!, start, envelope.Attempts == 1 ? Math.Max(0, start - envelope.AcceptedTimestamp) : -1);
         }
 
         return true;
@@ -929,7 +946,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
     private void TryFinish()
     {
-        if (!_completing || Volatile.Read(ref _outstanding) != 0 || Volatile.Read(ref _activeLoops) != 0)
+        if (!_closed || Volatile.Read(ref _outstanding) != 0 || Volatile.Read(ref _activeLoops) != 0)
         {
             return;
         }

@@ -24,6 +24,9 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
     private long _processed;
     private long _abandoned;
     private long _refused;
+
+    /// <summary>Writes in progress (see <see cref="WriteAsync"/>).</summary>
+    private int _writing;
     private int _buffered;
 
     public BatchNode(string name, PipelineRuntime runtime, int size, TimeSpan? window, int capacity)
@@ -47,25 +50,22 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
 
     public async ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken)
     {
-        // Counted before the write, so the batch loop can never count the item settled (and the node
-        // complete) before it was counted accepted; taken back if the write fails.
-        Interlocked.Increment(ref _accepted);
-        bool written;
+        // Counted as in progress until its item is counted accepted (or refused): the node does not
+        // complete while a write is open (see WaitForWrites), so the counts are exact when it does.
+        Interlocked.Increment(ref _writing);
         try
         {
-            written = await _waitingWrites.WriteAsync(_channel.Writer, (item, entryTimestamp), cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            Interlocked.Decrement(ref _accepted);
-            throw;
-        }
+            if (!await _waitingWrites.WriteAsync(_channel.Writer, (item, entryTimestamp), cancellationToken).ConfigureAwait(false))
+            {
+                Interlocked.Increment(ref _refused);
+                throw new StageCompletedException($"Batch stage '{Name}' is completed or stopped and accepts no more items; the item was not accepted.");
+            }
 
-        if (!written)
+            Interlocked.Increment(ref _accepted);
+        }
+        finally
         {
-            Interlocked.Decrement(ref _accepted);
-            Interlocked.Increment(ref _refused);
-            throw new StageCompletedException($"Batch stage '{Name}' is completed or stopped and accepts no more items; the item was not accepted.");
+            Interlocked.Decrement(ref _writing);
         }
     }
 
@@ -166,6 +166,7 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
                 await FlushAsync(batch, oldestEntry, abort).ConfigureAwait(false);
             }
 
+            WaitForWrites();
             _completion.TrySetResult();
         }
         catch (Exception) when (abort.IsCancellationRequested || Runtime.IsAborted)
@@ -178,6 +179,7 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
             }
 
             Volatile.Write(ref _buffered, 0);
+            WaitForWrites();
             _completion.TrySetCanceled(abort);
         }
         catch (Exception ex)
@@ -189,6 +191,13 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
             _completion.TrySetException(ex);
         }
     }
+
+    /// <summary>
+    /// Waits until no write is in progress. Called once the channel is completed and drained: every
+    /// open write then ends at once (refused, or already in and just counting its item), so this is
+    /// a spin of a few instructions, and the counts are exact when <see cref="Completion"/> completes.
+    /// </summary>
+    private void WaitForWrites() => SpinWait.SpinUntil(() => Volatile.Read(ref _writing) == 0);
 
     /// <summary>Forwards a full or timed-out batch and returns a fresh list for the next one (the old one now belongs downstream).</summary>
     private async ValueTask<List<T>> FlushAsync(List<T> batch, long oldestEntry, CancellationToken abort)

@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+using Engine.Dedupe;
+using Engine.Metrics;
+using Engine.Pipelines;
+using Engine.Stages;
+using Engine.Tests.Support;
+
+namespace Engine.Tests.Stages;
+
+/// <summary>
+/// Writers that wait for room, and the figures around them. Found in review of the cancellation fix
+/// (writes that wait now wait with the token and write without it): each failed on that code before
+/// its own fix.
+/// </summary>
+public class WaitingWriterTests
+{
+    [Test]
+    public async Task A_writer_waiting_for_room_is_not_pending()
+    {
+        var gate = new Gate();
+        await using var stage = Stage.Create(
+            new StageOptions<int> { Name = "pending", Shards = 1, WorkersPerShard = 1, Capacity = 1, KeySelector = i => i },
+            async (_, ct) => await gate.PassAsync(ct));
+
+        await stage.WriteAsync(1);
+        await gate.StartedAsync();
+        await stage.WriteAsync(2);
+        Task waiting = stage.WriteAsync(3).AsTask();
+        await TestWait.UntilAsync(() => stage.Describe().Contains("blocked=1", StringComparison.Ordinal), "the third write waiting for room");
+
+        StageCounts counts = stage.GetCounts();
+        gate.Open();
+        await waiting.Within();
+        Assert.Multiple(() =>
+        {
+            Assert.That(counts.Accepted, Is.EqualTo(2));
+            Assert.That(counts.Pending, Is.EqualTo(2), "the waiting write is not accepted yet (it counted twice before)");
+            Assert.That(counts.IsConserved, Is.True, counts.ToString());
+        });
+    }
+
+    [Test]
+    public async Task A_waiting_write_is_not_overtaken_by_a_later_write_of_its_key()
+    {
+        int overtaken = 0;
+        for (int round = 0; round < 50; round++)
+        {
+            var processed = new ConcurrentQueue<string>();
+            var release = new SemaphoreSlim(0);
+            var laterWritten = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Stage<string>? stage = null;
+            stage = Stage.Create(
+                new StageOptions<string>
+                {
+                    Name = "no-overtaking",
+                    Shards = 1,
+                    WorkersPerShard = 1,
+                    Capacity = 1,
+                    KeySelector = s => s[..1],
+                    Dedupe = new DedupeOptions<string> { Mode = DedupeMode.Replace },
+                    Metrics = false,
+                },
+                (Action<string, CancellationToken>)((s, _) =>
+                {
+                    if (s == "B0")
+                    {
+                        // B0 was just taken: its slot is free and A1, which waits for room, was woken.
+                        // A2 is written after A1 began to wait, so it must run after A1.
+                        laterWritten.TrySetResult(stage!.WriteAsync("A2", CancellationToken.None).AsTask());
+                    }
+
+                    processed.Enqueue(s);
+                    if (s == "C0")
+                    {
+                        release.Wait(CancellationToken.None);
+                    }
+                }));
+
+            await stage.WriteAsync("C0");
+            await stage.WriteAsync("B0");
+            Task first = stage.WriteAsync("A1").AsTask();
+            await TestWait.UntilAsync(() => stage.Describe().Contains("blocked=1", StringComparison.Ordinal), "A1 waiting for room");
+            release.Release();
+            await first.Within();
+            await (await laterWritten.Task.Within()).Within();
+            stage.Complete();
+            await stage.Completion.Within();
+            string[] order = [.. processed.Where(s => s[0] == 'A')];
+            if (order[^1] != "A2")
+            {
+                overtaken++;
+            }
+
+            await stage.DisposeAsync();
+        }
+
+        Assert.That(overtaken, Is.Zero, "rounds where the older A1 ran after A2 (the key's final value was stale)");
+    }
+
+    [Test]
+    public async Task Every_first_run_counts_in_the_queue_wait_even_one_accepted_after_the_previous_run_ended()
+    {
+        var time = new WatchedTimeProvider();
+        Stage<int>? stage = null;
+        stage = Stage.Create(
+            new StageOptions<int>
+            {
+                Name = "wait-count",
+                Shards = 1,
+                Capacity = 8,
+                TimeProvider = time,
+                KeySelector = i => i,
+
+                // Runs after item 1's run ended (its end read): item 2 is accepted 5 ms later, and its
+                // run, which starts at item 1's end, precedes its accept.
+                KindSelector = i =>
+                {
+                    if (i == 1)
+                    {
+                        time.Advance(TimeSpan.FromMilliseconds(5));
+                        stage!.TryWrite(2);
+                    }
+
+                    return "k";
+                },
+            },
+            (Action<int, CancellationToken>)((_, _) => { }));
+
+        Assert.That(stage.TryWrite(1), Is.True);
+        await TestWait.UntilAsync(() => stage.GetCounts().Processed == 2, "both items processed");
+        StageMetricsSnapshot snapshot = stage.TakeMetricsSnapshot();
+        Assert.Multiple(() =>
+        {
+            Assert.That(snapshot.WorkDuration.Count, Is.EqualTo(2));
+            Assert.That(snapshot.QueueWait.Count, Is.EqualTo(2), "both items ran a first attempt");
+        });
+        await stage.DisposeAsync();
+    }
+
+    [Test]
+    public async Task A_batch_node_counts_a_write_accepted_only_once_its_item_is_in()
+    {
+        var gate = new Gate();
+        await using Pipeline<int> pipeline = Pipeline.Create<int>("batch-accepted")
+            .Then<int>("up", (i, _) => ValueTask.FromResult(i))
+            .Batch("batch", size: 1, capacity: 1)
+            .Sink("sink", async (IReadOnlyList<int> _, CancellationToken ct) => await gate.PassAsync(ct), o => o.Capacity = 1)
+            .Build();
+        for (int i = 0; i < 5; i++)
+        {
+            await pipeline.WriteAsync(i);
+        }
+
+        await gate.StartedAsync();
+        await TestWait.UntilAsync(() => pipeline.GetCounts()["up"].InFlight == 1, "item 4 forwarding into the full batch");
+        StageCounts before = pipeline.GetCounts()["batch"];
+        PipelineCounts after = await pipeline.AbortAsync().Within();
+        Assert.Multiple(() =>
+        {
+            Assert.That(before.Accepted, Is.EqualTo(4), "items 0..3 are in; item 4's write still waits");
+            Assert.That(after["batch"].Accepted, Is.EqualTo(4), "a cumulative counter never steps back");
+            Assert.That(after.IsConserved, Is.True, after.ToString());
+        });
+    }
+}
