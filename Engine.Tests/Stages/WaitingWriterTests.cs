@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using Engine.Dedupe;
 using Engine.Metrics;
 using Engine.Pipelines;
 using Engine.Stages;
@@ -37,64 +35,6 @@ public class WaitingWriterTests
             Assert.That(counts.Pending, Is.EqualTo(2), "the waiting write is not accepted yet (it counted twice before)");
             Assert.That(counts.IsConserved, Is.True, counts.ToString());
         });
-    }
-
-    [Test]
-    public async Task A_waiting_write_is_not_overtaken_by_a_later_write_of_its_key()
-    {
-        int overtaken = 0;
-        for (int round = 0; round < 50; round++)
-        {
-            var processed = new ConcurrentQueue<string>();
-            var release = new SemaphoreSlim(0);
-            var laterWritten = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
-            Stage<string>? stage = null;
-            stage = Stage.Create(
-                new StageOptions<string>
-                {
-                    Name = "no-overtaking",
-                    Shards = 1,
-                    WorkersPerShard = 1,
-                    Capacity = 1,
-                    KeySelector = s => s[..1],
-                    Dedupe = new DedupeOptions<string> { Mode = DedupeMode.Replace },
-                    Metrics = false,
-                },
-                (Action<string, CancellationToken>)((s, _) =>
-                {
-                    if (s == "B0")
-                    {
-                        // B0 was just taken: its slot is free and A1, which waits for room, was woken.
-                        // A2 is written after A1 began to wait, so it must run after A1.
-                        laterWritten.TrySetResult(stage!.WriteAsync("A2", CancellationToken.None).AsTask());
-                    }
-
-                    processed.Enqueue(s);
-                    if (s == "C0")
-                    {
-                        release.Wait(CancellationToken.None);
-                    }
-                }));
-
-            await stage.WriteAsync("C0");
-            await stage.WriteAsync("B0");
-            Task first = stage.WriteAsync("A1").AsTask();
-            await TestWait.UntilAsync(() => stage.Describe().Contains("blocked=1", StringComparison.Ordinal), "A1 waiting for room");
-            release.Release();
-            await first.Within();
-            await (await laterWritten.Task.Within()).Within();
-            stage.Complete();
-            await stage.Completion.Within();
-            string[] order = [.. processed.Where(s => s[0] == 'A')];
-            if (order[^1] != "A2")
-            {
-                overtaken++;
-            }
-
-            await stage.DisposeAsync();
-        }
-
-        Assert.That(overtaken, Is.Zero, "rounds where the older A1 ran after A2 (the key's final value was stale)");
     }
 
     [Test]

@@ -73,7 +73,7 @@ internal sealed partial class Shard<T>
                 // their callbacks after the lock is released.
                 slot = _index.Rent(in write);
                 envelope = new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot };
-                written = !WritersWait() && _writer.TryWrite(envelope);
+                written = _writer.TryWrite(envelope);
                 if (written)
                 {
                     Interlocked.Increment(ref Counters.Accepted);
