@@ -92,7 +92,9 @@ public class WaitingWriterTests
         }
 
         await gate.StartedAsync();
-        await TestWait.UntilAsync(() => pipeline.GetCounts()["up"].InFlight == 1, "item 4 forwarding into the full batch");
+        await TestWait.UntilAsync(
+            () => pipeline.GetCounts() is var counts && counts["batch"].Accepted >= 4 && counts["up"].InFlight == 1,
+            "items 0..3 in the batch stage and item 4 forwarding into it");
         StageCounts before = pipeline.GetCounts()["batch"];
         PipelineCounts after = await pipeline.AbortAsync().Within();
         Assert.Multiple(() =>
