@@ -200,8 +200,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             evictions = _index?.ContentEvictions ?? 0;
         }
 
-        // Outstanding counts writes still in progress too (see BeginWrite); once the shard has finished
-        // none can be accepted any more, so nothing is pending, whatever refused write is under way.
+        // Outstanding counts each open write twice (see BeginWrite): writers waiting for room are left
+        // out here, and once the shard has finished nothing can be accepted any more, so nothing is
+        // pending then, whatever refused write is still under way.
         long pending = Volatile.Read(ref _finishedFlag) != 0 ? 0 : Math.Max(0, Volatile.Read(ref _outstanding) - (2 * Volatile.Read(ref _blockedWriters)));
         return Counters.Read(waiting, pending) with
         {
