@@ -19,8 +19,7 @@ public class KeyedScalingBenchmarks
     private const int Capacity = 1024;
     private const int Items = 1_000_000;
     private readonly string[] _keys = Enumerable.Range(0, Keys).Select(k => "entity-" + k).ToArray();
-    private int[] _lastSeen = [];
-    private long _outOfOrder;
+    private readonly PerKeyOrder _order = new(Keys);
     private long _handled;
 
     [Params(1, 2, 4)]
@@ -100,25 +99,18 @@ public class KeyedScalingBenchmarks
 
     private void Check(string contender, Func<Task> run) =>
         ContenderCheck.Run(nameof(KeyedScalingBenchmarks), $"{contender}(writers={Writers}, shards={Shards})", run, () =>
-            _handled == Items && _outOfOrder == 0 ? null : $"handled {_handled} of {Items} items with {_outOfOrder} out of order");
+            _handled == Items && _order.OutOfOrder == 0 ? null : $"handled {_handled} of {Items} items with {_order.OutOfOrder} out of order");
 
     private void Reset()
     {
-        _lastSeen = Enumerable.Repeat(-1, Keys).ToArray();
-        _outOfOrder = 0;
+        _order.Reset();
         _handled = 0;
     }
 
     /// <summary>Checks per-key order (a key is written by one writer, in order, and handled by one shard at a time).</summary>
     private void Handle(int item)
     {
-        int key = item % Keys;
-        if (item < _lastSeen[key])
-        {
-            Interlocked.Increment(ref _outOfOrder);
-        }
-
-        _lastSeen[key] = item;
+        _order.See(item % Keys, item);
         Interlocked.Increment(ref _handled);
     }
 }

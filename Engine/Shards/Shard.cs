@@ -108,6 +108,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>Who records the shard's figures; null when the stage's metrics are off (no clock is read then).</summary>
     private readonly ShardObserver? _observer;
 
+    /// <summary>The observer wants kinds; read once, so a run costs no call to ask.</summary>
+    private readonly bool _countsKinds;
+
+    /// <summary>The observer wants end-to-end latency (a pipeline's sink); read once, so a settle costs no call to ask.</summary>
+    private readonly bool _recordsEndToEnd;
+
     public Shard(ShardSettings<T> runtime, int index, bool keyed, int workers, Action<Shard<T>> onFinished, ShardObserver? observer)
     {
         _runtime = runtime;
@@ -121,6 +127,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         _retryTimers = new RetryTimers<T>(_lock, runtime.TimeProvider, OnRetryDue);
         _holdLimit = runtime.Capacity;
         _observer = observer;
+        _countsKinds = observer?.CountsKinds ?? false;
+        _recordsEndToEnd = observer?.RecordsEndToEnd ?? false;
         if (_dedupe is not null)
         {
             _index = new DedupeIndex<T>(_lock, _dedupe.Replace, _dedupe.ContentHash is null ? 0 : _dedupe.TrackedKeysPerShard);
@@ -592,7 +600,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         {
             end = _runtime.TimeProvider.GetTimestamp();
             observer.RunEnded(slot!, start, end);
-            if (observer.CountsKinds)
+            if (_countsKinds)
             {
                 observer.Kind(SafeKind(envelope.Item), error is null ? RunOutcome.Processed : RunOutcome.Failed);
             }
@@ -671,9 +679,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>In a pipeline's sink, an item settled here (processed, or failed for good) ends its journey: record its end-to-end latency.</summary>
     private void RecordEndToEnd(in Envelope<T> envelope, long end)
     {
-        if (_observer is { RecordsEndToEnd: true } observer)
+        if (_recordsEndToEnd)
         {
-            observer.EndToEndLatency(end - envelope.EntryTimestamp, end);
+            _observer!.EndToEndLatency(end - envelope.EntryTimestamp, end);
         }
     }
 
@@ -767,9 +775,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         Interlocked.Increment(ref Counters.DeadLettered);
         RecordEndToEnd(in envelope, end);
-        if (_observer is { CountsKinds: true } observer)
+        if (_countsKinds)
         {
-            observer.Kind(SafeKind(envelope.Item), RunOutcome.DeadLettered);
+            _observer!.Kind(SafeKind(envelope.Item), RunOutcome.DeadLettered);
         }
 
         if (_runtime.OnDeadLetter is not null)
