@@ -31,6 +31,22 @@ public class KeySchedulerTests
     }
 
     [Test]
+    public void A_key_claimed_after_its_run_began_is_busy_and_parks_its_later_items()
+    {
+        var scheduler = new KeyScheduler<int>(_lock, trackKeys: true);
+        lock (_lock)
+        {
+            Assert.That(scheduler.BusyKeys, Is.Zero, "a shard that claims on demand reads this without the lock");
+            scheduler.ClaimFree("a");
+            Assert.That(scheduler.BusyKeys, Is.EqualTo(1));
+            Assert.That(scheduler.TryClaim(Item(2, "a"), out _), Is.False, "the retry's key holds its later items back");
+            Assert.That(scheduler.Release("a"), Is.True, "the parked item is promoted when the retry settles");
+            Assert.That(scheduler.Release("a"), Is.False);
+            Assert.That(scheduler.BusyKeys, Is.Zero);
+        }
+    }
+
+    [Test]
     public void Releasing_a_key_promotes_its_next_item_and_keeps_it_busy_until_its_backlog_is_empty()
     {
         var scheduler = new KeyScheduler<int>(_lock, trackKeys: true);

@@ -13,6 +13,7 @@ public class OrderingTests
     [TestCase(2, 4, false)]
     [TestCase(3, 3, true)]
     [TestCase(1, 8, true)]
+    [TestCase(2, 1, true)]
     public async Task Items_of_one_key_run_in_order_and_never_concurrently(int shards, int workers, bool failSometimes)
     {
         const int writers = 8;

@@ -8,4 +8,10 @@ internal enum EnvelopeFlags : byte
 
     /// <summary>Content dedupe found it identical to its key's last processed item: skip it.</summary>
     ContentDuplicate = 1,
+
+    /// <summary>
+    /// The item's key was claimed for it (see <c>Shard.ClaimsOnDemand</c>): settling it frees the key.
+    /// Set on every item whose key the shard claimed, whatever the shard's mode.
+    /// </summary>
+    KeyClaimed = 2,
 }

@@ -32,6 +32,9 @@ internal sealed class KeyScheduler<T>
     /// <summary>Items parked in backlogs, written under the lock, read without it.</summary>
     private int _parked;
 
+    /// <summary>Mirror of the busy keys' count, written under the lock, read without it.</summary>
+    private int _busyKeys;
+
     /// <param name="owner">The lock the shard holds around every mutating call.</param>
     /// <param name="trackKeys">Whether keys are claimed and items parked behind busy ones.</param>
     public KeyScheduler(Lock owner, bool trackKeys)
@@ -49,8 +52,8 @@ internal sealed class KeyScheduler<T>
     /// <summary>Items parked behind busy keys; readable without the lock.</summary>
     public int Parked => Volatile.Read(ref _parked);
 
-    /// <summary>Keys busy now.</summary>
-    public int BusyKeys => _keys?.Count ?? 0;
+    /// <summary>Keys busy now; readable without the lock (a reader that does not hold it may see a value just overtaken).</summary>
+    public int BusyKeys => Volatile.Read(ref _busyKeys);
 
     /// <summary>Queues an item that may run now (a promoted one, or a due retry whose key stays busy).</summary>
     public void EnqueueReady(in Envelope<T> envelope)
@@ -89,8 +92,20 @@ internal sealed class KeyScheduler<T>
             return false;
         }
 
-        _keys.Add(envelope.Key, _free.TryPop(out KeyState<T>? free) ? free : new KeyState<T>());
+        Add(envelope.Key);
         return true;
+    }
+
+    /// <summary>
+    /// Claims a key known to be free: an item that ran without a claim (its shard claims on demand)
+    /// failed and keeps its key busy for the retry.
+    /// </summary>
+    public KeyState<T> ClaimFree(in ItemKey key)
+    {
+        AssertOwned();
+        Debug.Assert(_keys is not null, "keys are claimed only when tracked");
+        Debug.Assert(!_keys.ContainsKey(key), "a key is never claimed twice");
+        return Add(key);
     }
 
     /// <summary>Whether <paramref name="key"/> is busy.</summary>
@@ -129,8 +144,17 @@ internal sealed class KeyScheduler<T>
         }
 
         _keys.Remove(key);
+        Volatile.Write(ref _busyKeys, _keys.Count);
         _free.Push(state);
         return false;
+    }
+
+    private KeyState<T> Add(in ItemKey key)
+    {
+        KeyState<T> state = _free.TryPop(out KeyState<T>? free) ? free : new KeyState<T>();
+        _keys!.Add(key, state);
+        Volatile.Write(ref _busyKeys, _keys.Count);
+        return state;
     }
 
     /// <summary>
@@ -161,6 +185,6 @@ internal sealed class KeyScheduler<T>
     private void AssertOwned()
     {
         Debug.Assert(_owner.IsHeldByCurrentThread, "the key scheduler is used under its shard's lock");
-        Debug.Assert(_readyCount == _ready.Count && _parked >= 0, "the mirrored counts match");
+        Debug.Assert(_readyCount == _ready.Count && _parked >= 0 && _busyKeys == (_keys?.Count ?? 0), "the mirrored counts match");
     }
 }

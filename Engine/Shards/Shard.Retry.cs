@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Engine.Internal;
 
 namespace Engine.Shards;
@@ -35,7 +36,16 @@ internal sealed partial class Shard<T>
             AssertLocked();
             if (!_runtime.IsAborted)
             {
-                retry = _retryTimers.Add(in envelope);
+                Envelope<T> waiting = envelope;
+                if (_trackKeys && !envelope.Key.IsNone && (envelope.Flags & EnvelopeFlags.KeyClaimed) == 0)
+                {
+                    // It ran unclaimed (see ClaimsOnDemand): the key becomes busy now, for the retry.
+                    Debug.Assert(_claimOnDemand, "only a shard that claims on demand runs an item without its key");
+                    _ = _scheduler.ClaimFree(in envelope.Key);
+                    waiting.Flags |= EnvelopeFlags.KeyClaimed;
+                }
+
+                retry = _retryTimers.Add(in waiting);
                 if (_scheduler.Find(envelope.Key) is { } state)
                 {
                     state.Retry = retry;

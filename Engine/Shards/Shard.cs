@@ -63,6 +63,11 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     private readonly bool _trackKeys;
 
     /// <summary>
+    /// Keys are tracked only because of retries, and one worker runs: see <see cref="ClaimsOnDemand"/>.
+    /// </summary>
+    private readonly bool _claimOnDemand;
+
+    /// <summary>
     /// The most items held outside the channel (parked behind busy keys, or waiting for a retry's
     /// backoff) before the shard stops reading its channel: what keeps the memory of both bounded.
     /// </summary>
@@ -108,6 +113,13 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>Who records the shard's figures; null when the stage's metrics are off (no clock is read then).</summary>
     private readonly ShardObserver? _observer;
 
+    /// <summary>
+    /// How long (in clock ticks) processed runs may wait in a loop's <see cref="ProcessedRuns"/> before
+    /// they are counted, when the loop reads the clock (metrics on); 5 ms. Without a clock the count
+    /// alone (<see cref="ProcessedRuns.MaxCount"/>) bounds it.
+    /// </summary>
+    private readonly long _flushTicks;
+
     /// <summary>The observer wants kinds; read once, so a run costs no call to ask.</summary>
     private readonly bool _countsKinds;
 
@@ -123,12 +135,14 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         _singleLoop = workers == 1;
         _dedupe = keyed ? runtime.Dedupe : null;
         _trackKeys = keyed && (workers > 1 || runtime.Retry.MaxAttempts > 1 || _dedupe is not null);
+        _claimOnDemand = _trackKeys && workers == 1 && _dedupe is null;
         _scheduler = new KeyScheduler<T>(_lock, _trackKeys);
         _retryTimers = new RetryTimers<T>(_lock, runtime.TimeProvider, OnRetryDue);
         _holdLimit = runtime.Capacity;
         _observer = observer;
         _countsKinds = observer?.CountsKinds ?? false;
         _recordsEndToEnd = observer?.RecordsEndToEnd ?? false;
+        _flushTicks = observer is null ? long.MaxValue : Math.Max(1, runtime.TimeProvider.TimestampFrequency / 200);
         if (_dedupe is not null)
         {
             _index = new DedupeIndex<T>(_lock, _dedupe.Replace, _dedupe.ContentHash is null ? 0 : _dedupe.TrackedKeysPerShard);
@@ -166,6 +180,15 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
     /// <summary>The shard's workers.</summary>
     public int Workers => _maxLoops;
+
+    /// <summary>
+    /// Whether the shard claims keys only when it must. With one worker and no dedupe, keys are tracked
+    /// only so that a retry keeps its key busy while the worker goes on with other keys; while no key
+    /// is busy, the lone worker runs the channel's items in order without claiming them (nothing else
+    /// can run one of their keys meanwhile), and a run that fails claims its key then, for the retry.
+    /// Only that worker claims keys, so "no key is busy", once read, stays true until it claims one.
+    /// </summary>
+    public bool ClaimsOnDemand => _claimOnDemand;
 
     /// <summary>Items waiting in the channel, parked, ready, or waiting for a retry.</summary>
     public int WaitingCount
@@ -452,34 +475,47 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 }
                 else
                 {
-                    long previousEnd = 0;
-                    while (TryTake(out Envelope<T> envelope))
+                    var processed = default(ProcessedRuns);
+                    try
                     {
-                        if (!BeginRun(ref envelope, slot, previousEnd, out long start))
+                        long previousEnd = 0;
+                        while (TryTake(out Envelope<T> envelope))
                         {
-                            previousEnd = 0;
-                            continue;
-                        }
-
-                        Exception? error = null;
-                        try
-                        {
-                            if (_runtime.AsyncHandler is { } handler)
+                            if (!BeginRun(ref envelope, slot, previousEnd, out long start))
                             {
-                                await handler(envelope.Item, _runtime.AbortToken).ConfigureAwait(false);
+                                previousEnd = 0;
+                                continue;
                             }
-                            else
-                            {
-                                var context = new ItemContext(envelope.EntryTimestamp, envelope.Attempts, _runtime.TimeProvider);
-                                await _runtime.ContextHandler!(envelope.Item, context, _runtime.AbortToken).ConfigureAwait(false);
-                            }
-                        }
-                        catch (Exception ex)
-                        {
-                            error = ex;
-                        }
 
-                        previousEnd = EndRun(ref envelope, error, slot, start);
+                            Exception? error = null;
+                            try
+                            {
+                                ValueTask run = _runtime.AsyncHandler is { } handler
+                                    ? handler(envelope.Item, _runtime.AbortToken)
+                                    : _runtime.ContextHandler!(envelope.Item, new ItemContext(envelope.EntryTimestamp, envelope.Attempts, _runtime.TimeProvider), _runtime.AbortToken);
+                                if (run.IsCompletedSuccessfully)
+                                {
+                                    // Completed at once: no await, so no state-machine round for a handler that did not wait.
+                                    run.GetAwaiter().GetResult();
+                                }
+                                else
+                                {
+                                    // The loop is about to wait: what it processed is counted before it does.
+                                    FlushProcessed(ref processed);
+                                    await run.ConfigureAwait(false);
+                                }
+                            }
+                            catch (Exception ex)
+                            {
+                                error = ex;
+                            }
+
+                            previousEnd = EndRun(ref envelope, error, slot, start, ref processed);
+                        }
+                    }
+                    finally
+                    {
+                        FlushProcessed(ref processed);
                     }
                 }
             }
@@ -513,6 +549,20 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainSync(Action<T, CancellationToken> handler, ShardWorker? slot)
     {
+        var processed = default(ProcessedRuns);
+        try
+        {
+            DrainSync(handler, slot, ref processed);
+        }
+        finally
+        {
+            FlushProcessed(ref processed);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void DrainSync(Action<T, CancellationToken> handler, ShardWorker? slot, ref ProcessedRuns processed)
+    {
         long previousEnd = 0;
         while (TryTake(out Envelope<T> envelope))
         {
@@ -532,7 +582,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 error = ex;
             }
 
-            previousEnd = EndRun(ref envelope, error, slot, start);
+            previousEnd = EndRun(ref envelope, error, slot, start, ref processed);
         }
     }
 
@@ -592,7 +642,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// When the run ended, if the next run may start at that instant: metrics are on and the item
     /// was processed, so settling ran no user callback. Otherwise 0.
     /// </returns>
-    private long EndRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start)
+    private long EndRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start, ref ProcessedRuns processed)
     {
         Bump(ref Counters.InFlight, -1);
         long end = 0;
@@ -606,8 +656,61 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             }
         }
 
+        if (error is null)
+        {
+            SettleProcessed(in envelope, end, ref processed);
+            return end;
+        }
+
         Settle(ref envelope, error, end);
-        return error is null ? end : 0;
+        return 0;
+    }
+
+    /// <summary>
+    /// Settles a processed run in a worker loop. Its counts (processed, and one off the outstanding
+    /// ones) are gathered in <paramref name="processed"/> and applied together (see
+    /// <see cref="ProcessedRuns"/>): one interlocked instruction for many runs, on a cache line the
+    /// shard's writers use too.
+    /// </summary>
+    private void SettleProcessed(in Envelope<T> envelope, long end, ref ProcessedRuns processed)
+    {
+        RecordEndToEnd(in envelope, end);
+        Release(in envelope, succeeded: true);
+        processed.Count++;
+        if (processed.Count == 1)
+        {
+            processed.Since = end;
+        }
+
+        if (processed.Count >= ProcessedRuns.MaxCount || (end - processed.Since) >= _flushTicks)
+        {
+            FlushProcessed(ref processed);
+        }
+    }
+
+    /// <summary>Applies the processed runs a loop gathered; the last outstanding count of a completing shard finishes it.</summary>
+    private void FlushProcessed(ref ProcessedRuns processed)
+    {
+        int count = processed.Count;
+        if (count == 0)
+        {
+            return;
+        }
+
+        processed.Count = 0;
+        Bump(ref Counters.Processed, count);
+        long left = Interlocked.Add(ref _outstanding, -count);
+        if (left <= 0)
+        {
+            if (left < 0)
+            {
+                OnOutstandingNegative();
+            }
+            else if (_completing)
+            {
+                TryFinish();
+            }
+        }
     }
 
     /// <summary>
@@ -623,6 +726,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 AssertLocked();
                 if (_scheduler.TryDequeueReady(out envelope))
                 {
+                    // A ready item holds its key (promoted behind it, or kept busy by its retry).
+                    if (_trackKeys)
+                    {
+                        envelope.Flags |= EnvelopeFlags.KeyClaimed;
+                    }
+
                     if (envelope.Slot is not null)
                     {
                         TakeSlot(ref envelope);
@@ -633,7 +742,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             }
         }
 
-        if (!_trackKeys)
+        if (!_trackKeys || (_claimOnDemand && _scheduler.BusyKeys == 0))
         {
             if (Held < _holdLimit)
             {
@@ -663,6 +772,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                     continue;
                 }
 
+                envelope.Flags |= EnvelopeFlags.KeyClaimed;
                 if (envelope.Slot is not null)
                 {
                     TakeSlot(ref envelope);
@@ -798,6 +908,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     {
         if (!_trackKeys || envelope.Key.IsNone)
         {
+            return;
+        }
+
+        if ((envelope.Flags & EnvelopeFlags.KeyClaimed) == 0)
+        {
+            Debug.Assert(_claimOnDemand && envelope.Slot is null, "only a shard that claims on demand runs an item without its key");
             return;
         }
 
