@@ -32,6 +32,8 @@ public class ShardObserverTests
 
         public override void RunEnded(ShardWorker worker, long start, long end) => Calls.Enqueue($"end took={end - start}");
 
+        public override void RunsEnded(ShardWorker worker, long start, long end, int runs) => Calls.Enqueue($"runs {runs} took={end - start}");
+
         public override void EndToEndLatency(long ticks, long at) => Calls.Enqueue($"e2e {ticks}");
 
         public override void Kind(string? kind, RunOutcome outcome) => Calls.Enqueue($"kind {kind} {outcome}");
@@ -42,13 +44,13 @@ public class ShardObserverTests
         }
     }
 
-    private static (Shard<int> Shard, Task Finished) Create(WatchedTimeProvider time, ShardObserver? observer, Action<int, CancellationToken> handler, RetryOptions? retry = null, Func<int, string?>? kind = null)
+    private static (Shard<int> Shard, Task Finished) Create(WatchedTimeProvider time, ShardObserver? observer, Action<int, CancellationToken> handler, RetryOptions? retry = null, Func<int, string?>? kind = null, int capacity = 8)
     {
         var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var settings = new ShardSettings<int>
         {
             Name = "alone",
-            Capacity = 8,
+            Capacity = capacity,
             TimeProvider = time,
             Retry = retry is null ? RetryPolicy.None : new RetryPolicy(retry),
             MetricsEnabled = observer is not null,
@@ -57,6 +59,51 @@ public class ShardObserverTests
         };
         var shard = new Shard<int>(settings, 0, keyed: true, workers: 1, _ => finished.TrySetResult(), observer);
         return (shard, finished.Task);
+    }
+
+    [Test]
+    public async Task Fast_runs_are_timed_in_groups_and_a_slow_group_goes_back_to_one_by_one()
+    {
+        const int items = 40;
+        var time = new WatchedTimeProvider();
+        var observer = new RecordingObserver(endToEnd: false, kinds: false);
+        using var allWritten = new ManualResetEventSlim();
+        long microsecond = RunTiming.ExactGroupTicks(time.TimestampFrequency);
+        (Shard<int> shard, Task finished) = Create(
+            time,
+            observer,
+            (i, ct) =>
+            {
+                if (i == 0)
+                {
+                    allWritten.Wait(TestWait.Patience, ct);
+                }
+                else if (i == 30)
+                {
+                    // Two microseconds in the group of runs 28..31.
+                    time.Advance(TimeSpan.FromTicks(2 * microsecond * TimeSpan.TicksPerSecond / time.TimestampFrequency));
+                }
+            },
+            capacity: 64);
+
+        for (int i = 0; i < items; i++)
+        {
+            Assert.That(shard.TryWrite(new Envelope<int>(i, "k", 1, 1), willWait: false), Is.EqualTo(WriteOutcome.Accepted));
+        }
+
+        allWritten.Set();
+        shard.Complete();
+        await finished.Within();
+
+        string[] expected =
+        [
+            .. Enumerable.Repeat("end took=0", RunTiming.FastRunsToGroup),
+            "runs 4 took=0", "runs 4 took=0", "runs 4 took=0",
+            $"runs 4 took={2 * microsecond}",
+            .. Enumerable.Repeat("end took=0", 8),
+        ];
+        Assert.That(observer.Calls.Where(c => c.StartsWith("end", StringComparison.Ordinal) || c.StartsWith("runs", StringComparison.Ordinal)), Is.EqualTo(expected));
+        Assert.That(shard.Counters.Processed, Is.EqualTo(items));
     }
 
     [Test]

@@ -13,6 +13,9 @@ internal sealed class ShardMetrics : ShardObserver
     private readonly KindTable? _kinds;
 
     private readonly double _microsPerTick;
+
+    /// <summary>See <see cref="RunTiming.ExactGroupTicks"/>.</summary>
+    private readonly long _exactGroupTicks;
     private readonly long[] _scratch = new long[LatencyHistogram.BucketCount];
     private readonly long _startTimestamp;
     private long _peakHeld;
@@ -39,6 +42,7 @@ internal sealed class ShardMetrics : ShardObserver
         KindCounts = kinds is null ? null : new long[kinds.Capacity * 3];
         SingleWriter = single;
         _microsPerTick = 1_000_000.0 / timestampFrequency;
+        _exactGroupTicks = RunTiming.ExactGroupTicks(timestampFrequency);
         _startTimestamp = startTimestamp;
         TicksPerSecond = timestampFrequency;
     }
@@ -178,6 +182,31 @@ internal sealed class ShardMetrics : ShardObserver
     {
         ((WorkerSlot)worker).End(end);
         RecordWork(end - start, end);
+    }
+
+    /// <inheritdoc/>
+    public override void RunsEnded(ShardWorker worker, long start, long end, int runs)
+    {
+        ((WorkerSlot)worker).End(end);
+        long span = end - start;
+        if (span < _exactGroupTicks)
+        {
+            // Every run of the group took less than the histogram's resolution: recorded exactly.
+            for (int i = 0; i < runs; i++)
+            {
+                RecordWork(span / runs, end);
+            }
+
+            return;
+        }
+
+        // Which run took the time is unknown: the span as one run and the rest as none keeps the
+        // sum and the count exact and never understates the maximum.
+        RecordWork(span, end);
+        for (int i = 1; i < runs; i++)
+        {
+            RecordWork(0, end);
+        }
     }
 
     /// <inheritdoc/>

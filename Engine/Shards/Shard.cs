@@ -120,6 +120,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// </summary>
     private readonly long _flushTicks;
 
+    /// <summary>See <see cref="RunTiming.ExactGroupTicks"/>.</summary>
+    private readonly long _exactGroupTicks;
+
+    /// <summary>See <see cref="RunTiming.FastRunTicks"/>.</summary>
+    private readonly long _fastRunTicks;
+
     /// <summary>The observer wants kinds; read once, so a run costs no call to ask.</summary>
     private readonly bool _countsKinds;
 
@@ -143,6 +149,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         _countsKinds = observer?.CountsKinds ?? false;
         _recordsEndToEnd = observer?.RecordsEndToEnd ?? false;
         _flushTicks = observer is null ? long.MaxValue : Math.Max(1, runtime.TimeProvider.TimestampFrequency / 200);
+        _exactGroupTicks = RunTiming.ExactGroupTicks(runtime.TimeProvider.TimestampFrequency);
+        _fastRunTicks = RunTiming.FastRunTicks(runtime.TimeProvider.TimestampFrequency);
         if (_dedupe is not null)
         {
             _index = new DedupeIndex<T>(_lock, _dedupe.Replace, _dedupe.ContentHash is null ? 0 : _dedupe.TrackedKeysPerShard);
@@ -560,15 +568,31 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         }
     }
 
+    /// <remarks>With metrics on, runs may be timed in groups: see <see cref="RunTiming"/>.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainSync(Action<T, CancellationToken> handler, ShardWorker? slot, ref ProcessedRuns processed)
     {
+        var timing = default(RunTiming);
         long previousEnd = 0;
         while (TryTake(out Envelope<T> envelope))
         {
-            if (!BeginRun(ref envelope, slot, previousEnd, out long start))
+            if (timing.Grouped)
             {
-                previousEnd = 0;
+                if (Volatile.Read(ref _deferredCallbackCount) > 0)
+                {
+                    // User callbacks are about to run: close the group and time runs one by one again.
+                    previousEnd = timing.Runs > 0 ? EndGroup(slot, ref timing) : 0;
+                    timing.Grouped = false;
+                }
+                else if (timing.Runs == 0)
+                {
+                    timing.Start = previousEnd != 0 ? previousEnd : _runtime.TimeProvider.GetTimestamp();
+                }
+            }
+
+            if (!BeginRun(ref envelope, slot, timing.Grouped ? timing.Start : previousEnd, out long start))
+            {
+                previousEnd = timing.Grouped ? timing.Start : 0;
                 continue;
             }
 
@@ -582,8 +606,77 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 error = ex;
             }
 
-            previousEnd = EndRun(ref envelope, error, slot, start, ref processed);
+            if (!timing.Grouped)
+            {
+                previousEnd = EndRun(ref envelope, error, slot, start, ref processed);
+                if (_observer is not null && previousEnd != 0)
+                {
+                    timing.FastStreak = previousEnd - start < _fastRunTicks ? timing.FastStreak + 1 : 0;
+                    if (timing.FastStreak >= RunTiming.FastRunsToGroup)
+                    {
+                        timing.Grouped = true;
+                        timing.Runs = 0;
+                    }
+                }
+
+                continue;
+            }
+
+            timing.Runs++;
+            if (error is null && timing.Runs < RunTiming.GroupSize)
+            {
+                // Inside a group: no clock read; the run settles as of the group's start.
+                EndUntimedRun(ref envelope, ref processed, timing.Start);
+                previousEnd = timing.Start;
+                continue;
+            }
+
+            long end = EndGroup(slot, ref timing);
+            previousEnd = EndRun(ref envelope, error, slot, end, ref processed, timed: false);
+            if (previousEnd == 0)
+            {
+                timing.Grouped = false;
+            }
         }
+
+        if (timing.Grouped && timing.Runs > 0)
+        {
+            _ = EndGroup(slot, ref timing);
+        }
+    }
+
+    /// <summary>
+    /// Closes a group of runs timed together: one clock read, the group's busy time and work
+    /// durations recorded (see <see cref="RunTiming"/>). A group slower than a microsecond sends the
+    /// loop back to timing runs one by one.
+    /// </summary>
+    /// <returns>When the group ended.</returns>
+    private long EndGroup(ShardWorker? slot, ref RunTiming timing)
+    {
+        Debug.Assert(timing.Grouped && timing.Runs > 0 && _observer is not null, "a group has runs and a clock");
+        long end = _runtime.TimeProvider.GetTimestamp();
+        _observer!.RunsEnded(slot!, timing.Start, end, timing.Runs);
+        if (end - timing.Start >= _exactGroupTicks)
+        {
+            timing.Grouped = false;
+            timing.FastStreak = 0;
+        }
+
+        timing.Runs = 0;
+        timing.Start = end;
+        return end;
+    }
+
+    /// <summary>A processed run inside a group (see <see cref="RunTiming"/>): settled as of <paramref name="at"/>, the group's start.</summary>
+    private void EndUntimedRun(ref Envelope<T> envelope, ref ProcessedRuns processed, long at)
+    {
+        Bump(ref Counters.InFlight, -1);
+        if (_countsKinds)
+        {
+            _observer!.Kind(SafeKind(envelope.Item), RunOutcome.Processed);
+        }
+
+        SettleProcessed(in envelope, at, ref processed);
     }
 
     /// <summary>
@@ -642,14 +735,28 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// When the run ended, if the next run may start at that instant: metrics are on and the item
     /// was processed, so settling ran no user callback. Otherwise 0.
     /// </returns>
-    private long EndRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start, ref ProcessedRuns processed)
+    /// <param name="envelope">The item.</param>
+    /// <param name="error">What the handler threw, or null.</param>
+    /// <param name="slot">The loop's worker slot (null with metrics off).</param>
+    /// <param name="start">When the run started; with <paramref name="timed"/> false, when it ended (a group's end, already recorded).</param>
+    /// <param name="processed">The loop's processed runs not yet counted.</param>
+    /// <param name="timed">False when the run closed a group (<see cref="EndGroup"/> read the clock and recorded it).</param>
+    private long EndRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start, ref ProcessedRuns processed, bool timed = true)
     {
         Bump(ref Counters.InFlight, -1);
         long end = 0;
         if (_observer is { } observer)
         {
-            end = _runtime.TimeProvider.GetTimestamp();
-            observer.RunEnded(slot!, start, end);
+            if (timed)
+            {
+                end = _runtime.TimeProvider.GetTimestamp();
+                observer.RunEnded(slot!, start, end);
+            }
+            else
+            {
+                end = start;
+            }
+
             if (_countsKinds)
             {
                 observer.Kind(SafeKind(envelope.Item), error is null ? RunOutcome.Processed : RunOutcome.Failed);

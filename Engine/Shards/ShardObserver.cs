@@ -28,6 +28,13 @@ internal abstract class ShardObserver
     /// <summary>The handler run that started at <paramref name="start"/> ended at <paramref name="end"/>.</summary>
     public abstract void RunEnded(ShardWorker worker, long start, long end);
 
+    /// <summary>
+    /// <paramref name="runs"/> handler runs timed together (see <see cref="RunTiming"/>) ran from
+    /// <paramref name="start"/> to <paramref name="end"/>; the first of them was reported with
+    /// <see cref="RunStarted"/> at <paramref name="start"/>.
+    /// </summary>
+    public abstract void RunsEnded(ShardWorker worker, long start, long end, int runs);
+
     /// <summary>An item settled at the end of its journey, <paramref name="ticks"/> after it entered the pipeline.</summary>
     public abstract void EndToEndLatency(long ticks, long at);
 
