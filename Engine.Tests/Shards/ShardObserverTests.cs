@@ -107,6 +107,54 @@ public class ShardObserverTests
     }
 
     [Test]
+    public async Task Writes_during_grouped_runs_are_stamped_with_the_loop_s_last_clock_read_and_otherwise_with_the_clock()
+    {
+        var time = new WatchedTimeProvider();
+        var observer = new RecordingObserver(endToEnd: false, kinds: false);
+        using var allWritten = new ManualResetEventSlim();
+        Shard<int>? shard = null;
+        long oneByOne = -1, oneByOneNow = -2, grouped = -1, groupedNow = -2;
+        (shard, Task finished) = Create(
+            time,
+            observer,
+            (i, ct) =>
+            {
+                if (i == 0)
+                {
+                    allWritten.Wait(TestWait.Patience, ct);
+                }
+                else if (i == 5)
+                {
+                    time.Advance(TimeSpan.FromTicks(1));
+                    (oneByOne, oneByOneNow) = (shard!.AcceptStamp(), time.GetTimestamp());
+                }
+                else if (i == RunTiming.FastRunsToGroup + 1)
+                {
+                    // The second run of the first group: the clock moves on, less than a microsecond.
+                    time.Advance(TimeSpan.FromTicks(1));
+                    (grouped, groupedNow) = (shard!.AcceptStamp(), time.GetTimestamp());
+                }
+            },
+            capacity: 64);
+
+        for (int i = 0; i < 24; i++)
+        {
+            Assert.That(shard.TryWrite(new Envelope<int>(i, "k", 1, 1), willWait: false), Is.EqualTo(WriteOutcome.Accepted));
+        }
+
+        allWritten.Set();
+        shard.Complete();
+        await finished.Within();
+        Assert.Multiple(() =>
+        {
+            Assert.That(oneByOne, Is.EqualTo(oneByOneNow), "runs timed one by one: a write reads the clock");
+            Assert.That(grouped, Is.LessThan(groupedNow), "grouped runs: a write takes the loop's last read, which is earlier");
+            Assert.That(groupedNow - grouped, Is.LessThan(RunTiming.ExactGroupTicks(time.TimestampFrequency)), "at most a group old");
+            Assert.That(shard.AcceptStamp(), Is.EqualTo(time.GetTimestamp()), "no loop runs: the clock again");
+        });
+    }
+
+    [Test]
     public async Task Each_run_reports_its_queue_wait_and_its_duration_on_the_shard_s_clock()
     {
         var time = new WatchedTimeProvider();

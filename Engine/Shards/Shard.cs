@@ -85,6 +85,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>Running worker loops; moved by compare-exchange.</summary>
     private int _activeLoops;
 
+    /// <summary>The last clock read of a loop that times runs in groups; 0 when no loop does (see <see cref="AcceptStamp"/>).</summary>
+    private long _loopClock;
+
     /// <summary>
     /// Accepted items not yet settled, plus two for each write in progress (its item and the write
     /// itself; see <see cref="BeginWrite"/>). Never negative: an item settled twice would take it below
@@ -185,6 +188,20 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
     /// <summary>The shard's item counters.</summary>
     public ShardCounters Counters { get; }
+
+    /// <summary>
+    /// The timestamp a write stamps its item with (accepted, and entered when it enters here). While a
+    /// loop of the shard times fast runs in groups (see <see cref="RunTiming"/>), the loop's last clock
+    /// read, at most one group of runs old (under a microsecond while the group stays fast; one run
+    /// at worst, when that run is the slow one that ends grouping): a write then costs no clock read.
+    /// Otherwise the clock. A stamp is never later than the write, so waits and latencies read from it
+    /// are never short.
+    /// </summary>
+    public long AcceptStamp()
+    {
+        long recent = Volatile.Read(ref _loopClock);
+        return recent != 0 ? recent : _runtime.TimeProvider.GetTimestamp();
+    }
 
     /// <summary>The shard's workers.</summary>
     public int Workers => _maxLoops;
@@ -583,10 +600,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                     // User callbacks are about to run: close the group and time runs one by one again.
                     previousEnd = timing.Runs > 0 ? EndGroup(slot, ref timing) : 0;
                     timing.Grouped = false;
+                    Volatile.Write(ref _loopClock, 0);
                 }
                 else if (timing.Runs == 0)
                 {
                     timing.Start = previousEnd != 0 ? previousEnd : _runtime.TimeProvider.GetTimestamp();
+                    Volatile.Write(ref _loopClock, timing.Start);
                 }
             }
 
@@ -635,7 +654,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             previousEnd = EndRun(ref envelope, error, slot, end, ref processed, timed: false);
             if (previousEnd == 0)
             {
+                // Settling a failure may run user callbacks: time runs one by one again.
                 timing.Grouped = false;
+                Volatile.Write(ref _loopClock, 0);
             }
         }
 
@@ -643,6 +664,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         {
             _ = EndGroup(slot, ref timing);
         }
+
+        // Writers read the clock again once no loop times groups (a loop that exits reads it no more).
+        Volatile.Write(ref _loopClock, 0);
     }
 
     /// <summary>
@@ -661,6 +685,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             timing.Grouped = false;
             timing.FastStreak = 0;
         }
+
+        // Writers stamp with this while the loop stays grouped (see AcceptStamp).
+        Volatile.Write(ref _loopClock, timing.Grouped ? end : 0);
 
         timing.Runs = 0;
         timing.Start = end;

@@ -112,9 +112,9 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <exception cref="ArgumentException">The key selector threw; the item was not accepted.</exception>
     public bool TryWrite(T item)
     {
-        long now = _runtime.StampsWrites ? _runtime.TimeProvider.GetTimestamp() : 0;
         ItemKey key = SelectKey(item);
         Shard<T> shard = _shards[ShardOf(key)];
+        long now = _runtime.StampsWrites ? shard.AcceptStamp() : 0;
         if (_runtime.Dedupe is not null && !key.IsNone)
         {
             DedupeWrite<T> write = DescribeForDedupe(item, key, shard);
@@ -302,7 +302,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
 
         ItemKey key = SelectKey(item);
         Shard<T> shard = _shards[ShardOf(key)];
-        long now = _runtime.StampsWrites ? _runtime.TimeProvider.GetTimestamp() : 0;
+        long now = _runtime.StampsWrites ? shard.AcceptStamp() : 0;
         if (entryTimestamp == 0)
         {
             entryTimestamp = now;
