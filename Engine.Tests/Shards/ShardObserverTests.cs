@@ -44,7 +44,7 @@ public class ShardObserverTests
         }
     }
 
-    private static (Shard<int> Shard, Task Finished) Create(WatchedTimeProvider time, ShardObserver? observer, Action<int, CancellationToken> handler, RetryOptions? retry = null, Func<int, string?>? kind = null, int capacity = 8)
+    private static (Shard<int> Shard, Task Finished) Create(WatchedTimeProvider time, ShardObserver? observer, Action<int, CancellationToken>? handler, RetryOptions? retry = null, Func<int, string?>? kind = null, int capacity = 8, Func<int, CancellationToken, ValueTask>? asyncHandler = null)
     {
         var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var settings = new ShardSettings<int>
@@ -56,6 +56,7 @@ public class ShardObserverTests
             MetricsEnabled = observer is not null,
             KindSelector = kind,
             SyncHandler = handler,
+            AsyncHandler = asyncHandler,
         };
         var shard = new Shard<int>(settings, 0, keyed: true, workers: 1, _ => finished.TrySetResult(), observer);
         return (shard, finished.Task);
@@ -101,6 +102,54 @@ public class ShardObserverTests
             "runs 4 took=0", "runs 4 took=0", "runs 4 took=0",
             $"runs 4 took={2 * microsecond}",
             .. Enumerable.Repeat("end took=0", 8),
+        ];
+        Assert.That(observer.Calls.Where(c => c.StartsWith("end", StringComparison.Ordinal) || c.StartsWith("runs", StringComparison.Ordinal)), Is.EqualTo(expected));
+        Assert.That(shard.Counters.Processed, Is.EqualTo(items));
+    }
+
+    [Test]
+    public async Task An_asynchronous_run_that_waits_ends_its_group_and_is_timed_alone()
+    {
+        const int items = 24;
+        const int waits = RunTiming.FastRunsToGroup + 2;
+        var time = new WatchedTimeProvider();
+        var observer = new RecordingObserver(endToEnd: false, kinds: false);
+        using var allWritten = new ManualResetEventSlim();
+        (Shard<int> shard, Task finished) = Create(
+            time,
+            observer,
+            handler: null,
+            capacity: 64,
+            asyncHandler: async (i, ct) =>
+            {
+                if (i == 0)
+                {
+                    allWritten.Wait(TestWait.Patience, ct);
+                }
+                else if (i == waits)
+                {
+                    // Waits (as for I/O), and the time passes while it waits.
+                    await Task.Yield();
+                    time.Advance(TimeSpan.FromTicks(30));
+                }
+            });
+
+        for (int i = 0; i < items; i++)
+        {
+            Assert.That(shard.TryWrite(new Envelope<int>(i, "k", 1, 1), willWait: false), Is.EqualTo(WriteOutcome.Accepted));
+        }
+
+        allWritten.Set();
+        shard.Complete();
+        await finished.Within();
+
+        long took = TimeSpan.FromTicks(30).Ticks * time.TimestampFrequency / TimeSpan.TicksPerSecond;
+        string[] expected =
+        [
+            .. Enumerable.Repeat("end took=0", RunTiming.FastRunsToGroup),
+            "runs 2 took=0",
+            $"end took={took}",
+            .. Enumerable.Repeat("end took=0", items - waits - 1),
         ];
         Assert.That(observer.Calls.Where(c => c.StartsWith("end", StringComparison.Ordinal) || c.StartsWith("runs", StringComparison.Ordinal)), Is.EqualTo(expected));
         Assert.That(shard.Counters.Processed, Is.EqualTo(items));

@@ -1,8 +1,8 @@
 namespace Engine.Shards;
 
 /// <summary>
-/// How a synchronous worker loop reads the clock for its runs (metrics on). Reading the clock costs
-/// about as much as a trivial handler, so a loop whose runs are that fast times them in groups.
+/// How a worker loop reads the clock for its runs (metrics on). Reading the clock costs about as
+/// much as a trivial handler, so a loop whose runs are that fast times them in groups.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -18,6 +18,13 @@ namespace Engine.Shards;
 /// whole span as one run and the others as zero (sum and count exact, the maximum an upper bound,
 /// never understated), and the loop goes back to timing runs one by one. Inside a group, queue wait
 /// and end-to-end latency are read at the group's start: short by less than the group's span.
+/// </para>
+/// <para>
+/// An asynchronous handler's run that completes at once is timed like a synchronous one. One that
+/// waits ends the group at once (its earlier runs recorded as above) and is timed alone from there,
+/// so what it did before it started waiting counts to the group; the loop then times runs one by one.
+/// While a loop times groups, the shard's writers stamp items with the loop's last clock read
+/// instead of reading the clock (<c>Shard.AcceptStamp</c>).
 /// </para>
 /// </remarks>
 internal struct RunTiming

@@ -501,14 +501,15 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 else
                 {
                     var processed = default(ProcessedRuns);
+                    var timing = default(RunTiming);
                     try
                     {
                         long previousEnd = 0;
                         while (TryTake(out Envelope<T> envelope))
                         {
-                            if (!BeginRun(ref envelope, slot, previousEnd, out long start))
+                            if (!BeginRun(ref envelope, slot, NextRunStart(ref timing, slot, previousEnd), out long start))
                             {
-                                previousEnd = 0;
+                                previousEnd = timing.Grouped ? timing.Start : 0;
                                 continue;
                             }
 
@@ -525,7 +526,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                                 }
                                 else
                                 {
-                                    // The loop is about to wait: what it processed is counted before it does.
+                                    // The loop is about to wait: what it processed is counted, and a
+                                    // group of fast runs recorded, before it does.
+                                    start = TimeAlone(ref timing, slot, start);
                                     FlushProcessed(ref processed);
                                     await run.ConfigureAwait(false);
                                 }
@@ -535,11 +538,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                                 error = ex;
                             }
 
-                            previousEnd = EndRun(ref envelope, error, slot, start, ref processed);
+                            previousEnd = FinishRun(ref envelope, error, slot, start, ref timing, ref processed);
                         }
                     }
                     finally
                     {
+                        StopTiming(ref timing, slot);
                         FlushProcessed(ref processed);
                     }
                 }
@@ -591,82 +595,146 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     {
         var timing = default(RunTiming);
         long previousEnd = 0;
-        while (TryTake(out Envelope<T> envelope))
+        try
         {
-            if (timing.Grouped)
+            while (TryTake(out Envelope<T> envelope))
             {
-                if (Volatile.Read(ref _deferredCallbackCount) > 0)
+                if (!BeginRun(ref envelope, slot, NextRunStart(ref timing, slot, previousEnd), out long start))
                 {
-                    // User callbacks are about to run: close the group and time runs one by one again.
-                    previousEnd = timing.Runs > 0 ? EndGroup(slot, ref timing) : 0;
-                    timing.Grouped = false;
-                    Volatile.Write(ref _loopClock, 0);
-                }
-                else if (timing.Runs == 0)
-                {
-                    timing.Start = previousEnd != 0 ? previousEnd : _runtime.TimeProvider.GetTimestamp();
-                    Volatile.Write(ref _loopClock, timing.Start);
-                }
-            }
-
-            if (!BeginRun(ref envelope, slot, timing.Grouped ? timing.Start : previousEnd, out long start))
-            {
-                previousEnd = timing.Grouped ? timing.Start : 0;
-                continue;
-            }
-
-            Exception? error = null;
-            try
-            {
-                handler(envelope.Item, _runtime.AbortToken);
-            }
-            catch (Exception ex)
-            {
-                error = ex;
-            }
-
-            if (!timing.Grouped)
-            {
-                previousEnd = EndRun(ref envelope, error, slot, start, ref processed);
-                if (_observer is not null && previousEnd != 0)
-                {
-                    timing.FastStreak = previousEnd - start < _fastRunTicks ? timing.FastStreak + 1 : 0;
-                    if (timing.FastStreak >= RunTiming.FastRunsToGroup)
-                    {
-                        timing.Grouped = true;
-                        timing.Runs = 0;
-                    }
+                    previousEnd = timing.Grouped ? timing.Start : 0;
+                    continue;
                 }
 
-                continue;
-            }
+                Exception? error = null;
+                try
+                {
+                    handler(envelope.Item, _runtime.AbortToken);
+                }
+                catch (Exception ex)
+                {
+                    error = ex;
+                }
 
-            timing.Runs++;
-            if (error is null && timing.Runs < RunTiming.GroupSize)
-            {
-                // Inside a group: no clock read; the run settles as of the group's start.
-                EndUntimedRun(ref envelope, ref processed, timing.Start);
-                previousEnd = timing.Start;
-                continue;
-            }
-
-            long end = EndGroup(slot, ref timing);
-            previousEnd = EndRun(ref envelope, error, slot, end, ref processed, timed: false);
-            if (previousEnd == 0)
-            {
-                // Settling a failure may run user callbacks: time runs one by one again.
-                timing.Grouped = false;
-                Volatile.Write(ref _loopClock, 0);
+                previousEnd = FinishRun(ref envelope, error, slot, start, ref timing, ref processed);
             }
         }
+        finally
+        {
+            StopTiming(ref timing, slot);
+        }
+    }
 
+    /// <summary>
+    /// Where the next run starts, for <see cref="BeginRun"/>: the group's start while runs are timed
+    /// in groups (starting a group here), else the previous run's end (0: read the clock).
+    /// </summary>
+    private long NextRunStart(ref RunTiming timing, ShardWorker? slot, long previousEnd)
+    {
+        if (!timing.Grouped)
+        {
+            return previousEnd;
+        }
+
+        if (Volatile.Read(ref _deferredCallbackCount) > 0)
+        {
+            // User callbacks are about to run: close the group and time runs one by one again.
+            long end = timing.Runs > 0 ? EndGroup(slot, ref timing) : 0;
+            LeaveGroups(ref timing);
+            return end;
+        }
+
+        if (timing.Runs == 0)
+        {
+            timing.Start = previousEnd != 0 ? previousEnd : _runtime.TimeProvider.GetTimestamp();
+            Volatile.Write(ref _loopClock, timing.Start);
+        }
+
+        return timing.Start;
+    }
+
+    /// <summary>
+    /// Ends a handler run: timed alone (and counted toward grouping when fast), or as part of a group
+    /// (no clock read until the group's last run). Returns when the run ended, as <see cref="EndRun"/> does.
+    /// </summary>
+    private long FinishRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start, ref RunTiming timing, ref ProcessedRuns processed)
+    {
+        if (!timing.Grouped)
+        {
+            long end = EndRun(ref envelope, error, slot, start, ref processed);
+            if (_observer is not null && end != 0)
+            {
+                timing.FastStreak = end - start < _fastRunTicks ? timing.FastStreak + 1 : 0;
+                if (timing.FastStreak >= RunTiming.FastRunsToGroup)
+                {
+                    timing.Grouped = true;
+                    timing.Runs = 0;
+                }
+            }
+
+            return end;
+        }
+
+        timing.Runs++;
+        if (error is null && timing.Runs < RunTiming.GroupSize)
+        {
+            // Inside a group: no clock read; the run settles as of the group's start.
+            EndUntimedRun(ref envelope, ref processed, timing.Start);
+            return timing.Start;
+        }
+
+        long groupEnd = EndGroup(slot, ref timing);
+        long ended = EndRun(ref envelope, error, slot, groupEnd, ref processed, timed: false);
+        if (ended == 0)
+        {
+            // Settling a failure may run user callbacks: time runs one by one again.
+            LeaveGroups(ref timing);
+        }
+
+        return ended;
+    }
+
+    /// <summary>
+    /// A run of a group did not complete at once (an asynchronous handler that waits): the group's
+    /// earlier runs end now, and this run is timed alone from there.
+    /// </summary>
+    /// <returns>The run's start from now on.</returns>
+    private long TimeAlone(ref RunTiming timing, ShardWorker? slot, long start)
+    {
+        if (!timing.Grouped)
+        {
+            return start;
+        }
+
+        if (timing.Runs > 0)
+        {
+            start = EndGroup(slot, ref timing);
+
+            // EndGroup ended the worker's busy span; this run goes on (no wait to record again).
+            _observer!.RunStarted(slot!, start, -1);
+        }
+
+        LeaveGroups(ref timing);
+        return start;
+    }
+
+    /// <summary>Back to timing runs one by one; writers read the clock again.</summary>
+    private void LeaveGroups(ref RunTiming timing)
+    {
+        timing.Grouped = false;
+        timing.Runs = 0;
+        timing.FastStreak = 0;
+        Volatile.Write(ref _loopClock, 0);
+    }
+
+    /// <summary>The loop stops taking items: a group in progress is recorded, and writers read the clock again.</summary>
+    private void StopTiming(ref RunTiming timing, ShardWorker? slot)
+    {
         if (timing.Grouped && timing.Runs > 0)
         {
             _ = EndGroup(slot, ref timing);
         }
 
-        // Writers read the clock again once no loop times groups (a loop that exits reads it no more).
-        Volatile.Write(ref _loopClock, 0);
+        LeaveGroups(ref timing);
     }
 
     /// <summary>
