@@ -285,6 +285,9 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>Every shard's internal state, one line each, for diagnostics.</summary>
     internal string Describe() => string.Join(Environment.NewLine, _shards.Select(s => s.ToString()));
 
+    /// <summary>Whether writes are stamped (with an accept timestamp, and an entry one when none is given).</summary>
+    internal bool StampsWrites => _runtime.StampsWrites;
+
     /// <summary>Writes with a given pipeline entry timestamp (kept across stages for end-to-end latency).</summary>
     internal ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken) =>
         WriteCoreAsync(item, entryTimestamp, cancellationToken);

@@ -14,6 +14,9 @@ namespace Engine.Pipelines.Nodes;
 internal sealed class BatchNode<T> : Node, ITarget<T>
 #pragma warning restore CA1001
 {
+    /// <inheritdoc/>
+    public bool StampsEntry => false;
+
     private readonly int _size;
     private readonly TimeSpan? _window;
     private readonly Channel<(T Item, long Entry)> _channel;

@@ -11,6 +11,9 @@ namespace Engine.Pipelines.Nodes;
 /// </summary>
 internal sealed class ChannelSinkNode<T> : Node, ITarget<T>
 {
+    /// <inheritdoc/>
+    public bool StampsEntry => false;
+
     private readonly ChannelWriter<T> _writer;
     private readonly bool _completeWriter;
     private readonly ChannelWrite _waitingWrites = new();

@@ -6,6 +6,12 @@ internal interface ITarget<in T>
     /// <summary>The node itself, for the graph.</summary>
     Node Node { get; }
 
+    /// <summary>
+    /// Whether a write with an entry timestamp of 0 is stamped as entering now by the node itself
+    /// (a stage that stamps its writes), so the pipeline's entry need not read the clock for it.
+    /// </summary>
+    bool StampsEntry { get; }
+
     /// <summary>Writes an item, waiting while the node is full (backpressure).</summary>
     ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken);
 }

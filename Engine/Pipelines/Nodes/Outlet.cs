@@ -23,6 +23,9 @@ internal sealed class Outlet<T>
 
     public int Count => _targets.Length;
 
+    /// <summary>Whether the one target stamps an item's entry itself (see <see cref="ITarget{T}.StampsEntry"/>).</summary>
+    public bool TargetStampsEntry => _targets is [{ StampsEntry: true }];
+
     public void Link(ITarget<T> target)
     {
         _targets = [.. _targets, target];

@@ -25,7 +25,10 @@ internal sealed class SourceNode<T> : Node, ISourceNode
 
     public async ValueTask WriteAsync(T item, CancellationToken cancellationToken)
     {
-        await Outlet.ForwardAsync(item, Runtime.TimeProvider.GetTimestamp(), cancellationToken).ConfigureAwait(false);
+        // One head stage that stamps its writes stamps the entry too (0: "entering now"), which spares a
+        // clock read per item; with several heads, each must see the same entry, read here once.
+        long entry = Outlet.TargetStampsEntry ? 0 : Runtime.TimeProvider.GetTimestamp();
+        await Outlet.ForwardAsync(item, entry, cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _written);
     }
 

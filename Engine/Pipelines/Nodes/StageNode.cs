@@ -52,6 +52,9 @@ internal sealed class StageNode<TIn, TOut> : Node, ITarget<TIn>
         _buffers = _emitter is null ? null : new EmitBufferPool<TOut>(((_options.Shards * _options.WorkersPerShard) + _options.UnkeyedWorkers));
     }
 
+    /// <inheritdoc/>
+    public bool StampsEntry => _stage is { StampsWrites: true };
+
     public ValueTask WriteAsync(TIn item, long entryTimestamp, CancellationToken cancellationToken) =>
         _stage!.WriteAsync(item, entryTimestamp, cancellationToken);
 
