@@ -29,6 +29,9 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     private readonly Shard<T>[] _shards;
 
     private readonly int _keyedShards;
+
+    /// <summary>Maps a key's hash to one of the keyed shards.</summary>
+    private readonly ShardRouter _router;
     private readonly TimeSpan _disposeDrainTimeout;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -49,6 +52,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         _runtime = runtime;
         _keySelector = options.KeySelector;
         _keyedShards = options.Shards;
+        _router = new ShardRouter(options.Shards);
         _disposeDrainTimeout = options.DisposeDrainTimeout;
         long started = runtime.TimeProvider.GetTimestamp();
         KindTable? kinds = runtime.KindSelector is null ? null : new KindTable(options.MaxKinds);
@@ -253,7 +257,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>The shard an item with <paramref name="key"/> goes to.</summary>
     /// <param name="key">The key.</param>
     /// <returns>The shard's index; <see cref="ShardCount"/> − 1 (the unkeyed shard) for <see cref="ItemKey.None"/>.</returns>
-    public int ShardOf(ItemKey key) => key.IsNone ? _keyedShards : ShardRouter.ShardOf(key.Hash, _keyedShards);
+    public int ShardOf(ItemKey key) => key.IsNone ? _keyedShards : _router.ShardOf(key.Hash);
 
     /// <summary>
     /// Stops the stage as <see cref="StopAsync"/> does, with <see cref="StageOptions{T}.DisposeDrainTimeout"/>.
