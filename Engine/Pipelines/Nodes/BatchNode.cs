@@ -205,7 +205,7 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
     /// <summary>Forwards a full or timed-out batch and returns a fresh list for the next one (the old one now belongs downstream).</summary>
     private async ValueTask<List<T>> FlushAsync(List<T> batch, long oldestEntry, CancellationToken abort)
     {
-        Interlocked.Increment(ref EmittedCount);
+        EmittedCount.Increment();
         await Outlet.ForwardAsync(batch, oldestEntry, abort).ConfigureAwait(false);
         Interlocked.Add(ref _processed, batch.Count);
         Volatile.Write(ref _buffered, 0);

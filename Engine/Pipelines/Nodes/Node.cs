@@ -1,3 +1,4 @@
+using Engine.Internal;
 using Engine.Metrics;
 
 namespace Engine.Pipelines.Nodes;
@@ -36,12 +37,10 @@ internal abstract class Node
     public abstract Task Completion { get; }
 
     /// <summary>Outputs forwarded downstream so far (for a batcher: batches).</summary>
-    public long Emitted => Volatile.Read(ref EmittedCount);
+    public long Emitted => EmittedCount.Read();
 
-    /// <summary>Outputs forwarded downstream so far; incremented by the node's forwarding code.</summary>
-#pragma warning disable CA1051 // A counter the hot path increments with Interlocked needs to be a field.
-    protected long EmittedCount;
-#pragma warning restore CA1051
+    /// <summary>Outputs forwarded downstream so far; bumped by the node's forwarding code, from every shard's workers at once.</summary>
+    protected StripedCounter EmittedCount { get; } = new();
 
     /// <summary>Creates the node's runtime parts (validates its options). Called once, by <see cref="PipelineRuntime"/>.</summary>
     public abstract void Start();

@@ -116,7 +116,7 @@ internal sealed class StageNode<TIn, TOut> : Node, ITarget<TIn>
 
     private ValueTask Forward(TOut output, long entryTimestamp, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref EmittedCount);
+        EmittedCount.Increment();
         return Outlet.ForwardAsync(output, entryTimestamp, cancellationToken);
     }
 }
