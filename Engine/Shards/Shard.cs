@@ -993,7 +993,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     {
         if (_recordsEndToEnd)
         {
-            _observer!.EndToEndLatency(end - envelope.EntryTimestamp, end);
+            // Inside a group of runs timed together, "end" is the group's start, which can precede
+            // the entry of an item written meanwhile (see RunTiming): never a negative latency.
+            _observer!.EndToEndLatency(Math.Max(0, end - envelope.EntryTimestamp), end);
         }
     }
 
