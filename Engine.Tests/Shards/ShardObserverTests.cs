@@ -156,6 +156,35 @@ public class ShardObserverTests
     }
 
     [Test]
+    public async Task End_to_end_latency_is_never_negative_even_for_an_item_that_entered_after_its_group_started()
+    {
+        var time = new WatchedTimeProvider();
+        var observer = new RecordingObserver(endToEnd: true, kinds: false);
+        using var allWritten = new ManualResetEventSlim();
+        (Shard<int> shard, Task finished) = Create(time, observer, (i, ct) =>
+        {
+            if (i == 0)
+            {
+                allWritten.Wait(TestWait.Patience, ct);
+            }
+        }, capacity: 64);
+
+        // Items from 16 on run in groups, settled as of their group's start; these entered later than that.
+        long later = time.GetTimestamp() + 1_000;
+        for (int i = 0; i < 24; i++)
+        {
+            Assert.That(shard.TryWrite(new Envelope<int>(i, "k", i < RunTiming.FastRunsToGroup ? 1 : later, 1), willWait: false), Is.EqualTo(WriteOutcome.Accepted));
+        }
+
+        allWritten.Set();
+        shard.Complete();
+        await finished.Within();
+        long[] latencies = observer.Calls.Where(c => c.StartsWith("e2e ", StringComparison.Ordinal)).Select(c => long.Parse(c[4..], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.That(latencies, Has.Length.EqualTo(24));
+        Assert.That(latencies, Has.All.GreaterThanOrEqualTo(0));
+    }
+
+    [Test]
     public async Task Writes_during_grouped_runs_are_stamped_with_the_loop_s_last_clock_read_and_otherwise_with_the_clock()
     {
         var time = new WatchedTimeProvider();
