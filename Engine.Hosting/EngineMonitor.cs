@@ -128,7 +128,7 @@ internal sealed class EngineMonitor
         if (since > staleAfter)
         {
             string last = loop.SinceLastSuccess is null ? "has not succeeded yet" : Invariant($"last succeeded {since.TotalSeconds:F0} s ago");
-            problems.Add(Invariant($"loop '{instance.Name}' {last} ({loop.FailedRuns} of {loop.Runs} runs failed; stale after {staleAfter.TotalSeconds:F0} s)"));
+            problems.Add(Invariant($"loop '{instance.Name}' {last} ({loop.Runs} runs succeeded, {loop.FailedRuns} failed; stale after {staleAfter.TotalSeconds:F0} s)"));
         }
     }
 
