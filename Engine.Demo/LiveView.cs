@@ -34,6 +34,9 @@ internal sealed class LiveView : IMetricsReporter
 
     public TimeSpan FlushInterval => _options.ReportInterval;
 
+    /// <summary>What the header says after the load stopped (such as "draining… 812 items left"); null while loading.</summary>
+    public string? Status { get; set; }
+
     /// <summary>Starts the live display; it holds the screen region until <see cref="EndAsync"/>.</summary>
     public void Start()
     {
@@ -65,7 +68,7 @@ internal sealed class LiveView : IMetricsReporter
         string rate = _options.Rate == 0 ? "as fast as possible" : $"{_options.Rate}/s offered";
         var rows = new List<IRenderable>
         {
-            new Markup(string.Create(Invariant, $"[bold]Engine demo[/]  {Math.Min(elapsed, _options.Duration.TotalSeconds),5:0.0} s of {_options.Duration.TotalSeconds:0} s  ·  {rate}  ·  {_options.Shards} shards  ·  {_options.Entities} entities{(report.IsFinal ? "  ·  [green]done[/]" : string.Empty)}")),
+            new Markup(string.Create(Invariant, $"[bold]Engine demo[/]  {Math.Min(elapsed, _options.Duration.TotalSeconds),5:0.0} s of {_options.Duration.TotalSeconds:0} s  ·  {rate}  ·  {_options.Shards} shards  ·  {_options.Entities} entities{(report.IsFinal ? "  ·  [green]done[/]" : Status is { } header ? $"  ·  [yellow]{header.EscapeMarkup()}[/]" : string.Empty)}")),
         };
 
         foreach (var pipeline in report.Pipelines)
