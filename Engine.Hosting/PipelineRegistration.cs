@@ -22,6 +22,9 @@ internal sealed class PipelineRegistration<TIn> : EngineRegistration
         EngineHostingOptions hosting = services.GetRequiredService<IOptions<EngineHostingOptions>>().Value;
         TimeProvider clock = services.GetService<TimeProvider>() ?? TimeProvider.System;
         var context = new PipelineContext(Name, services, settings, services.GetRequiredService<ItemLog>());
+
+        // IMeterFactory plugs in here once the library takes one: pass services.GetService<IMeterFactory>()
+        // to Pipeline.Create, so the host's meters (and their disposal) hold the pipeline's instruments.
         PipelineBuilder<TIn> builder = _build(Pipeline.Create<TIn>(Name, clock, settings.Metrics ?? true), context)
             ?? throw new InvalidOperationException($"The build callback of pipeline '{Name}' returned null; return the builder that the last Sink returned.");
         Pipeline<TIn> pipeline = builder.Build();

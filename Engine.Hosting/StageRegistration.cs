@@ -23,6 +23,8 @@ internal sealed class StageRegistration<T> : EngineRegistration
         StageSettings settings = services.GetRequiredService<IOptionsMonitor<StageSettings>>().Get(Name);
         EngineHostingOptions hosting = services.GetRequiredService<IOptions<EngineHostingOptions>>().Value;
         ItemLog log = services.GetRequiredService<ItemLog>();
+        // IMeterFactory plugs in here once the library takes one: set it on the options from
+        // services.GetService<IMeterFactory>(), as the pipeline registration does for Pipeline.Create.
         var options = new StageOptions<T> { Name = Name, TimeProvider = services.GetService<TimeProvider>() ?? TimeProvider.System };
         _configure?.Invoke(options);
         options.Name = Name;
