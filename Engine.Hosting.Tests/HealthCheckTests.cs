@@ -116,6 +116,27 @@ public class HealthCheckTests
         await host.StopAsync().Within();
     }
 
+    [Test]
+    public async Task A_faulted_pipeline_is_reported()
+    {
+        var log = new ListLoggerProvider();
+        var clock = new WatchedTimeProvider();
+        HostApplicationBuilder builder = Builder(log, clock);
+        builder.Services.AddPipeline<string>("orders", (pipeline, context) => pipeline
+            .Then<string>("parse", (s, _) => ValueTask.FromResult(s), context.Stage<string>())
+            .Sink("save", (_, _) => ValueTask.CompletedTask, context.Stage<string>(o => o.KeySelector = _ => throw new FormatException("no key"))));
+        using IHost host = builder.Build();
+        await host.StartAsync().Within();
+        var orders = host.Services.GetRequiredKeyedService<Pipelines.Pipeline<string>>("orders");
+        await orders.WriteAsync("x");
+        Assert.That(async () => await orders.Completion.Within(), Throws.InstanceOf<Pipelines.PipelineFaultedException>());
+
+        HealthReport report = await SampleAsync(host, clock, 1);
+        Assert.That(report.Status, Is.EqualTo(HealthStatus.Degraded));
+        Assert.That(report.Entries["engine"].Description, Does.Contain("pipeline 'orders' faulted"));
+        await host.StopAsync().Within();
+    }
+
     private static HostApplicationBuilder Builder(ListLoggerProvider log, WatchedTimeProvider clock, params (string Key, string Value)[] settings)
     {
         HostApplicationBuilder builder = TestHost.Builder(log, clock, [("Engine:Hosting:MonitorInterval", "00:00:05"), .. settings]);

@@ -63,6 +63,42 @@ public class ReportingTests
         Assert.That(error!.Message, Does.Contain("Engine:Reporting:InfluxDb:Url"));
     }
 
+    [Test]
+    public async Task Reporting_configured_in_code_writes_its_final_flush_on_stop()
+    {
+        var log = new ListLoggerProvider();
+        using var screen = new StringWriter();
+        HostApplicationBuilder builder = TestHost.Builder(log);
+        builder.Services.AddStage<int>("save", (_, _) => ValueTask.CompletedTask);
+        builder.Services.AddEngineReporting(o => o.Console = new ConsoleReporterOptions { Writer = screen, FlushInterval = TimeSpan.FromHours(1) });
+        using IHost host = builder.Build();
+        await host.StartAsync().Within();
+        await host.Services.GetRequiredKeyedService<Stages.Stage<int>>("save").WriteAsync(1);
+        await host.StopAsync().Within();
+
+        Assert.That(screen.ToString(), Does.Contain("(final)").And.Contain("save"));
+    }
+
+    [Test]
+    public async Task An_InfluxDB_reporter_is_configured_from_configuration_and_what_it_could_not_deliver_is_logged()
+    {
+        var log = new ListLoggerProvider();
+        HostApplicationBuilder builder = TestHost.Builder(
+            log,
+            null,
+            ("Engine:Reporting:InfluxDb:Url", "http://127.0.0.1:9"),   // discard port on loopback: nothing listens
+            ("Engine:Reporting:InfluxDb:Database", "engine"),
+            ("Engine:Reporting:InfluxDb:FlushInterval", "01:00:00"));
+        builder.Services.AddStage<int>("save", (_, _) => ValueTask.CompletedTask);
+        using IHost host = builder.Build();
+        await host.StartAsync().Within();
+        ReportingHostedService reporting = host.Services.GetRequiredService<ReportingHostedService>();
+        Assert.That(reporting.GetStatus().Select(s => s.Reporter), Is.EqualTo(new[] { "influxdb" }));
+        await host.StopAsync().Within();
+
+        Assert.That(log.Messages(Microsoft.Extensions.Logging.LogLevel.Warning), Has.Some.Contains("Metrics reporter 'influxdb' stopped with").And.Some.Contains("abandoned"));
+    }
+
     private sealed class RecordingReporter : IMetricsReporter
     {
         public ConcurrentQueue<MetricsReport> Reports { get; } = new();

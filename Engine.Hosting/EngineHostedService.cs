@@ -21,6 +21,9 @@ internal sealed class EngineHostedService : IHostedService, IAsyncDisposable
     private readonly CancellationTokenSource _stopMonitor = new();
     private Task _monitoring = Task.CompletedTask;
 
+    /// <summary>1 once disposed: the container disposes this object twice (as itself and as the IHostedService its factory returned).</summary>
+    private int _disposed;
+
     public EngineHostedService(EngineInstances instances, EngineMonitor monitor, ItemLog log, TimeProvider clock, IOptions<EngineHostingOptions> options)
     {
         _instances = instances;
@@ -59,10 +62,17 @@ internal sealed class EngineHostedService : IHostedService, IAsyncDisposable
         await Task.WhenAll(all.Where(i => i.Kind != "loop").Select(i => DrainAsync(i, cancellationToken))).ConfigureAwait(false);
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        // A host whose start failed half-way may never call StopAsync: the monitor must end anyway.
+        await _stopMonitor.CancelAsync().ConfigureAwait(false);
+        await _monitoring.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _stopMonitor.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     private async Task DrainAsync(EngineInstance instance, CancellationToken cancellationToken)
