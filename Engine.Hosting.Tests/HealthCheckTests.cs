@@ -137,6 +137,20 @@ public class HealthCheckTests
         await host.StopAsync().Within();
     }
 
+    [Test]
+    public async Task With_nothing_registered_the_check_is_healthy()
+    {
+        var log = new ListLoggerProvider();
+        HostApplicationBuilder builder = TestHost.Builder(log);
+        builder.Services.AddHealthChecks().AddEngineHealthCheck();
+        using IHost host = builder.Build();
+        await host.StartAsync().Within();
+
+        HealthReport report = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync().Within();
+        Assert.That(report.Status, Is.EqualTo(HealthStatus.Healthy));
+        await host.StopAsync().Within();
+    }
+
     private static HostApplicationBuilder Builder(ListLoggerProvider log, WatchedTimeProvider clock, params (string Key, string Value)[] settings)
     {
         HostApplicationBuilder builder = TestHost.Builder(log, clock, [("Engine:Hosting:MonitorInterval", "00:00:05"), .. settings]);

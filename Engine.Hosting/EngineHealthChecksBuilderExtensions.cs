@@ -21,6 +21,9 @@ public static class EngineHealthChecksBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+
+        // The check reads the monitor, which the hosted service runs; with nothing registered yet it is healthy.
+        EngineServiceCollectionExtensions.AddCore(builder.Services);
         return builder.Add(new HealthCheckRegistration(
             name,
             sp => new EngineHealthCheck(sp.GetRequiredService<EngineMonitor>(), sp.GetRequiredService<EngineInstances>()),

@@ -129,8 +129,8 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton(registration);
     }
 
-    /// <summary>What every registration needs, added once.</summary>
-    private static void AddCore(IServiceCollection services)
+    /// <summary>What every registration (and the health check) needs, added once.</summary>
+    internal static void AddCore(IServiceCollection services)
     {
         if (services.Any(d => d.ServiceType == typeof(EngineInstances)))
         {
