@@ -68,8 +68,14 @@ internal sealed class LiveView : IMetricsReporter
         string rate = _options.Rate == 0 ? "as fast as possible" : $"{_options.Rate}/s offered";
         var rows = new List<IRenderable>
         {
-            new Markup(string.Create(Invariant, $"[bold]Engine demo[/]  {Math.Min(elapsed, _options.Duration.TotalSeconds),5:0.0} s of {_options.Duration.TotalSeconds:0} s  ·  {rate}  ·  {_options.Shards} shards  ·  {_options.Entities} entities{(report.IsFinal ? "  ·  [green]done[/]" : Status is { } header ? $"  ·  [yellow]{header.EscapeMarkup()}[/]" : string.Empty)}")),
+            new Markup(string.Create(Invariant, $"[bold]Engine demo[/]  {Math.Min(elapsed, _options.Duration.TotalSeconds),5:0.0} s of {_options.Duration.TotalSeconds:0} s  ·  {rate}  ·  {_options.Shards} shards  ·  {_options.Entities} entities{(report.IsFinal ? "  ·  [green]done[/]" : string.Empty)}")),
         };
+
+        // A line of its own: the per-stage list of what is left is too long for the header.
+        if (!report.IsFinal && Status is { } draining)
+        {
+            rows.Add(new Markup($"[yellow]{draining.EscapeMarkup()}[/]"));
+        }
 
         foreach (var pipeline in report.Pipelines)
         {
