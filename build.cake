@@ -44,19 +44,19 @@ Task("Bench")
 Task("Demo")
     .Does(() =>
 {
-    if (!FileExists("./Engine.Demo/Engine.Demo.csproj"))
-    {
-        throw new Exception("Engine.Demo does not exist yet.");
-    }
-
-    DotNetRun("./Engine.Demo/Engine.Demo.csproj", new DotNetRunSettings { Configuration = "Release" });
+    // The README's first command: the demo under load for 15 s, then its summary line.
+    DotNetRun("./Engine.Demo/Engine.Demo.csproj", new DotNetRunSettings { Configuration = configuration });
 });
 
 Task("Pack")
     .IsDependentOn("Build")
     .Does(() =>
 {
-    DotNetPack("./Engine/Engine.csproj", new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts });
+    // Each package with its .snupkg symbols beside it.
+    foreach (var project in new[] { "./Engine/Engine.csproj", "./Engine.Hosting/Engine.Hosting.csproj" })
+    {
+        DotNetPack(project, new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts });
+    }
 });
 
 Task("Default")

@@ -65,7 +65,8 @@ internal sealed class DemoCommandLine
     {
         var option = new Option<T>(name)
         {
-            Description = $"{description} (default {defaultValue.ToString(null, CultureInfo.InvariantCulture)})",
+            // System.CommandLine prints "[default: …]" itself from DefaultValueFactory; saying it in the description too printed it twice.
+            Description = description,
             DefaultValueFactory = _ => defaultValue,
             HelpName = "n",
         };

@@ -34,6 +34,9 @@ internal sealed class LiveView : IMetricsReporter
 
     public TimeSpan FlushInterval => _options.ReportInterval;
 
+    /// <summary>What the header says after the load stopped (such as "draining… 812 items left"); null while loading.</summary>
+    public string? Status { get; set; }
+
     /// <summary>Starts the live display; it holds the screen region until <see cref="EndAsync"/>.</summary>
     public void Start()
     {
@@ -67,6 +70,12 @@ internal sealed class LiveView : IMetricsReporter
         {
             new Markup(string.Create(Invariant, $"[bold]Engine demo[/]  {Math.Min(elapsed, _options.Duration.TotalSeconds),5:0.0} s of {_options.Duration.TotalSeconds:0} s  ·  {rate}  ·  {_options.Shards} shards  ·  {_options.Entities} entities{(report.IsFinal ? "  ·  [green]done[/]" : string.Empty)}")),
         };
+
+        // A line of its own: the per-stage list of what is left is too long for the header.
+        if (!report.IsFinal && Status is { } draining)
+        {
+            rows.Add(new Markup($"[yellow]{draining.EscapeMarkup()}[/]"));
+        }
 
         foreach (var pipeline in report.Pipelines)
         {

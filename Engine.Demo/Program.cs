@@ -8,6 +8,9 @@ using Engine.Loops;
 using Engine.Pipelines;
 using Engine.Reporting;
 using Engine.Stages;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spectre.Console;
 
@@ -33,11 +36,16 @@ DemoOptions options = commandLine.Read(parsed);
 var random = new Random(options.Seed);
 using var limiter = ConcurrencyLimiter.Create(new ConcurrencyLimiterOptions { Name = "enrich-io", MaxConcurrency = 16 });
 using var stop = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    stop.Cancel();
-};
+
+// The generic host's console lifetime turns Ctrl+C (SIGINT), SIGTERM (how containers and systemd stop
+// a process) and SIGQUIT into ApplicationStopping without ending the process, so each of them stops the
+// load, drains the pipeline and still prints the summary and its exit code.
+HostApplicationBuilder hostBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+hostBuilder.Logging.ClearProviders();
+hostBuilder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+using IHost host = hostBuilder.Build();
+await host.StartAsync();
+using CancellationTokenRegistration onSignal = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(stop.Cancel);
 
 await using Pipeline<StateUpdate> pipeline = DemoPipeline.Build(options, limiter);
 var workload = new Workload(random, options.Entities);
@@ -104,7 +112,33 @@ catch (OperationCanceledException) when (stop.IsCancellationRequested)
 }
 
 await resync.StopAsync();
-PipelineCounts counts = await pipeline.StopAsync(TimeSpan.FromSeconds(10));
+
+// Drain for up to 10 s, saying what is left each report interval (in the view's header when live).
+Task<PipelineCounts> draining = pipeline.StopAsync(TimeSpan.FromSeconds(10)).AsTask();
+while (!draining.IsCompleted)
+{
+    PipelineCounts now = pipeline.GetCounts();
+    long left = now.Stages.Sum(s => s.Counts.Pending);
+    if (left == 0)
+    {
+        await Task.WhenAny(draining, Task.Delay(TimeSpan.FromMilliseconds(50)));
+        continue;
+    }
+
+    string status = string.Create(CultureInfo.InvariantCulture, $"draining… {left} items left ({string.Join(", ", now.Stages.Where(s => s.Counts.Pending > 0).Select(s => $"{s.Stage}={s.Counts.Pending}"))})");
+    if (view is not null)
+    {
+        view.Status = status;
+    }
+    else
+    {
+        Console.WriteLine(status);
+    }
+
+    await Task.WhenAny(draining, Task.Delay(options.ReportInterval));
+}
+
+PipelineCounts counts = await draining;
 await reporting.StopAsync();   // one final flush: the view ends on the final figures, InfluxDB gets them too
 if (view is not null)
 {
@@ -113,8 +147,10 @@ if (view is not null)
 
 if (interrupted)
 {
-    Console.WriteLine("stopped by Ctrl+C: drained for up to 10 s");
+    Console.WriteLine("stopped by a signal (Ctrl+C or SIGTERM): drained for up to 10 s");
 }
+
+await host.StopAsync();
 
 // Stopping disposed the InfluxDB reporter: what it still held is counted as abandoned, so these figures are final.
 long undelivered = 0;

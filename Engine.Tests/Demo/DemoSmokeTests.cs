@@ -157,4 +157,76 @@ public partial class DemoSmokeTests
             Assert.That(output, Does.Contain(option + " "));
         }
     }
+
+    [Test]
+    public async Task Help_shows_each_default_once()
+    {
+        (_, string output, _) = await RunAsync("--help");
+        string[] options = [.. output.Split('\n').Where(l => l.TrimStart().StartsWith("--", StringComparison.Ordinal))];
+        Assert.That(options, Has.Some.Contains("--duration <n>").And.Some.Contains("[default: 15]"));
+        Assert.That(options, Has.All.Matches<string>(l => Regex.Count(l, "default", RegexOptions.IgnoreCase) <= 1));
+    }
+
+    [Test]
+    public async Task SIGTERM_stops_the_load_drains_and_prints_the_summary_with_exit_code_0()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Assert.Ignore("SIGTERM is a POSIX signal.");
+        }
+
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in new[] { DemoAssembly(), "--duration", "600", "--report-interval", "0.2", "--no-live" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var reporting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using Process process = Process.Start(start)!;
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line)
+            {
+                lines.Enqueue(line);
+                if (line.StartsWith("pipeline demo", StringComparison.Ordinal))
+                {
+                    reporting.TrySetResult();
+                }
+            }
+        };
+        process.BeginOutputReadLine();
+        Task<string> error = process.StandardError.ReadToEndAsync();
+
+        // Signal only once the pipeline runs and reports (the signal handlers are in place by then).
+        await reporting.Task.Within();
+        using (Process kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync().Within();
+        }
+
+        await process.WaitForExitAsync().Within();
+        string output = string.Join('\n', lines);
+        Match summary = SummaryLine().Match(output);
+        Assert.Multiple(async () =>
+        {
+            Assert.That(process.ExitCode, Is.Zero, await error);
+            Assert.That(output, Does.Contain("stopped by a signal (Ctrl+C or SIGTERM)"));
+            Assert.That(summary.Success, Is.True, output);
+            Assert.That(summary.Groups[8].Value, Is.EqualTo("true"));
+        });
+    }
+
+    [Test]
+    public async Task After_the_load_stops_it_says_what_is_left_while_it_drains()
+    {
+        // As fast as the pipeline takes them: every stage is full of backpressure when the load stops.
+        (int exitCode, string output, string error) = await RunAsync("--rate", "0", "--duration", "1", "--report-interval", "0.2", "--no-live");
+        Assert.Multiple(() =>
+        {
+            Assert.That(exitCode, Is.Zero, error);
+            Assert.That(output, Does.Match(@"draining… \d+ items left \((\w+=\d+(, )?)+\)"));
+            Assert.That(SummaryLine().Match(output).Groups[8].Value, Is.EqualTo("true"), output);
+        });
+    }
 }
