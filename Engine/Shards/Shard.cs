@@ -192,10 +192,10 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>
     /// The timestamp a write stamps its item with (accepted, and entered when it enters here). While a
     /// loop of the shard times fast runs in groups (see <see cref="RunTiming"/>), the loop's last clock
-    /// read, at most one group of runs old (under a microsecond while the group stays fast; one run
-    /// at worst, when that run is the slow one that ends grouping): a write then costs no clock read.
-    /// Otherwise the clock. A stamp is never later than the write, so waits and latencies read from it
-    /// are never short.
+    /// read: a group of runs old (under a microsecond while the group stays fast), one run at worst
+    /// (the slow one that ends grouping), or longer only when the loop's thread is descheduled between
+    /// two reads. A write then costs no clock read. Otherwise the clock. A stamp is never later than
+    /// the write, so waits and latencies read from it are never short, at worst long by that age.
     /// </summary>
     public long AcceptStamp()
     {
