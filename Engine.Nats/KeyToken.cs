@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Engine.Routing;
 
@@ -12,7 +13,7 @@ namespace Engine.Nats;
 /// <remarks>
 /// A text key that is already a safe token is used as it is, so the server's <c>partition()</c> mapping
 /// (FNV-1a over the token's bytes) agrees with the engine for outside producers. Everything else gets
-/// a prefix that no raw token may start with: <c>~s</c> + base64url of the UTF-8 bytes (text with
+/// a prefix that no raw token may start with: <c>~s</c> + base64url of the UTF-16 code units (exact even for a lone surrogate; text with
 /// dots, wildcards, spaces or control characters, or starting with <c>~</c>), <c>~i</c> + the decimal
 /// of an integer key, <c>~g</c> + the 32 hex digits of a GUID, <c>~x</c> + the hex of a byte key. Those
 /// tokens do not hash to the key's partition on the server, which is why the engine always computes the
@@ -40,7 +41,7 @@ internal static class KeyToken
         string token;
         if (key == ItemKey.FromString(text))
         {
-            token = IsSafeRaw(text) ? text : "~s" + Base64Url.EncodeToString(Encoding.UTF8.GetBytes(text));
+            token = IsSafeRaw(text) ? text : "~s" + Base64Url.EncodeToString(MemoryMarshal.AsBytes(text.AsSpan()));
         }
         else if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long number) && key == ItemKey.FromInt64(number))
         {
@@ -82,7 +83,7 @@ internal static class KeyToken
         string body = token[2..];
         return token[1] switch
         {
-            's' => ItemKey.FromString(Encoding.UTF8.GetString(Base64Url.DecodeFromChars(body))),
+            's' => ItemKey.FromString(new string(MemoryMarshal.Cast<byte, char>(Base64Url.DecodeFromChars(body)))),
             'i' => ItemKey.FromInt64(long.Parse(body, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)),
             'g' => ItemKey.FromGuid(Guid.ParseExact(body, "N")),
             'x' => ItemKey.FromBytes(Convert.FromHexString(body)),
