@@ -100,6 +100,24 @@ await using NatsStageMember<MemberItem> stageMember = await NatsStage.StartMembe
     }
 });
 name = stageMember.MemberName;
+
+// Besides every --report items, the count is printed when it changed in the last --report-ms, so a
+// watcher learns the final count even when it is not a multiple of --report.
+long reportMs = arguments.Number("report-ms", 100);
+_ = Task.Run(async () =>
+{
+    long printed = 0;
+    using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(reportMs));
+    while (await timer.WaitForNextTickAsync())
+    {
+        long now = Interlocked.Read(ref processed);
+        if (now != printed)
+        {
+            printed = now;
+            Console.WriteLine($"count {now}");
+        }
+    }
+});
 string lastOwned = "";
 stageMember.OwnershipChanged += (_, _) =>
 {

@@ -22,7 +22,7 @@ namespace Engine.Nats;
 /// </remarks>
 /// <typeparam name="T">The item type.</typeparam>
 [DebuggerDisplay("Member = {MemberName}, Owned = {OwnedPartitions.Count}")]
-public sealed class NatsStageMember<T> : IAsyncDisposable
+public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures
 {
     private readonly NatsStageRuntime<T> _runtime;
     private readonly Func<T, NatsItemContext, CancellationToken, ValueTask> _handler;
@@ -35,6 +35,10 @@ public sealed class NatsStageMember<T> : IAsyncDisposable
     /// <summary>Set to wake the control loop early (a partition ended).</summary>
     private readonly SemaphoreSlim _wake = new(0, 1);
     private Task _controlLoop = Task.CompletedTask;
+    private Task _figuresLoop = Task.CompletedTask;
+
+    /// <summary>Lease owners and consumer figures as of the last refresh, for the meter (replaced whole by the figures loop).</summary>
+    private ServerFigures _figures = new(new Dictionary<int, (string, ulong)>(), new Dictionary<int, ConsumerInfo>());
     private Task? _leaving;
     private long _leasesLost;
     private string[] _liveMembers = [];
@@ -72,6 +76,8 @@ public sealed class NatsStageMember<T> : IAsyncDisposable
         var member = new NatsStageMember<T>(runtime, name, handler);
         await runtime.Members.PutAsync(name, member._memberValue, cancellationToken: cancellationToken).ConfigureAwait(false);
         member._controlLoop = Task.Run(member.ControlLoopAsync, CancellationToken.None);
+        member._figuresLoop = Task.Run(member.FiguresLoopAsync, CancellationToken.None);
+        NatsStageMeter.Register(member);
         NatsStageLog.Joined(runtime.Logger, runtime.Names.Stage, name);
         return member;
     }
@@ -103,7 +109,29 @@ public sealed class NatsStageMember<T> : IAsyncDisposable
     /// <returns>The snapshot.</returns>
     public async Task<NatsStageSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default)
     {
+        ServerFigures figures = await ReadServerFiguresAsync(cancellationToken).ConfigureAwait(false);
+        return new NatsStageSnapshot
+        {
+            Stage = Name,
+            Member = MemberName,
+            LiveMembers = LiveMembers,
+            Partitions = BuildPartitions(figures),
+            LeasesLost = Interlocked.Read(ref _leasesLost),
+        };
+    }
+
+    string INatsMemberFigures.StageName => Name;
+
+    long INatsMemberFigures.OwnedCount => OwnedPartitions.Count;
+
+    long INatsMemberFigures.LeasesLost => Interlocked.Read(ref _leasesLost);
+
+    IReadOnlyList<NatsPartitionSnapshot> INatsMemberFigures.CachedPartitions() => BuildPartitions(Volatile.Read(ref _figures));
+
+    private async Task<ServerFigures> ReadServerFiguresAsync(CancellationToken cancellationToken)
+    {
         var owners = new Dictionary<int, (string Owner, ulong Revision)>();
+        var consumers = new Dictionary<int, ConsumerInfo>();
         try
         {
             for (int p = 0; p < Partitions; p++)
@@ -117,41 +145,79 @@ public sealed class NatsStageMember<T> : IAsyncDisposable
         }
         catch (Exception ex) when (ex is NatsException or OperationCanceledException)
         {
-            // Leave owners unknown.
+            // Owners stay unknown in this snapshot.
         }
 
+        foreach (PartitionWorker<T> worker in _workers.Values)
+        {
+            if (await worker.ReadConsumerAsync(cancellationToken).ConfigureAwait(false) is { } info)
+            {
+                consumers[worker.Partition] = info;
+            }
+        }
+
+        return new ServerFigures(owners, consumers);
+    }
+
+    private List<NatsPartitionSnapshot> BuildPartitions(ServerFigures figures)
+    {
         var partitions = new List<NatsPartitionSnapshot>(Partitions);
         for (int p = 0; p < Partitions; p++)
         {
             _workers.TryGetValue(p, out PartitionWorker<T>? worker);
-            ConsumerInfo? info = worker is null ? null : await worker.ReadConsumerAsync(cancellationToken).ConfigureAwait(false);
+            bool owned = worker is { IsFenced: false, IsReleasing: false } && !worker.Ended.IsCompleted;
+            ConsumerInfo? info = owned && figures.Consumers.TryGetValue(p, out ConsumerInfo? i) ? i : null;
             _records.TryGetValue(p, out PartitionRecord? record);
             partitions.Add(new NatsPartitionSnapshot
             {
                 Partition = p,
-                Owner = owners.TryGetValue(p, out var o) ? o.Owner : null,
-                OwnedHere = worker is { IsFenced: false, IsReleasing: false } && !worker.Ended.IsCompleted,
-                Epoch = worker?.Epoch ?? 0,
+                Owner = figures.Owners.TryGetValue(p, out var o) ? o.Owner : null,
+                OwnedHere = owned,
+                Epoch = owned ? worker!.Epoch : 0,
                 Handovers = record?.Acquisitions ?? 0,
                 LastTakeover = record?.LastTakeover,
                 Pending = info is null ? -1 : (long)info.NumPending,
                 AckPending = info?.NumAckPending ?? -1,
                 Redelivered = info?.NumRedelivered ?? -1,
-                Acked = (record?.Acked ?? 0) + (worker?.Acked ?? 0),
-                DeadLettered = (record?.DeadLettered ?? 0) + (worker?.DeadLettered ?? 0),
-                HeldLocally = worker?.Unsettled ?? 0,
-                Local = worker?.LocalCounts ?? default,
+                Acked = (record?.Acked ?? 0) + (worker is { Ended.IsCompleted: false } ? worker.Acked : 0),
+                DeadLettered = (record?.DeadLettered ?? 0) + (worker is { Ended.IsCompleted: false } ? worker.DeadLettered : 0),
+                HeldLocally = owned ? worker!.Unsettled : 0,
+                Local = owned ? worker!.LocalCounts : default,
             });
         }
 
-        return new NatsStageSnapshot
+        return partitions;
+    }
+
+    /// <summary>Refreshes the cached server figures for the meter; never throws.</summary>
+    private async Task FiguresLoopAsync()
+    {
+        TimeSpan interval = _runtime.Options.ServerFiguresInterval;
+        if (interval <= TimeSpan.Zero)
         {
-            Stage = Name,
-            Member = MemberName,
-            LiveMembers = LiveMembers,
-            Partitions = partitions,
-            LeasesLost = Interlocked.Read(ref _leasesLost),
-        };
+            return;
+        }
+
+        CancellationToken token = _stop.Token;
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
+            {
+                try
+                {
+                    Volatile.Write(ref _figures, await ReadServerFiguresAsync(token).ConfigureAwait(false));
+                }
+                catch (Exception ex) when (!token.IsCancellationRequested)
+                {
+                    NatsStageLog.Swallowed(_runtime.Logger, ex, Name, "refreshing server figures");
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Left.
+        }
     }
 
     private static string Sanitize(string text)
@@ -168,7 +234,7 @@ public sealed class NatsStageMember<T> : IAsyncDisposable
     private async Task LeaveCoreAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        await _controlLoop.ConfigureAwait(false);
+        await Task.WhenAll(_controlLoop, _figuresLoop).ConfigureAwait(false);
         try
         {
             await _runtime.Members.DeleteAsync(MemberName).ConfigureAwait(false);
@@ -180,6 +246,13 @@ public sealed class NatsStageMember<T> : IAsyncDisposable
         }
 
         await Task.WhenAll(_workers.Values.Select(w => w.ReleaseAsync())).ConfigureAwait(false);
+        foreach (PartitionWorker<T> worker in _workers.Values)
+        {
+            Retire(worker);
+        }
+
+        _workers.Clear();
+        NatsStageMeter.Unregister(this);
         NatsStageLog.Left(_runtime.Logger, Name, MemberName);
     }
 
@@ -334,6 +407,9 @@ public sealed class NatsStageMember<T> : IAsyncDisposable
             NatsStageLog.Swallowed(_runtime.Logger, ex, Name, "an OwnershipChanged handler");
         }
     }
+
+    /// <summary>Lease owners (with revisions) and owned consumers' info, read together.</summary>
+    private sealed record ServerFigures(Dictionary<int, (string Owner, ulong Revision)> Owners, Dictionary<int, ConsumerInfo> Consumers);
 
     /// <summary>What this member remembers about a partition across its epochs (mutated by the control loop only).</summary>
     private sealed class PartitionRecord

@@ -122,6 +122,14 @@ public sealed class NatsStageOptions<T>
     /// <summary>How long a member leaving gracefully lets each partition finish what it holds. The default value is 30 seconds.</summary>
     public TimeSpan DrainTimeout { get; set; } = NatsStageConstants.DefaultDrainTimeout;
 
+    /// <summary>
+    /// How often a member refreshes the server figures it publishes through the <c>Engine</c> meter
+    /// (each owned partition's pending, ack-pending and redelivered counts, and every lease's owner): one
+    /// request per partition each time. The default value is 10 seconds; <see cref="TimeSpan.Zero"/>
+    /// turns the refresh off (the snapshot method still reads them on demand).
+    /// </summary>
+    public TimeSpan ServerFiguresInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Where leases, handovers and errors are logged. The default (null) logs nothing.</summary>
     public ILogger? Logger { get; set; }
 }

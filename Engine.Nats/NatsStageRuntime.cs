@@ -201,6 +201,11 @@ internal sealed partial class NatsStageRuntime<T>
             throw Invalid(owner, "options.MaxMessagesPerPartition", $"({options.MaxMessagesPerPartition}) must be -1 (no limit) or more than zero.");
         }
 
+        if (options.ServerFiguresInterval < TimeSpan.Zero)
+        {
+            throw Invalid(owner, "options.ServerFiguresInterval", "may not be negative (zero turns the refresh off).");
+        }
+
         if (options.DrainTimeout < TimeSpan.Zero)
         {
             throw Invalid(owner, "options.DrainTimeout", "may not be negative.");
