@@ -29,10 +29,12 @@ Console.WriteLine("|---|---|---|");
 for (int run = 0; run < runs; run++)
 {
     Console.WriteLine($"| in-process Stage ({partitions} shards) | - | {await InProcessAsync():N0} |");
-    foreach (int members in new[] { 1, 2, 3 })
+    foreach (int members in new[] { 0, 1, 2, 3 })
     {
         (double publish, double endToEnd) = await DistributedAsync(members);
-        Console.WriteLine($"| {members} member process{(members > 1 ? "es" : "")} | {publish:N0} | {endToEnd:N0} |");
+        Console.WriteLine(members == 0
+            ? $"| no member (publish alone) | {publish:N0} | - |"
+            : $"| {members} member process{(members > 1 ? "es" : "")} | {publish:N0} | {endToEnd:N0} |");
     }
 }
 
@@ -95,11 +97,21 @@ async Task<(double Publish, double EndToEnd)> DistributedAsync(int members)
         }
 
         Check();
+        if (members == 0)
+        {
+            balanced.TrySetResult();
+        }
+
         await balanced.Task.WaitAsync(TimeSpan.FromSeconds(60));
 
         var clock = Stopwatch.StartNew();
         await writer.WriteManyAsync(Items(), maxInFlight: 1000);
         double publish = items / clock.Elapsed.TotalSeconds;
+        if (members == 0)
+        {
+            return (publish, 0);
+        }
+
         await finished.Task.WaitAsync(TimeSpan.FromMinutes(5));
         double endToEnd = items / clock.Elapsed.TotalSeconds;
         await Task.WhenAll(children.Select(c => c.TerminateAsync()));
