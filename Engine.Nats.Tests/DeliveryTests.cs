@@ -1,5 +1,6 @@
 using System.Text;
 using Engine.Nats.Tests.Support;
+using Engine.Routing;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
@@ -160,5 +161,68 @@ public class DeliveryTests
         var js = new NatsJSContext(_connection);
         long stored = (await js.GetStreamAsync("latest_P0")).Info.State.Messages + (await js.GetStreamAsync("latest_P1")).Info.State.Messages;
         Assert.That(stored, Is.EqualTo(10L));
+    }
+
+    [Test]
+    public async Task Keys_of_every_kind_and_unkeyed_items_travel_through_the_server_to_their_partition()
+    {
+        static ItemKey Key(TestItem item) => item.Key switch
+        {
+            "" => ItemKey.None,
+            ['i', ':', .. string rest] => ItemKey.FromInt64(long.Parse(rest, System.Globalization.CultureInfo.InvariantCulture)),
+            ['g', ':', .. string rest] => ItemKey.FromGuid(Guid.Parse(rest)),
+            ['b', ':', .. string rest] => ItemKey.FromBytes(Convert.FromHexString(rest)),
+            _ => ItemKey.FromString(item.Key),
+        };
+        NatsStageOptions<TestItem> options = TestStage.Options("kinds", partitions: 4);
+        options.KeySelector = Key;
+        string[] keys = ["i:42", "i:-7", "g:6f9619ff-8b86-d011-b42d-00c04fc964ff", "b:0102FF", "a.b c", "*>", "~x", "naïve-鍵", "plain"];
+        var items = new List<TestItem>();
+        for (int v = 1; v <= 20; v++)
+        {
+            items.AddRange(keys.Select(k => new TestItem(k, v)));
+            items.Add(new TestItem("", v));
+        }
+
+        var log = new KeyedLog();
+        long unkeyed = 0;
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var wrongPartition = new List<string>();
+        await using NatsStageMember<TestItem> member = await NatsStage.StartMemberAsync<TestItem>(_connection, options, (item, context, _) =>
+        {
+            ItemKey key = Key(item);
+            if (key.IsNone)
+            {
+                Interlocked.Increment(ref unkeyed);
+            }
+            else
+            {
+                if (context.Partition != NatsStage.PartitionOf(key, 4))
+                {
+                    lock (wrongPartition)
+                    {
+                        wrongPartition.Add(item.Key);
+                    }
+                }
+
+                log.Add(item.Key, item.Value);
+            }
+
+            if (log.Total + Interlocked.Read(ref unkeyed) == items.Count)
+            {
+                all.TrySetResult();
+            }
+
+            return ValueTask.CompletedTask;
+        });
+        NatsStageWriter<TestItem> writer = await NatsStage.CreateWriterAsync(_connection, options);
+        await writer.WriteManyAsync(items, maxInFlight: 64);
+        await all.Task.Within();
+        await member.LeaveAsync().Within();
+
+        Assert.That(wrongPartition, Is.Empty);
+        Assert.That(log.Lost(TestStage.Expected(items.Where(i => i.Key.Length > 0))), Is.Zero);
+        Assert.That(log.OrderViolations(), Is.Empty);
+        Assert.That(Interlocked.Read(ref unkeyed), Is.EqualTo(20));
     }
 }

@@ -59,9 +59,11 @@ public sealed class NatsStageWriter<T>
 
     /// <summary>
     /// Writes items with up to <paramref name="maxInFlight"/> PubAcks outstanding at once, which is much
-    /// faster than awaiting each write. Publishes leave in the order given, so a key's items are stored
-    /// in order. Returns once every item is stored; if one fails, the exception propagates once the
-    /// writes already started have finished (those before it may be stored).
+    /// faster than awaiting each write. A key's items are stored in the order given: an item whose key
+    /// still has a write in flight waits for that write's PubAck first (so neither the client's
+    /// internals nor a retried publish can reorder a key). Returns once every item is stored; if one
+    /// fails, the exception propagates once the writes already started have finished (those before it
+    /// may be stored).
     /// </summary>
     /// <param name="items">The items, in order.</param>
     /// <param name="maxInFlight">The most writes awaiting their PubAck at once; from 1.</param>
@@ -74,7 +76,10 @@ public sealed class NatsStageWriter<T>
     {
         ArgumentNullException.ThrowIfNull(items);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxInFlight, 1);
-        var window = new Queue<Task<PubAckResponse>>(maxInFlight);
+        var window = new Queue<(string Subject, Task<PubAckResponse> Write)>(maxInFlight);
+
+        // The write in flight per subject (one subject per key), so a key never has two at once.
+        var inFlight = new Dictionary<string, Task<PubAckResponse>>(StringComparer.Ordinal);
         long written = 0;
         try
         {
@@ -82,29 +87,32 @@ public sealed class NatsStageWriter<T>
             {
                 if (window.Count == maxInFlight)
                 {
-                    await window.Dequeue().ConfigureAwait(false);
-                    written++;
+                    await Retire(window.Dequeue()).ConfigureAwait(false);
                 }
 
                 (_, string subject, byte[] payload) = Prepare(item);
+                if (inFlight.TryGetValue(subject, out Task<PubAckResponse>? previous))
+                {
+                    await previous.ConfigureAwait(false);
+                }
 
-                // Started without awaiting: the publish is written to the connection in call order
-                // before the method yields for its PubAck, which keeps a key's messages in order.
-                window.Enqueue(PublishAsync(_runtime, subject, payload, null, null, cancellationToken));
+                Task<PubAckResponse> write = PublishAsync(_runtime, subject, payload, null, null, cancellationToken);
+                inFlight[subject] = write;
+                window.Enqueue((subject, write));
             }
 
             while (window.Count > 0)
             {
-                await window.Dequeue().ConfigureAwait(false);
-                written++;
+                await Retire(window.Dequeue()).ConfigureAwait(false);
             }
 
+            Debug.Assert(inFlight.Count == 0, "every write retired");
             return written;
         }
         finally
         {
             // Never leave publishes unobserved behind an exception.
-            foreach (Task<PubAckResponse> pending in window)
+            foreach ((_, Task<PubAckResponse> pending) in window)
             {
                 try
                 {
@@ -114,6 +122,16 @@ public sealed class NatsStageWriter<T>
                 {
                     // The first failure is the one reported.
                 }
+            }
+        }
+
+        async Task Retire((string Subject, Task<PubAckResponse> Write) entry)
+        {
+            await entry.Write.ConfigureAwait(false);
+            written++;
+            if (inFlight.TryGetValue(entry.Subject, out Task<PubAckResponse>? latest) && latest == entry.Write)
+            {
+                inFlight.Remove(entry.Subject);
             }
         }
     }
