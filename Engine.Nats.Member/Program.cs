@@ -4,6 +4,7 @@
 //   member:   Engine.Nats.Member --url nats://127.0.0.1:4222 --stage orders --member a [--partitions 16]
 //             [--lease-ms 3000] [--work-ms 0] [--fail-every 0] [--results] [--max-ack-pending 256]
 //   producer: Engine.Nats.Member --produce 10000 --keys 100 --url ... --stage orders
+//   status:   Engine.Nats.Member --status --url ... --stage orders   (stored, settled, remaining, drained)
 //
 // A member prints "ready", then "count N" every --report items and "owned p1,p2,..." when its share
 // changes; it leaves gracefully on SIGTERM or Ctrl+C (and with --stdin on stdin EOF or "leave"), printing "left". With --results each
@@ -40,6 +41,26 @@ var options = new NatsStageOptions<MemberItem>
         Retry = new RetryOptions { MaxAttempts = 5, BaseDelay = TimeSpan.FromMilliseconds(20), MaxDelay = TimeSpan.FromMilliseconds(200) },
     },
 };
+
+if (arguments.Flag("status"))
+{
+    // Overall accounting from the server alone: every message ever stored in a partition stream is
+    // either still there (not settled) or was acknowledged (processed or dead-lettered, the latter also
+    // in the DLQ stream). "drained=true" means nothing is left: every stored item was settled.
+    var status = new NatsJSContext(connection);
+    ulong stored = 0;
+    long remaining = 0;
+    for (int p = 0; p < partitions; p++)
+    {
+        INatsJSStream partition = await status.GetStreamAsync($"{stage}_P{p}");
+        stored += partition.Info.State.LastSeq;
+        remaining += partition.Info.State.Messages;
+    }
+
+    long dead = (await status.GetStreamAsync(stage + "_DLQ")).Info.State.Messages;
+    Console.WriteLine($"stored={stored} settled={stored - (ulong)remaining} remaining={remaining} dead-lettered={dead} drained={(remaining == 0 ? "true" : "false")}");
+    return remaining == 0 ? 0 : 1;
+}
 
 long produce = arguments.Number("produce", 0);
 if (produce > 0)
