@@ -62,6 +62,7 @@ internal static class KeyToken
             throw new ArgumentException($"The key's subject token would be longer than {MaxTokenBytes} bytes; use a shorter key (or its hash as bytes).", nameof(key));
         }
 
+        Debug.Assert(Decode(token) == key, "a token decodes to the key it was made from");
         return token;
     }
 

@@ -308,6 +308,7 @@ public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures
         Volatile.Write(ref _liveMembers, [.. live]);
         int index = live.IndexOf(MemberName);
         int count = live.Count;
+        Debug.Assert(index >= 0 && index < count, "this member is always among the live members it computes its share with");
 
         foreach ((int partition, PartitionWorker<T> worker) in _workers)
         {

@@ -112,7 +112,8 @@ public sealed class NatsStageOptions<T>
     /// capacity, workers, retries, dedupe, callbacks, metrics. Its <c>Name</c> and <c>KeySelector</c> are
     /// ignored (the partition's stage is named <c>{Name}.p{partition}</c> and keyed by
     /// <see cref="KeySelector"/>); its <c>FullMode</c> must stay <see cref="StageFullMode.Wait"/> (a drop would
-    /// lose a message the server already considers delivered); dedupe merge is not supported.
+    /// lose a message the server already considers delivered); dedupe merge is not supported. Its
+    /// <c>OnDeadLetter</c> is still called for each dead-lettered item (usually once it is in the DLQ stream).
     /// <see cref="Engine.Dedupe.DedupeMode.Replace"/> also makes each partition stream keep only the latest
     /// message per key (JetStream's max-messages-per-subject of 1). The default value is one shard with one
     /// worker and no retries.

@@ -499,6 +499,7 @@ internal sealed class PartitionWorker<T>
         }
 
         _unsettled.TryRemove(delivery.Sequence, out _);
+        Debug.Assert(delivery.IsSettled && !_unsettled.ContainsKey(delivery.Sequence), "a settled message is no longer kept alive by progress acks");
         try
         {
             await delivery.Message.AckAsync().ConfigureAwait(false);
@@ -560,6 +561,17 @@ internal sealed class PartitionWorker<T>
     /// <summary>The engine dead-lettered an item the handler path did not expect to: publish it now, tracked so a release waits for it.</summary>
     private void OnDeadLetter(Delivery<T> delivery, ItemFailure failure)
     {
+        // The user's own callback first (the engine would have called it for a local stage); it may
+        // throw, and must not stop the message from being settled.
+        try
+        {
+            _runtime.Options.LocalStage.OnDeadLetter?.Invoke(delivery.Item, failure);
+        }
+        catch (Exception ex)
+        {
+            NatsStageLog.Swallowed(_runtime.Logger, ex, _runtime.Names.Stage, "an OnDeadLetter callback");
+        }
+
         if (delivery.IsSettled)
         {
             return;
