@@ -90,7 +90,7 @@ internal sealed class NatsServer : IAsyncDisposable
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var process = new Process
         {
-            StartInfo = new ProcessStartInfo(Executable(), ["-c", config])
+            StartInfo = new ProcessStartInfo(Executable(), ["-js", "-c", config])
             {
                 RedirectStandardError = true,
                 RedirectStandardOutput = true,
