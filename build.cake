@@ -1,4 +1,4 @@
-// Build script: dotnet tool restore && dotnet cake [--target=Build|Test|Bench|Demo|Pack|Clean] [--configuration=Release]
+// Build script: dotnet tool restore && dotnet cake [--target=Build|Test|Bench|BenchNats|Demo|Pack|Clean] [--configuration=Release]
 // Bench only: [--filter='*KeyedSharding*'] [--job=short]
 var target = Argument("target", "Default");
 var configuration = Argument("configuration", "Release");
@@ -41,6 +41,14 @@ Task("Bench")
     DotNetRun("./Engine.Benchmarks/Engine.Benchmarks.csproj", benchArguments, new DotNetRunSettings { Configuration = "Release" });
 });
 
+Task("BenchNats")
+    .Does(() =>
+{
+    // End-to-end throughput of the distributed stage with 1, 2 and 3 member processes beside the
+    // in-process stage; starts its own nats-server (see docs/scale-out.md).
+    DotNetRun("./Engine.Nats.Benchmarks/Engine.Nats.Benchmarks.csproj", new DotNetRunSettings { Configuration = "Release" });
+});
+
 Task("Demo")
     .Does(() =>
 {
@@ -53,7 +61,7 @@ Task("Pack")
     .Does(() =>
 {
     // Each package with its .snupkg symbols beside it.
-    foreach (var project in new[] { "./Engine/Engine.csproj", "./Engine.Hosting/Engine.Hosting.csproj" })
+    foreach (var project in new[] { "./Engine/Engine.csproj", "./Engine.Hosting/Engine.Hosting.csproj", "./Engine.Nats/Engine.Nats.csproj" })
     {
         DotNetPack(project, new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts });
     }

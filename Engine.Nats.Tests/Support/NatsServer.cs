@@ -1,0 +1,153 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using NATS.Client.Core;
+
+namespace Engine.Nats.Tests.Support;
+
+/// <summary>
+/// A real <c>nats-server -js</c> on a free loopback port with its own temporary store directory and
+/// generated config, ready when it logs "Server is ready". When nats-server is missing the test is
+/// skipped with how to install it, unless <c>ENGINE_REQUIRE_NATS=1</c> (set by .ci/run) makes that a
+/// failure.
+/// </summary>
+internal sealed class NatsServer : IAsyncDisposable
+{
+    public const string RequireVariable = "ENGINE_REQUIRE_NATS";
+    private readonly string _directory;
+    private readonly string _mappings;
+    private readonly ConcurrentQueue<string> _log = new();
+    private Process? _process;
+
+    private NatsServer(string directory, int port, string mappings)
+    {
+        _directory = directory;
+        Port = port;
+        _mappings = mappings;
+    }
+
+    public int Port { get; }
+
+    public string Url => $"nats://127.0.0.1:{Port}";
+
+    /// <summary>The server's log so far, for failure messages.</summary>
+    public string Log => string.Join('\n', _log);
+
+    public static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>The nats-server executable, or skips/fails the test as described on the type.</summary>
+    public static string Executable()
+    {
+        string? configured = Environment.GetEnvironmentVariable("NATS_SERVER");
+        string[] candidates = [.. configured is null ? [] : new[] { configured },
+            .. (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, "nats-server")),
+            "/usr/sbin/nats-server", "/usr/bin/nats-server"];
+        string? found = candidates.FirstOrDefault(File.Exists);
+        if (found is not null)
+        {
+            return found;
+        }
+
+        const string message = "nats-server not found: install it (Debian: apt-get install -y nats-server) or set NATS_SERVER to its path to run the NATS scale-out tests.";
+        if (Environment.GetEnvironmentVariable(RequireVariable) == "1")
+        {
+            Assert.Fail(message + $" ({RequireVariable}=1 makes this a failure.)");
+        }
+
+        Assert.Ignore(message);
+        return null!;
+    }
+
+    /// <summary>Starts a server; <paramref name="mappings"/> is the body of a <c>mappings</c> block, if any.</summary>
+    public static async Task<NatsServer> StartNewAsync(string mappings = "")
+    {
+        _ = Executable();
+        string directory = Path.Combine(Path.GetTempPath(), "engine-nats-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var server = new NatsServer(directory, FreePort(), mappings);
+        await server.StartAsync();
+        return server;
+    }
+
+    /// <summary>Starts (or restarts, keeping the store) the server on the same port and waits until it is ready.</summary>
+    public async Task StartAsync()
+    {
+        string config = Path.Combine(_directory, "nats.conf");
+        string store = Path.Combine(_directory, "store");
+        await File.WriteAllTextAsync(config, string.Join('\n',
+            $"listen: \"127.0.0.1:{Port}\"",
+            $"jetstream {{ store_dir: \"{store}\" }}",
+            string.IsNullOrEmpty(_mappings) ? string.Empty : $"mappings = {{ {_mappings} }}",
+            string.Empty));
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var process = new Process
+        {
+            StartInfo = new ProcessStartInfo(Executable(), ["-js", "-c", config])
+            {
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+                UseShellExecute = false,
+            },
+            EnableRaisingEvents = true,
+        };
+        void OnLine(object sender, DataReceivedEventArgs e)
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            _log.Enqueue(e.Data);
+            if (e.Data.Contains("Server is ready", StringComparison.Ordinal))
+            {
+                ready.TrySetResult();
+            }
+        }
+
+        process.ErrorDataReceived += OnLine;
+        process.OutputDataReceived += OnLine;
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException("nats-server exited before it was ready:\n" + Log));
+        process.Start();
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        _process = process;
+        await ready.Task.WaitAsync(TestWait.Patience);
+    }
+
+    /// <summary>A new client connection to this server (the caller disposes it).</summary>
+    public NatsConnection Connect(string name = "test") => new(new NatsOpts { Url = Url, Name = name });
+
+    /// <summary>Kills the server (kill -9, as a crash would) and waits for it to exit; its store stays for a restart.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync().WaitAsync(TestWait.Patience);
+        }
+
+        _process?.Dispose();
+        _process = null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temp directory is not worth failing a test for.
+        }
+    }
+}
