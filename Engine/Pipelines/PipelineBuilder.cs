@@ -80,7 +80,7 @@ public sealed class PipelineBuilder<TIn> : Flow<TIn, TIn>
     internal StageOptions<T> OptionsFor<T>(string name, Action<StageOptions<T>>? configure)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        var options = new StageOptions<T> { Name = name, TimeProvider = Runtime.TimeProvider, Metrics = Runtime.MetricsEnabled };
+        var options = new StageOptions<T> { Name = name, TimeProvider = Runtime.TimeProvider, Metrics = Runtime.MetricsEnabled, MeterFactory = Runtime.MeterFactory };
         configure?.Invoke(options);
         options.Name = name;
         options.PipelineName = Runtime.Name;

@@ -44,6 +44,9 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>The cursor of <see cref="TakeMetricsSnapshot()"/>.</summary>
     private readonly MetricsCursor _ownCursor;
 
+    /// <summary>The meter the stage publishes on: the static one, or the one of <see cref="StageOptions{T}.MeterFactory"/>.</summary>
+    private readonly EngineMeter _meter;
+
     internal Stage(StageOptions<T> options, ShardSettings<T> runtime)
     {
         _runtime = runtime;
@@ -51,6 +54,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         _keyedShards = options.Shards;
         _disposeDrainTimeout = options.DisposeDrainTimeout;
         long started = runtime.TimeProvider.GetTimestamp();
+        _meter = EngineMeter.For(options.MeterFactory);
         KindTable? kinds = runtime.KindSelector is null ? null : new KindTable(options.MaxKinds);
         _shards = new Shard<T>[_keyedShards + 1];
         var metrics = new ShardMetrics?[_shards.Length];
@@ -60,7 +64,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
             bool keyed = i < _keyedShards;
             workers[i] = keyed ? options.WorkersPerShard : options.UnkeyedWorkers;
             metrics[i] = runtime.MetricsEnabled
-                ? new ShardMetrics(workers[i], runtime.RecordsEndToEnd, kinds, started, runtime.TimeProvider.TimestampFrequency, EngineMeter.TagsFor(runtime.PipelineName, runtime.Name, i))
+                ? new ShardMetrics(workers[i], runtime.RecordsEndToEnd, kinds, started, runtime.TimeProvider.TimestampFrequency, EngineMeter.TagsFor(runtime.PipelineName, runtime.Name, i), _meter)
                 : null;
             _shards[i] = new Shard<T>(runtime, i, keyed, workers[i], OnShardFinished, metrics[i]);
         }
@@ -70,7 +74,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
 
         _unfinishedShards = _shards.Length;
         _ownCursor = OpenMetricsCursor();
-        EngineMeter.Register(this);
+        _meter.Register(this);
     }
 
     /// <summary>The stage's name.</summary>
@@ -264,13 +268,14 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     {
         await StopAsync(_disposeDrainTimeout).ConfigureAwait(false);
 
-        // Until disposed, a finished stage's final figures stay observable on the meter. The abort
-        // token's source is deliberately never disposed: it has no timer and no links, so disposing
-        // it frees nothing, and a disposed source would make a later AbortAsync throw.
-        EngineMeter.Unregister(this);
+        // Until disposed, a finished stage's figures stay observable on the meter, and its final
+        // figures are collected once more after (see EngineMeter.Unregister). The abort token's source
+        // is deliberately never disposed: it has no timer and no links, so disposing it frees nothing,
+        // and a disposed source would make a later AbortAsync throw.
+        _meter.Unregister(this);
     }
 
-    string? IStageMetricsSource.PipelineName => _runtime.PipelineName;
+    string? IStageMeterSource.PipelineName => _runtime.PipelineName;
 
     void IStageMetricsSource.OpenMetricsCursor(MetricsCursors consumer) => consumer.For(this, OpenMetricsCursor, CloseMetricsCursor);
 
@@ -280,7 +285,10 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         return TakeMetricsSnapshot(consumer, null, ref ignored);
     }
 
-    double IStageMetricsSource.ShardBusySeconds(int shard) => _figures.BusySeconds(shard);
+    double IStageMeterSource.ShardBusySeconds(int shard) => _figures.BusySeconds(shard);
+
+    bool IStageMeterSource.ShardUsed(int shard) =>
+        Volatile.Read(ref _shards[shard].Counters.Accepted) != 0 || Volatile.Read(ref _shards[shard].Counters.Refused) != 0;
 
     /// <summary>Every shard's internal state, one line each, for diagnostics.</summary>
     internal string Describe() => string.Join(Environment.NewLine, _shards.Select(s => s.ToString()));
