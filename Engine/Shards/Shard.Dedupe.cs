@@ -72,7 +72,7 @@ internal sealed partial class Shard<T>
                 // waiting item, and the older value would run last). Evictions the write causes report
                 // their callbacks after the lock is released.
                 slot = _index.Rent(in write);
-                envelope = new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot };
+                envelope = new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot, Trace = write.Trace };
                 written = _writer.TryWrite(envelope);
                 if (written)
                 {

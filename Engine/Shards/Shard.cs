@@ -461,6 +461,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                             continue;
                         }
 
+                        Activity? run = envelope.Trace is null ? null : StartRunActivity(in envelope);
                         Exception? error = null;
                         try
                         {
@@ -479,7 +480,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                             error = ex;
                         }
 
-                        previousEnd = EndRun(ref envelope, error, slot, start);
+                        previousEnd = EndRun(ref envelope, error, slot, start, run);
                     }
                 }
             }
@@ -522,6 +523,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 continue;
             }
 
+            Activity? run = envelope.Trace is null ? null : StartRunActivity(in envelope);
             Exception? error = null;
             try
             {
@@ -532,7 +534,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 error = ex;
             }
 
-            previousEnd = EndRun(ref envelope, error, slot, start);
+            previousEnd = EndRun(ref envelope, error, slot, start, run);
         }
     }
 
@@ -587,12 +589,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         return true;
     }
 
-    /// <summary>Records a finished handler run and settles its item.</summary>
+    /// <summary>Records a finished handler run and settles its item, then ends the run's activity (if it is traced) with the outcome.</summary>
     /// <returns>
     /// When the run ended, if the next run may start at that instant: metrics are on and the item
     /// was processed, so settling ran no user callback. Otherwise 0.
     /// </returns>
-    private long EndRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start)
+    private long EndRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start, Activity? run)
     {
         Bump(ref Counters.InFlight, -1);
         long end = 0;
@@ -606,7 +608,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             }
         }
 
-        Settle(ref envelope, error, end);
+        Settlement settled = Settle(ref envelope, error, end);
+        if (run is not null)
+        {
+            StopRunActivity(run, settled, error);
+        }
+
         return error is null ? end : 0;
     }
 
@@ -745,7 +752,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <param name="envelope">The item.</param>
     /// <param name="error">What the handler threw, or null.</param>
     /// <param name="end">When the run ended (0 with metrics off), for end-to-end latency.</param>
-    private void Settle(ref Envelope<T> envelope, Exception? error, long end)
+    /// <returns>What became of the item.</returns>
+    private Settlement Settle(ref Envelope<T> envelope, Exception? error, long end)
     {
         if (error is null)
         {
@@ -753,7 +761,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             RecordEndToEnd(in envelope, end);
             Release(in envelope, succeeded: true);
             Unaccount();
-            return;
+            return Settlement.Processed;
         }
 
         if (_runtime.IsAborted)
@@ -762,7 +770,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             // processed, and retrying or dead-lettering it would blame it for the abort.
             Release(in envelope, null);
             Abandon();
-            return;
+            return Settlement.Abandoned;
         }
 
         Interlocked.Increment(ref Counters.HandlerErrors);
@@ -770,7 +778,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         if (transient && envelope.Attempts < _runtime.Retry.MaxAttempts)
         {
             ScheduleRetry(in envelope);
-            return;
+            return Settlement.Retrying;
         }
 
         Interlocked.Increment(ref Counters.DeadLettered);
@@ -787,6 +795,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         Release(in envelope, succeeded: false);
         Unaccount();
+        return Settlement.DeadLettered;
     }
 
     /// <summary>

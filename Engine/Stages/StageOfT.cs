@@ -5,6 +5,7 @@ using Engine.Metrics;
 using Engine.Internal;
 using Engine.Routing;
 using Engine.Shards;
+using Engine.Tracing;
 
 namespace Engine.Stages;
 
@@ -102,7 +103,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <exception cref="StageFullException">The shard is full and the mode is <see cref="StageFullMode.Reject"/>.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired before the item was accepted.</exception>
     public ValueTask WriteAsync(T item, CancellationToken cancellationToken = default) =>
-        WriteCoreAsync(item, entryTimestamp: 0, cancellationToken);
+        WriteCoreAsync(item, entryTimestamp: 0, EngineTracing.Capture(), cancellationToken);
 
     /// <summary>
     /// Writes an item if its shard has room now (or the full mode makes room), never waiting.
@@ -121,11 +122,11 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         Shard<T> shard = _shards[ShardOf(key)];
         if (_runtime.Dedupe is not null && !key.IsNone)
         {
-            DedupeWrite<T> write = DescribeForDedupe(item, key, shard);
+            DedupeWrite<T> write = DescribeForDedupe(item, key, shard, EngineTracing.Capture());
             return shard.TryWriteDeduped(in write, now, now, willWait: false, out _) == WriteOutcome.Accepted;
         }
 
-        return shard.TryWrite(new Envelope<T>(item, key, now, now), willWait: false) == WriteOutcome.Accepted;
+        return shard.TryWrite(new Envelope<T>(item, key, now, now) { Trace = EngineTracing.Capture() }, willWait: false) == WriteOutcome.Accepted;
     }
 
     /// <summary>
@@ -293,15 +294,20 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>Every shard's internal state, one line each, for diagnostics.</summary>
     internal string Describe() => string.Join(Environment.NewLine, _shards.Select(s => s.ToString()));
 
-    /// <summary>Writes with a given pipeline entry timestamp (kept across stages for end-to-end latency).</summary>
-    internal ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken) =>
-        WriteCoreAsync(item, entryTimestamp, cancellationToken);
+    /// <summary>
+    /// Writes with a given pipeline entry timestamp (kept across stages for end-to-end latency) and
+    /// the trace context the writer captured (<see cref="EngineTracing.Capture"/>, or a batch's links).
+    /// </summary>
+    internal ValueTask WriteAsync(T item, long entryTimestamp, object? trace, CancellationToken cancellationToken) =>
+        WriteCoreAsync(item, entryTimestamp, trace, cancellationToken);
 
     /// <summary>
     /// The write path; an entry timestamp of 0 means "entering now" (one clock read serves both stamps,
     /// and none is made when nothing reads them: see <see cref="ShardSettings{T}.StampsWrites"/>).
+    /// <paramref name="trace"/> is what the item carries of the context it was written in (null when
+    /// nothing listened to the activity source).
     /// </summary>
-    private ValueTask WriteCoreAsync(T item, long entryTimestamp, CancellationToken cancellationToken)
+    private ValueTask WriteCoreAsync(T item, long entryTimestamp, object? trace, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
@@ -321,12 +327,12 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         Envelope<T> waitWith;
         if (_runtime.Dedupe is not null && !key.IsNone)
         {
-            DedupeWrite<T> write = DescribeForDedupe(item, key, shard);
+            DedupeWrite<T> write = DescribeForDedupe(item, key, shard, trace);
             outcome = shard.TryWriteDeduped(in write, entryTimestamp, now, willWait, out waitWith);
         }
         else
         {
-            waitWith = new Envelope<T>(item, key, entryTimestamp, now);
+            waitWith = new Envelope<T>(item, key, entryTimestamp, now) { Trace = trace };
             outcome = shard.TryWrite(in waitWith, willWait);
         }
 
@@ -378,7 +384,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     }
 
     /// <summary>Runs the user's dedupe functions for an item, before any lock is taken.</summary>
-    private DedupeWrite<T> DescribeForDedupe(T item, ItemKey routingKey, Shard<T> shard)
+    private DedupeWrite<T> DescribeForDedupe(T item, ItemKey routingKey, Shard<T> shard, object? trace)
     {
         DedupePolicy<T> dedupe = _runtime.Dedupe!;
         string option = "Dedupe.KeySelector";
@@ -389,7 +395,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
             ulong hash = dedupe.ContentHash is { } contentHash ? contentHash(item) : 0;
             option = "Dedupe.IsTombstone";
             bool tombstone = dedupe.IsTombstone?.Invoke(item) ?? false;
-            return new DedupeWrite<T>(item, routingKey, dedupeKey, hash, dedupe.ContentHash is not null, tombstone);
+            return new DedupeWrite<T>(item, routingKey, dedupeKey, hash, dedupe.ContentHash is not null, tombstone) { Trace = trace };
         }
         catch (Exception ex)
         {

@@ -1,3 +1,4 @@
+using Engine.Tracing;
 
 namespace Engine.Pipelines.Nodes;
 
@@ -25,7 +26,7 @@ internal sealed class SourceNode<T> : Node, ISourceNode
 
     public async ValueTask WriteAsync(T item, CancellationToken cancellationToken)
     {
-        await Outlet.ForwardAsync(item, Runtime.TimeProvider.GetTimestamp(), cancellationToken).ConfigureAwait(false);
+        await Outlet.ForwardAsync(item, Runtime.TimeProvider.GetTimestamp(), EngineTracing.Capture(), cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _written);
     }
 

@@ -1,0 +1,28 @@
+using System.Diagnostics;
+using Engine.Tracing;
+
+namespace Engine.Shards;
+
+/// <summary>The shard's part in tracing: a handler run of an item that carries a trace context is an activity (see <see cref="EngineTracing"/>).</summary>
+internal sealed partial class Shard<T>
+{
+    /// <summary>The run activities' name, made once, when the first traced item runs.</summary>
+    private string? _activityName;
+
+    /// <summary>Starts the activity of the handler run about to start for <paramref name="envelope"/>, which carries a trace; null when no listener samples it.</summary>
+    private Activity? StartRunActivity(in Envelope<T> envelope) =>
+        EngineTracing.StartRun(envelope.Trace!, _activityName ??= _runtime.Name + " process", _runtime.PipelineName, _runtime.Name, Index, envelope.Attempts);
+
+    /// <summary>Ends a run's activity with what became of its item.</summary>
+    private static void StopRunActivity(Activity run, Settlement settled, Exception? error) =>
+        EngineTracing.StopRun(
+            run,
+            settled switch
+            {
+                Settlement.Processed => "processed",
+                Settlement.Retrying => "retrying",
+                Settlement.DeadLettered => "dead_lettered",
+                _ => "abandoned",
+            },
+            error);
+}
