@@ -121,11 +121,16 @@ public class ObservabilityDefaultsTests
         string name = "final-" + Guid.NewGuid().ToString("N");
         var processed = new ConcurrentDictionary<string, long>();
         int collections = 0;
+        int measurements = 0;
         using var listener = Listen(name, (instrument, value, shard) =>
         {
             if (instrument == "engine.items.processed")
             {
                 processed[$"{collections}:{shard}"] = value;
+                if (collections == 1)
+                {
+                    Interlocked.Increment(ref measurements);
+                }
             }
         });
 
@@ -137,7 +142,9 @@ public class ObservabilityDefaultsTests
             await stage.WriteAsync(i);
         }
 
+        int usedShards = Enumerable.Range(0, 9).Select(i => stage.ShardOf(i)).Distinct().Count();
         await stage.DisposeAsync();
+        await stage.DisposeAsync(); // a second disposal publishes nothing twice
         collections = 1;
         listener.RecordObservableInstruments();
         collections = 2;
@@ -146,6 +153,7 @@ public class ObservabilityDefaultsTests
         Assert.Multiple(() =>
         {
             Assert.That(processed.Where(kv => kv.Key.StartsWith("1:", StringComparison.Ordinal)).Sum(kv => kv.Value), Is.EqualTo(10), "the final figures, collected after the disposal");
+            Assert.That(measurements, Is.EqualTo(usedShards), "one measurement per used shard in the collection after the disposal");
             Assert.That(processed.Keys.Where(k => k.StartsWith("2:", StringComparison.Ordinal)), Is.Empty, "gone once collected");
         });
     }

@@ -107,6 +107,10 @@ public class TaskHandlerTests
         Func<bool> drained = () => Volatile.Read(ref probe.Calls) >= target;
         void RunRound()
         {
+            // The round's first run waits until every item of the round is in, so one worker loop
+            // runs them all without exiting (an exiting loop's thread may run other work, other
+            // tests' timers, before the next loop starts on it); gaps between rounds do not count.
+            probe.Hold();
             long before = GC.GetAllocatedBytesForCurrentThread();
             for (int i = 0; i < Round; i++)
             {
@@ -117,6 +121,7 @@ public class TaskHandlerTests
             }
 
             writerBytes += GC.GetAllocatedBytesForCurrentThread() - before;
+            probe.Release();
             target += Round;
             if (!SpinWait.SpinUntil(drained, TestWait.Patience))
             {
@@ -154,11 +159,19 @@ public class TaskHandlerTests
         public long Calls;
         public long Bytes;
         public long Gaps;
+        private readonly ManualResetEventSlim _held = new(initialState: true);
         private long _last;
         private int _thread;
+        private bool _holding;
 
         public void Mark()
         {
+            if (Volatile.Read(ref _holding))
+            {
+                _held.Wait(TestWait.Patience);
+                Volatile.Write(ref _holding, false);
+            }
+
             long now = GC.GetAllocatedBytesForCurrentThread();
             int thread = Environment.CurrentManagedThreadId;
             if (thread == _thread)
@@ -178,6 +191,20 @@ public class TaskHandlerTests
             Gaps = 0;
             _thread = 0;
         }
+
+        /// <summary>
+        /// Called while the stage is idle, before the writes that wake it: the next call waits for
+        /// <see cref="Release"/> and starts afresh (the gap before it is not counted).
+        /// </summary>
+        public void Hold()
+        {
+            _held.Reset();
+            _thread = 0;
+            Volatile.Write(ref _holding, true);
+        }
+
+        /// <summary>Lets the held call go on.</summary>
+        public void Release() => _held.Set();
     }
 
     private Task SaveAsync(int item, CancellationToken cancellationToken)

@@ -137,7 +137,12 @@ internal sealed class EngineMeter
     /// </summary>
     public void Unregister(IStageMetricsSource source)
     {
-        Remove(_sources, source);
+        if (!Remove(_sources, source))
+        {
+            // Not on the meter (any more): a second disposal must not publish its figures twice.
+            return;
+        }
+
         HashSet<Instrument>? waiting = null;
         foreach (Instrument instrument in _shardInstruments)
         {
@@ -166,11 +171,11 @@ internal sealed class EngineMeter
 
     public void Register(ILoopMetricsSource loop) => Add(_loopSources, loop);
 
-    public void Unregister(ILoopMetricsSource loop) => Remove(_loopSources, loop);
+    public void Unregister(ILoopMetricsSource loop) => _ = Remove(_loopSources, loop);
 
     public void Register(ILimiterMetricsSource limiter) => Add(_limiterSources, limiter);
 
-    public void Unregister(ILimiterMetricsSource limiter) => Remove(_limiterSources, limiter);
+    public void Unregister(ILimiterMetricsSource limiter) => _ = Remove(_limiterSources, limiter);
 
     /// <summary>The tags of one shard: <c>pipeline</c> (when in one), <c>stage</c>, <c>shard</c>.</summary>
     public static KeyValuePair<string, object?>[] TagsFor(string? pipeline, string stage, int shard) =>
@@ -188,12 +193,24 @@ internal sealed class EngineMeter
         }
     }
 
-    private void Remove<T>(List<WeakReference<T>> list, T item)
+    /// <summary>Takes <paramref name="item"/> (and any collected entry) off <paramref name="list"/>; whether it was on it.</summary>
+    private bool Remove<T>(List<WeakReference<T>> list, T item)
         where T : class
     {
         lock (_gate)
         {
-            list.RemoveAll(w => !w.TryGetTarget(out T? s) || ReferenceEquals(s, item));
+            bool found = false;
+            list.RemoveAll(w =>
+            {
+                if (!w.TryGetTarget(out T? s))
+                {
+                    return true;
+                }
+
+                found |= ReferenceEquals(s, item);
+                return ReferenceEquals(s, item);
+            });
+            return found;
         }
     }
 
