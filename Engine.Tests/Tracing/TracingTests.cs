@@ -76,6 +76,35 @@ public class TracingTests
     }
 
     [Test]
+    public async Task A_run_that_fails_for_good_is_tagged_dead_lettered_with_its_error()
+    {
+        var spans = new SpanCollection();
+        using TracerProvider tracer = Listen(spans);
+        string name = "traced-dead-" + Guid.NewGuid().ToString("N");
+        var deadLetterActivity = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using Stage<int> stage = Stage.Create(
+            new StageOptions<int> { Name = name, OnDeadLetter = (_, _) => deadLetterActivity.TrySetResult(Activity.Current?.DisplayName) },
+            (int _, CancellationToken _) => throw new InvalidOperationException("broken"));
+
+        using (Caller.StartActivity("request"))
+        {
+            await stage.WriteAsync(1);
+        }
+
+        Activity run = (await spans.WaitForAsync(name + " process", 1)).Single();
+        string? currentInCallback = await deadLetterActivity.Task.Within();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.GetTagItem("engine.outcome"), Is.EqualTo("dead_lettered"));
+            Assert.That(run.Status, Is.EqualTo(ActivityStatusCode.Error));
+            Assert.That(run.StatusDescription, Is.EqualTo("broken"));
+            Assert.That(run.Events.Select(e => e.Name), Does.Contain("exception"));
+            Assert.That(currentInCallback, Is.EqualTo(name + " process"), "the dead-letter callback runs inside the run's activity");
+        });
+    }
+
+    [Test]
     public async Task A_pipeline_continues_the_trace_through_re_keying_and_fan_out()
     {
         var spans = new SpanCollection();
