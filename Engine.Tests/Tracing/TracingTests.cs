@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Diagnostics;
+using Engine.Dedupe;
 using Engine.Pipelines;
 using Engine.Retry;
 using Engine.Stages;
@@ -101,6 +102,52 @@ public class TracingTests
             Assert.That(run.StatusDescription, Is.EqualTo("broken"));
             Assert.That(run.Events.Select(e => e.Name), Does.Contain("exception"));
             Assert.That(currentInCallback, Is.EqualTo(name + " process"), "the dead-letter callback runs inside the run's activity");
+        });
+    }
+
+    [Test]
+    public async Task A_replaced_update_runs_in_the_trace_of_the_write_that_replaced_it()
+    {
+        var spans = new SpanCollection();
+        using TracerProvider tracer = Listen(spans);
+        string name = "traced-dedupe-" + Guid.NewGuid().ToString("N");
+        var gate = new Gate();
+        await using Stage<(string Key, int Version)> stage = Stage.Create(
+            new StageOptions<(string Key, int Version)>
+            {
+                Name = name,
+                KeySelector = e => e.Key,
+                Dedupe = new DedupeOptions<(string Key, int Version)> { Mode = DedupeMode.Replace },
+            },
+            async ((string Key, int Version) e, CancellationToken ct) =>
+            {
+                if (e.Version == 0)
+                {
+                    await gate.PassAsync(ct);
+                }
+            });
+
+        // Version 0 holds the key; version 1 waits behind it and is replaced by version 2.
+        await stage.WriteAsync(("k", 0));
+        await gate.StartedAsync();
+        var writes = new List<ActivityContext>();
+        foreach (int version in new[] { 1, 2 })
+        {
+            using Activity request = Caller.StartActivity("request " + version)!;
+            writes.Add(request.Context);
+            await stage.WriteAsync(("k", version));
+        }
+
+        gate.Open();
+        stage.Complete();
+        await stage.Completion.Within();
+        Activity[] runs = await spans.WaitForAsync(name + " process", 2);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(stage.GetCounts().Superseded, Is.EqualTo(1), "version 1 was replaced");
+            Assert.That(runs.Count(r => r.ParentSpanId == writes[1].SpanId), Is.EqualTo(1), "the replacing write's trace goes on");
+            Assert.That(runs.Count(r => r.ParentSpanId == writes[0].SpanId), Is.Zero, "the replaced write's trace ends");
         });
     }
 

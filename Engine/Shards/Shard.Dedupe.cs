@@ -72,7 +72,7 @@ internal sealed partial class Shard<T>
                 // waiting item, and the older value would run last). Evictions the write causes report
                 // their callbacks after the lock is released.
                 slot = _index.Rent(in write);
-                envelope = new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot, Trace = write.Trace };
+                envelope = new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot };
                 written = _writer.TryWrite(envelope);
                 if (written)
                 {
@@ -159,6 +159,8 @@ internal sealed partial class Shard<T>
             reason = keyBusy ? SupersedeReason.InFlight : SupersedeReason.Pending;
         }
 
+        // The payload that will run is the newest write's (or merges it): its runs continue that write's trace.
+        slot.Trace = write.Trace;
         SupersedeLocked(previous, reason);
     }
 
@@ -190,6 +192,7 @@ internal sealed partial class Shard<T>
         _index!.Unregister(slot);
         slot.State = SlotState.Taken;
         envelope.Item = slot.Item;
+        envelope.Trace = slot.Trace;
         if (_index.IsContentDuplicate(slot))
         {
             envelope.Flags |= EnvelopeFlags.ContentDuplicate;
