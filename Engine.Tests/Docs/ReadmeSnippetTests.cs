@@ -25,8 +25,16 @@ namespace Engine.Tests.Docs;
 /// <item>a block whose <c>using</c> directives name a namespace no referenced assembly has, under one of
 /// <see cref="OptionalNamespaces"/> (<c>Engine.Hosting</c>, the generic host, dependency injection,
 /// configuration, OpenTelemetry), is skipped; any other namespace that does not resolve fails the
-/// block. So README's hosting sample compiles here as soon as the tests reference <c>Engine.Hosting</c>.</item>
+/// block;</item>
+/// <item>a block that names <c>Engine.Hosting</c>'s or the generic host's entry points (see
+/// <see cref="HostingMarkers"/>) is skipped while the tests do not reference <c>Engine.Hosting</c>; once
+/// they do, it is compiled with a worker project's implicit usings (the host, dependency injection,
+/// configuration, logging) as well, since a hosted service's project has them.</item>
 /// </list>
+/// <para>
+/// So README's hosting sample compiles here as soon as the tests reference <c>Engine.Hosting</c>; a block
+/// can also say so itself with <c>// needs: Engine.Hosting</c>.
+/// </para>
 /// </remarks>
 public partial class ReadmeSnippetTests
 {
@@ -41,6 +49,12 @@ public partial class ReadmeSnippetTests
         "Microsoft.Extensions.Diagnostics.HealthChecks",
         "OpenTelemetry",
     ];
+
+    /// <summary>Words that mark a block as a hosting sample (it needs <c>Engine.Hosting</c>).</summary>
+    private static readonly string[] HostingMarkers = ["Engine.Hosting", "AddPipeline", "AddStage", "Host.Create", "builder.Services", "IServiceCollection", "IHostBuilder", "IHost "];
+
+    /// <summary>What a worker project (<c>Microsoft.NET.Sdk.Worker</c>) adds to the implicit usings; given to hosting samples only.</summary>
+    private static readonly string[] WorkerUsings = ["Microsoft.Extensions.Configuration", "Microsoft.Extensions.DependencyInjection", "Microsoft.Extensions.Hosting", "Microsoft.Extensions.Logging"];
 
     /// <summary>A console project's implicit usings (<c>ImplicitUsings</c> enabled).</summary>
     private const string ImplicitUsings = """
@@ -127,6 +141,12 @@ public partial class ReadmeSnippetTests
             Assert.Ignore("needs " + string.Join(", ", missingAssemblies) + ", which the tests do not reference");
         }
 
+        bool hosting = HostingMarkers.Any(code.Contains);
+        if (hosting && !References.Value.Any(r => Path.GetFileNameWithoutExtension(r.Display) == "Engine.Hosting"))
+        {
+            Assert.Ignore("a hosting sample: needs Engine.Hosting, which the tests do not reference");
+        }
+
         string[] unresolved = [.. ((CompilationUnitSyntax)tree.GetRoot()).Usings
             .Where(u => u.StaticKeyword.IsKind(SyntaxKind.None) && u.Alias is null && u.Name is not null)
             .Select(u => u.Name!.ToString())
@@ -140,7 +160,7 @@ public partial class ReadmeSnippetTests
 
         CSharpCompilation compilation = CSharpCompilation.Create(
             "ReadmeBlock",
-            [tree, CSharpSyntaxTree.ParseText(ImplicitUsings, path: "Usings.cs"), CSharpSyntaxTree.ParseText(Scaffold, path: "Scaffold.cs")],
+            [tree, CSharpSyntaxTree.ParseText(ImplicitUsings + (hosting ? WorkerImplicitUsings() : ""), path: "Usings.cs"), CSharpSyntaxTree.ParseText(Scaffold, path: "Scaffold.cs")],
             References.Value,
             new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable));
         Diagnostic[] errors = [.. compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error)];
@@ -161,6 +181,10 @@ public partial class ReadmeSnippetTests
 
         Assert.That(compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.Id), Does.Contain("CS0246"));
     }
+
+    /// <summary>The worker project's implicit usings whose namespaces the references have.</summary>
+    private static string WorkerImplicitUsings() =>
+        string.Concat(WorkerUsings.Where(ReferencedNamespaces.Value.Contains).Select(ns => $"\nglobal using {ns};"));
 
     /// <summary>The assemblies a block's first line <c>// needs: A, B</c> names; none without one.</summary>
     private static string[] NeededAssemblies(string code)
