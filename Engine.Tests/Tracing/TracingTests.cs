@@ -55,6 +55,7 @@ public class TracingTests
 
         stage.Complete();
         await stage.Completion.Within();
+        Assert.That(spans.Count(s => s.DisplayName == name + " process"), Is.EqualTo(2), "every run's activity has ended when Completion completes");
         Activity[] ofStage = await spans.WaitForAsync(name + " process", 2);
 
         Assert.Multiple(() =>
@@ -251,8 +252,8 @@ public class TracingTests
             .Build()!;
 
     /// <summary>
-    /// The exporter's collection, safe to read while worker threads export: a run's activity ends just
-    /// after its item settled, so it may be exported after the stage's <c>Completion</c> completed.
+    /// The exporter's collection, safe to read while worker threads export (a test reads it while a
+    /// stage still runs, or a pipeline's other branches do).
     /// </summary>
     private sealed class SpanCollection : ICollection<Activity>
     {

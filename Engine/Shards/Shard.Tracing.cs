@@ -13,8 +13,14 @@ internal sealed partial class Shard<T>
     private Activity? StartRunActivity(in Envelope<T> envelope) =>
         EngineTracing.StartRun(envelope.Trace!, _activityName ??= _runtime.Name + " process", _runtime.PipelineName, _runtime.Name, Index, envelope.Attempts);
 
-    /// <summary>Ends a run's activity with what became of its item.</summary>
-    private static void StopRunActivity(Activity run, Settlement settled, Exception? error) =>
+    /// <summary>Ends a run's activity (if the run is traced) with what became of its item.</summary>
+    private static void StopRunActivity(Activity? run, Settlement settled, Exception? error)
+    {
+        if (run is null)
+        {
+            return;
+        }
+
         EngineTracing.StopRun(
             run,
             settled switch
@@ -25,4 +31,5 @@ internal sealed partial class Shard<T>
                 _ => "abandoned",
             },
             error);
+    }
 }

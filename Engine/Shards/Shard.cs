@@ -589,7 +589,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         return true;
     }
 
-    /// <summary>Records a finished handler run and settles its item, then ends the run's activity (if it is traced) with the outcome.</summary>
+    /// <summary>Records a finished handler run and settles its item (ending the run's activity, if it is traced, with the outcome).</summary>
     /// <returns>
     /// When the run ended, if the next run may start at that instant: metrics are on and the item
     /// was processed, so settling ran no user callback. Otherwise 0.
@@ -608,12 +608,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             }
         }
 
-        Settlement settled = Settle(ref envelope, error, end);
-        if (run is not null)
-        {
-            StopRunActivity(run, settled, error);
-        }
-
+        Settle(ref envelope, error, end, run);
         return error is null ? end : 0;
     }
 
@@ -752,16 +747,20 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <param name="envelope">The item.</param>
     /// <param name="error">What the handler threw, or null.</param>
     /// <param name="end">When the run ended (0 with metrics off), for end-to-end latency.</param>
-    /// <returns>What became of the item.</returns>
-    private Settlement Settle(ref Envelope<T> envelope, Exception? error, long end)
+    /// <param name="run">
+    /// The run's activity, or null when it is not traced. It is ended with the outcome just before the
+    /// count that may finish the shard, so every run's activity has ended when <c>Completion</c> completes.
+    /// </param>
+    private void Settle(ref Envelope<T> envelope, Exception? error, long end, Activity? run)
     {
         if (error is null)
         {
             Bump(ref Counters.Processed, 1);
             RecordEndToEnd(in envelope, end);
             Release(in envelope, succeeded: true);
+            StopRunActivity(run, Settlement.Processed, null);
             Unaccount();
-            return Settlement.Processed;
+            return;
         }
 
         if (_runtime.IsAborted)
@@ -769,16 +768,18 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             // The abort cancelled the handler (or stopped what it was writing to): the item was not
             // processed, and retrying or dead-lettering it would blame it for the abort.
             Release(in envelope, null);
+            StopRunActivity(run, Settlement.Abandoned, error);
             Abandon();
-            return Settlement.Abandoned;
+            return;
         }
 
         Interlocked.Increment(ref Counters.HandlerErrors);
         bool transient = IsTransient(error);
         if (transient && envelope.Attempts < _runtime.Retry.MaxAttempts)
         {
+            StopRunActivity(run, Settlement.Retrying, error);
             ScheduleRetry(in envelope);
-            return Settlement.Retrying;
+            return;
         }
 
         Interlocked.Increment(ref Counters.DeadLettered);
@@ -794,8 +795,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         }
 
         Release(in envelope, succeeded: false);
+        StopRunActivity(run, Settlement.DeadLettered, error);
         Unaccount();
-        return Settlement.DeadLettered;
     }
 
     /// <summary>
