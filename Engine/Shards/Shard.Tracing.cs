@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Engine.Tracing;
 
 namespace Engine.Shards;
@@ -13,14 +14,20 @@ internal sealed partial class Shard<T>
     private Activity? StartRunActivity(in Envelope<T> envelope) =>
         EngineTracing.StartRun(envelope.Trace!, _activityName ??= _runtime.Name + " process", _runtime.PipelineName, _runtime.Name, Index, envelope.Attempts);
 
-    /// <summary>Ends a run's activity (if the run is traced) with what became of its item.</summary>
+    /// <summary>
+    /// Ends a run's activity, if the run is traced, with what became of its item. Inlined, so an
+    /// untraced run pays a null test and no call.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StopRunActivity(Activity? run, Settlement settled, Exception? error)
     {
-        if (run is null)
+        if (run is not null)
         {
-            return;
+            StopTracedRun(run, settled, error);
         }
+    }
 
+    private static void StopTracedRun(Activity run, Settlement settled, Exception? error) =>
         EngineTracing.StopRun(
             run,
             settled switch
@@ -31,5 +38,4 @@ internal sealed partial class Shard<T>
                 _ => "abandoned",
             },
             error);
-    }
 }
