@@ -19,7 +19,7 @@ public class MetricsRecordingBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _metrics = new ShardMetrics(1, endToEnd: false, kinds: null, _clock.GetTimestamp(), _clock.TimestampFrequency, EngineMeter.TagsFor(null, "bench", 0));
+        _metrics = new ShardMetrics(1, endToEnd: false, kinds: null, _clock.GetTimestamp(), _clock.TimestampFrequency, EngineMeter.TagsFor(null, "bench", 0), EngineMeter.Default);
         _slot = _metrics.ClaimSlot();
     }
 

@@ -10,8 +10,8 @@ namespace Engine.Tests.Architecture;
 /// </summary>
 /// <remarks>
 /// The order they form today, bottom up: the vocabulary at the library's root (namespace
-/// <c>Engine</c>: counts, full mode, drop reason, item context and failure), then Routing, Internal,
-/// Retry, Dedupe; Metrics; Shards; Stages, Loops, Limiters; Pipelines; Reporting.
+/// <c>Engine</c>: counts, full mode, drop reason, item context and failure, telemetry names), then Routing, Internal,
+/// Retry, Dedupe, Tracing; Metrics; Shards; Stages, Loops, Limiters; Pipelines; Reporting.
 /// </remarks>
 public partial class FolderDependencyTests
 {

@@ -9,7 +9,7 @@ public class GroupedRunsTests
     /// <summary>One tick a microsecond, so ticks read as the histogram's microseconds.</summary>
     private const long Frequency = 1_000_000;
 
-    private static ShardMetrics Create() => new(workers: 1, endToEnd: false, kinds: null, startTimestamp: 0, timestampFrequency: Frequency, tags: []);
+    private static ShardMetrics Create() => new(workers: 1, endToEnd: false, kinds: null, startTimestamp: 0, timestampFrequency: Frequency, tags: [], meter: EngineMeter.Default);
 
     [Test]
     public void A_group_faster_than_the_resolution_records_each_run_exactly_and_its_span_as_busy_time()

@@ -116,7 +116,7 @@ public partial class MetricCatalogueTests
         {
             listener.InstrumentPublished = (instrument, _) =>
             {
-                if (instrument.Meter.Name == EngineMeter.Name)
+                if (instrument.Meter == EngineMeter.Default.Meter)
                 {
                     string type = instrument switch
                     {
@@ -128,7 +128,7 @@ public partial class MetricCatalogueTests
                     published.Add($"{instrument.Name} ({type}, {instrument.Unit}) {instrument.Description}");
                 }
             };
-            _ = EngineMeter.WorkDuration;
+            _ = EngineMeter.Default;
             listener.Start();
         }
 

@@ -15,10 +15,11 @@ public class ReadmeExampleTests
     private sealed record Alert(string DeploymentId, int Reading);
 
     [Test]
-    public async Task The_main_example_runs_three_stages_with_dedupe_in_the_middle_and_batches_into_the_sink()
+    public async Task The_main_example_runs_three_stages_with_dedupe_per_sensor_in_the_middle_and_batches_into_the_sink()
     {
         var stored = new ConcurrentQueue<Alert>();
         var latencies = new ConcurrentQueue<TimeSpan>();
+        var lastDetected = new ConcurrentDictionary<string, int>();
         static ValueTask<Enriched> EnrichAsync(SensorEvent e, CancellationToken ct) =>
             ValueTask.FromResult(new Enriched(e.SensorId, e.DeploymentId, e.Reading, (ulong)e.Reading));
         static IEnumerable<Alert> Detect(Enriched e) => e.Reading > 50 ? [new Alert(e.DeploymentId, e.Reading)] : [];
@@ -42,6 +43,7 @@ public class ReadmeExampleTests
             })
             .Then<Alert>("detect", (e, emit, ct) =>
             {
+                lastDetected.AddOrUpdate(e.SensorId, e.Reading, (_, seen) => Math.Max(seen, e.Reading));
                 foreach (Alert a in Detect(e))
                 {
                     emit(a);
@@ -51,7 +53,12 @@ public class ReadmeExampleTests
             }, o =>
             {
                 o.KeySelector = e => e.DeploymentId;
-                o.Dedupe = new DedupeOptions<Enriched> { Mode = DedupeMode.Replace, ContentHash = e => e.StateHash };
+                o.Dedupe = new DedupeOptions<Enriched>
+                {
+                    Mode = DedupeMode.Replace,
+                    KeySelector = e => e.SensorId,
+                    ContentHash = e => e.StateHash,
+                };
             })
             .Batch("batch", size: 500, window: TimeSpan.FromSeconds(1))
             .Sink("store", (alerts, ctx, ct) => StoreAsync(alerts, ctx.Age, ct))
@@ -59,7 +66,8 @@ public class ReadmeExampleTests
 
         for (int i = 0; i < 100; i++)
         {
-            await pipeline.WriteAsync(new SensorEvent("s" + (i % 10), "d" + (i % 3), i));
+            // A sensor belongs to one deployment, so the dedupe key (sensor) refines the routing key (deployment).
+            await pipeline.WriteAsync(new SensorEvent("s" + (i % 10), "d" + (i % 10 % 3), i));
         }
 
         await pipeline.CompleteAsync();
@@ -72,6 +80,10 @@ public class ReadmeExampleTests
             Assert.That(stored.All(a => a.Reading > 50), Is.True);
             Assert.That(latencies, Is.Not.Empty);
             Assert.That(counts.IsConserved, Is.True);
+
+            // Dedupe is per sensor: every sensor's newest event reaches detect (sensors of one
+            // deployment never replace each other, as they did when detect deduped by deployment).
+            Assert.That(lastDetected, Is.EquivalentTo(Enumerable.Range(90, 10).Select(i => new KeyValuePair<string, int>("s" + (i % 10), i))));
         });
     }
 }

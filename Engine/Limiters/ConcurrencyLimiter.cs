@@ -18,6 +18,7 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
     private readonly HistogramCursor _ownCursor = new();
     private readonly long[] _scratch = new long[LatencyHistogram.BucketCount];
     private readonly Lock _snapshotGate = new();
+    private readonly EngineMeter _meter;
     private int _waiting;
     private long _acquired;
 
@@ -27,7 +28,8 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
         _max = options.MaxConcurrency;
         _clock = options.TimeProvider;
         _slots = new SemaphoreSlim(_max, _max);
-        EngineMeter.Register(this);
+        _meter = EngineMeter.For(options.MeterFactory);
+        _meter.Register(this);
     }
 
     /// <summary>The limiter's name.</summary>
@@ -81,9 +83,9 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
         }
 
         _waits.Record((long)(waited * 1_000_000.0 / _clock.TimestampFrequency));
-        if (EngineMeter.LimiterWait.Enabled)
+        if (_meter.LimiterWait.Enabled)
         {
-            EngineMeter.LimiterWait.Record(waited / (double)_clock.TimestampFrequency, new KeyValuePair<string, object?>("limiter", Name));
+            _meter.LimiterWait.Record(waited / (double)_clock.TimestampFrequency, new KeyValuePair<string, object?>("limiter", Name));
         }
 
         Interlocked.Increment(ref _acquired);
@@ -138,7 +140,7 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
     /// <summary>Releases the semaphore's resources; leases must have been returned.</summary>
     public void Dispose()
     {
-        EngineMeter.Unregister(this);
+        _meter.Unregister(this);
         _slots.Dispose();
     }
 

@@ -15,4 +15,11 @@ public sealed class ConcurrencyLimiterOptions
 
     /// <summary>The clock for wait times. The default value is <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>
+    /// Where the <c>Engine</c> meter's instruments come from: a host's <see cref="System.Diagnostics.Metrics.IMeterFactory"/>
+    /// (from dependency injection) makes the meter, named <see cref="EngineTelemetry.MeterName"/>, and
+    /// owns it. The default (null) publishes on the engine's own static meter of that name.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
 }

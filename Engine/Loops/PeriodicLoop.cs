@@ -16,6 +16,7 @@ public sealed class PeriodicLoop : IAsyncDisposable, ILoopMetricsSource
     private readonly Func<CancellationToken, ValueTask<LoopRun>> _job;
     private readonly TimeProvider _clock;
     private readonly TimeSpan _interval;
+    private readonly EngineMeter _meter;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _trigger = new(0, 1);
     private readonly Task _loop;
@@ -38,8 +39,9 @@ public sealed class PeriodicLoop : IAsyncDisposable, ILoopMetricsSource
             _trigger.Release();
         }
 
+        _meter = EngineMeter.For(options.MeterFactory);
         _loop = RunAsync();
-        EngineMeter.Register(this);
+        _meter.Register(this);
     }
 
     /// <summary>The loop's name.</summary>
@@ -113,7 +115,7 @@ public sealed class PeriodicLoop : IAsyncDisposable, ILoopMetricsSource
         }
 
         await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        EngineMeter.Unregister(this);
+        _meter.Unregister(this);
     }
 
     /// <summary>Stops the loop (see <see cref="StopAsync"/>).</summary>

@@ -2,19 +2,8 @@
 namespace Engine.Metrics;
 
 /// <summary>What the <see cref="EngineMeter"/> and the reporters read of a live stage, whatever its item type.</summary>
-internal interface IStageMetricsSource
+internal interface IStageMetricsSource : IStageMeterSource
 {
-    string Name { get; }
-
-    string? PipelineName { get; }
-
-    int ShardCount { get; }
-
-    StageCounts GetShardCounts(int shard);
-
-    /// <summary>The shard's cumulative busy time in seconds (0 when metrics are off).</summary>
-    double ShardBusySeconds(int shard);
-
     /// <summary>Opens <paramref name="consumer"/>'s cursor on this stage if it has none.</summary>
     void OpenMetricsCursor(MetricsCursors consumer);
 

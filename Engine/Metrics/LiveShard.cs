@@ -7,7 +7,7 @@ namespace Engine.Metrics;
 /// </summary>
 internal sealed class LiveShard
 {
-    private IStageMetricsSource? _source;
+    private IStageMeterSource? _source;
     private int _shard;
     private StageCounts _counts;
     private bool _countsRead;
@@ -31,7 +31,7 @@ internal sealed class LiveShard
     public double BusySeconds => _source!.ShardBusySeconds(_shard);
 
     /// <summary>Points this reader at <paramref name="shard"/> of <paramref name="source"/>, forgetting the previous shard's counts.</summary>
-    public void MoveTo(IStageMetricsSource source, int shard)
+    public void MoveTo(IStageMeterSource source, int shard)
     {
         _source = source;
         _shard = shard;

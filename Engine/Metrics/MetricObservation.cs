@@ -13,6 +13,10 @@ internal abstract class MetricObservation<TLive>
     /// <summary>Creates <paramref name="metric"/>'s observable instrument on <paramref name="meter"/>.</summary>
     /// <param name="meter">The meter.</param>
     /// <param name="metric">The metric: its instrument, kind, description and dimension.</param>
-    /// <param name="live">At each collection, every live owner with its tags; an owner may be reused once the next is asked for.</param>
-    public abstract void Publish(Meter meter, MetricDefinition metric, Func<IEnumerable<(TLive Live, KeyValuePair<string, object?>[] Tags)>> live);
+    /// <param name="live">
+    /// At each collection of the instrument (passed in, or null while it is being created), every live
+    /// owner with its tags; an owner may be reused once the next is asked for.
+    /// </param>
+    /// <returns>The instrument.</returns>
+    public abstract Instrument Publish(Meter meter, MetricDefinition metric, Func<Instrument?, IEnumerable<(TLive Live, KeyValuePair<string, object?>[] Tags)>> live);
 }

@@ -15,25 +15,25 @@ internal sealed class MetricObservation<TLive, TValue> : MetricObservation<TLive
     public MetricObservation(params Func<TLive, TValue>[] read) => _read = read;
 
     /// <inheritdoc />
-    public override void Publish(Meter meter, MetricDefinition metric, Func<IEnumerable<(TLive Live, KeyValuePair<string, object?>[] Tags)>> live)
+    public override Instrument Publish(Meter meter, MetricDefinition metric, Func<Instrument?, IEnumerable<(TLive Live, KeyValuePair<string, object?>[] Tags)>> live)
     {
         Debug.Assert(metric.Instrument is not null && metric.Kind != MetricKind.Timer, "only gauges, counters and meters are observed");
         Debug.Assert(_read.Length == Math.Max(1, metric.DimensionValues.Count), "one reader per dimension value");
         MetricInstrument instrument = metric.Instrument!;
-        if (metric.Kind == MetricKind.Gauge)
-        {
-            meter.CreateObservableGauge(instrument.Name, () => Observe(metric, live), instrument.Unit, metric.Description);
-        }
-        else
-        {
-            meter.CreateObservableCounter(instrument.Name, () => Observe(metric, live), instrument.Unit, metric.Description);
-        }
+
+        // The callback names its instrument, so the meter can tell which instruments have seen a
+        // disposed stage's final figures (null only if a listener collects while it is being created).
+        Instrument? created = null;
+        created = metric.Kind == MetricKind.Gauge
+            ? meter.CreateObservableGauge(instrument.Name, () => Observe(metric, live(created)), instrument.Unit, metric.Description)
+            : meter.CreateObservableCounter(instrument.Name, () => Observe(metric, live(created)), instrument.Unit, metric.Description);
+        return created;
     }
 
-    private List<Measurement<TValue>> Observe(MetricDefinition metric, Func<IEnumerable<(TLive Live, KeyValuePair<string, object?>[] Tags)>> live)
+    private List<Measurement<TValue>> Observe(MetricDefinition metric, IEnumerable<(TLive Live, KeyValuePair<string, object?>[] Tags)> live)
     {
         var measurements = new List<Measurement<TValue>>();
-        foreach ((TLive owner, KeyValuePair<string, object?>[] tags) in live())
+        foreach ((TLive owner, KeyValuePair<string, object?>[] tags) in live)
         {
             if (metric.Dimension is not { } dimension)
             {

@@ -24,10 +24,14 @@ internal sealed class ShardMetrics : ShardObserver
     private readonly KeyValuePair<string, object?>[] _tags;
     private readonly double _secondsPerTick;
 
-    public ShardMetrics(int workers, bool endToEnd, KindTable? kinds, long startTimestamp, long timestampFrequency, KeyValuePair<string, object?>[] tags)
+    /// <summary>The meter whose histograms this shard records into while a listener wants them.</summary>
+    private readonly EngineMeter _meter;
+
+    public ShardMetrics(int workers, bool endToEnd, KindTable? kinds, long startTimestamp, long timestampFrequency, KeyValuePair<string, object?>[] tags, EngineMeter meter)
     {
         _kinds = kinds;
         _tags = tags;
+        _meter = meter;
         _secondsPerTick = 1.0 / timestampFrequency;
         bool single = workers == 1;
         WorkDuration = new LatencyHistogram(single);
@@ -69,9 +73,9 @@ internal sealed class ShardMetrics : ShardObserver
     public void RecordWork(long ticks, long at)
     {
         WorkDuration.Record(Micros(ticks), at);
-        if (EngineMeter.WorkDuration.Enabled)
+        if (_meter.WorkDuration.Enabled)
         {
-            EngineMeter.WorkDuration.Record(ticks * _secondsPerTick, _tags);
+            _meter.WorkDuration.Record(ticks * _secondsPerTick, _tags);
         }
     }
 
@@ -79,9 +83,9 @@ internal sealed class ShardMetrics : ShardObserver
     public void RecordWait(long ticks, long at)
     {
         QueueWait.Record(Micros(ticks), at);
-        if (EngineMeter.QueueWait.Enabled)
+        if (_meter.QueueWait.Enabled)
         {
-            EngineMeter.QueueWait.Record(ticks * _secondsPerTick, _tags);
+            _meter.QueueWait.Record(ticks * _secondsPerTick, _tags);
         }
     }
 
@@ -89,9 +93,9 @@ internal sealed class ShardMetrics : ShardObserver
     public void RecordEndToEnd(long ticks, long at)
     {
         EndToEnd?.Record(Micros(ticks), at);
-        if (EngineMeter.EndToEnd.Enabled)
+        if (_meter.EndToEnd.Enabled)
         {
-            EngineMeter.EndToEnd.Record(ticks * _secondsPerTick, _tags);
+            _meter.EndToEnd.Record(ticks * _secondsPerTick, _tags);
         }
     }
 

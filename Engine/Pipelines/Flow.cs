@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using Engine.Internal;
 using Engine.Pipelines.Nodes;
 using Engine.Stages;
 
@@ -36,12 +38,29 @@ public abstract class Flow<TIn, T>
     /// <param name="transform">Makes the output; exceptions are retried or dead-lettered as the stage's options say.</param>
     /// <param name="configure">Shapes the stage (key, shards, workers, capacity, dedupe, retry, full mode); the name is the one given here.</param>
     /// <returns>The stage's output, to continue.</returns>
+    [OverloadResolutionPriority(1)]
     public Flow<TIn, TOut> Then<TOut>(string name, Func<T, CancellationToken, ValueTask<TOut>> transform, Action<StageOptions<T>>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(transform);
         var node = new StageNode<T, TOut>(name, Builder.Runtime, Builder.OptionsFor(name, configure), transform);
         Continue(node);
         return new OutletFlow<TIn, TOut>(Builder, node.Outlet, name);
+    }
+
+    /// <summary>
+    /// Adds a stage that turns each item into exactly one output, with a <see cref="Task{TResult}"/>-returning
+    /// transform (a method group such as <c>EnrichAsync</c> can be passed as it is). Otherwise as the
+    /// <see cref="ValueTask{TResult}"/> overload, which a lambda that fits both takes.
+    /// </summary>
+    /// <typeparam name="TOut">The output type.</typeparam>
+    /// <param name="name">The stage's name, unique in the pipeline.</param>
+    /// <param name="transform">Makes the output; exceptions are retried or dead-lettered as the stage's options say.</param>
+    /// <param name="configure">Shapes the stage; the name is the one given here.</param>
+    /// <returns>The stage's output, to continue.</returns>
+    public Flow<TIn, TOut> Then<TOut>(string name, Func<T, CancellationToken, Task<TOut>> transform, Action<StageOptions<T>>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(transform);
+        return Then(name, TaskHandlers.AdaptTransform(transform), configure);
     }
 
     /// <summary>
@@ -53,12 +72,28 @@ public abstract class Flow<TIn, T>
     /// <param name="handler">Handles one item, calling its <see cref="Emit{T}"/> argument for each output.</param>
     /// <param name="configure">Shapes the stage; the name is the one given here.</param>
     /// <returns>The stage's output, to continue.</returns>
+    [OverloadResolutionPriority(1)]
     public Flow<TIn, TOut> Then<TOut>(string name, Func<T, Emit<TOut>, CancellationToken, ValueTask> handler, Action<StageOptions<T>>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
         var node = new StageNode<T, TOut>(name, Builder.Runtime, Builder.OptionsFor(name, configure), handler);
         Continue(node);
         return new OutletFlow<TIn, TOut>(Builder, node.Outlet, name);
+    }
+
+    /// <summary>
+    /// Adds a stage whose <see cref="Task"/>-returning handler emits zero, one or many outputs per item.
+    /// Otherwise as the <see cref="ValueTask"/> overload, which a lambda that fits both takes.
+    /// </summary>
+    /// <typeparam name="TOut">The output type.</typeparam>
+    /// <param name="name">The stage's name, unique in the pipeline.</param>
+    /// <param name="handler">Handles one item, calling its <see cref="Emit{T}"/> argument for each output.</param>
+    /// <param name="configure">Shapes the stage; the name is the one given here.</param>
+    /// <returns>The stage's output, to continue.</returns>
+    public Flow<TIn, TOut> Then<TOut>(string name, Func<T, Emit<TOut>, CancellationToken, Task> handler, Action<StageOptions<T>>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Then(name, TaskHandlers.AdaptEmitter(handler), configure);
     }
 
     /// <summary>
@@ -91,10 +126,22 @@ public abstract class Flow<TIn, T>
     /// <param name="handler">Consumes one item.</param>
     /// <param name="configure">Shapes the stage; the name is the one given here.</param>
     /// <returns>The pipeline's builder, to build it or declare more.</returns>
+    [OverloadResolutionPriority(1)]
     public PipelineBuilder<TIn> Sink(string name, Func<T, CancellationToken, ValueTask> handler, Action<StageOptions<T>>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
         return Sink(name, (item, _, ct) => handler(item, ct), configure);
+    }
+
+    /// <summary>Ends this branch with a stage that consumes items with a <see cref="Task"/>-returning handler (a method group such as <c>SaveAsync</c>).</summary>
+    /// <param name="name">The stage's name, unique in the pipeline.</param>
+    /// <param name="handler">Consumes one item.</param>
+    /// <param name="configure">Shapes the stage; the name is the one given here.</param>
+    /// <returns>The pipeline's builder, to build it or declare more.</returns>
+    public PipelineBuilder<TIn> Sink(string name, Func<T, CancellationToken, Task> handler, Action<StageOptions<T>>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Sink(name, TaskHandlers.Adapt(handler), configure);
     }
 
     /// <summary>
@@ -105,11 +152,26 @@ public abstract class Flow<TIn, T>
     /// <param name="handler">Consumes one item.</param>
     /// <param name="configure">Shapes the stage; the name is the one given here.</param>
     /// <returns>The pipeline's builder.</returns>
+    [OverloadResolutionPriority(1)]
     public PipelineBuilder<TIn> Sink(string name, Func<T, ItemContext, CancellationToken, ValueTask> handler, Action<StageOptions<T>>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
         Continue(new StageNode<T, T>(name, Builder.Runtime, Builder.OptionsFor(name, configure), handler));
         return Builder;
+    }
+
+    /// <summary>
+    /// Ends this branch with a stage that consumes items with a <see cref="Task"/>-returning handler
+    /// that sees each item's <see cref="ItemContext"/>.
+    /// </summary>
+    /// <param name="name">The stage's name, unique in the pipeline.</param>
+    /// <param name="handler">Consumes one item.</param>
+    /// <param name="configure">Shapes the stage; the name is the one given here.</param>
+    /// <returns>The pipeline's builder.</returns>
+    public PipelineBuilder<TIn> Sink(string name, Func<T, ItemContext, CancellationToken, Task> handler, Action<StageOptions<T>>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Sink(name, TaskHandlers.Adapt(handler), configure);
     }
 
     /// <summary>
@@ -129,7 +191,7 @@ public abstract class Flow<TIn, T>
     }
 
     /// <summary>Ends this branch by linking it into a declared target (fan-in: the target completes only after all its upstreams have).</summary>
-    /// <param name="target">A target from <see cref="PipelineBuilder{TIn}.SinkTarget{T}"/> or <see cref="PipelineBuilder{TIn}.StageTarget{T, TOut}(string, Func{T, Emit{TOut}, CancellationToken, ValueTask}, Action{StageOptions{T}}?)"/>.</param>
+    /// <param name="target">A target from <see cref="PipelineBuilder{TIn}.SinkTarget{T}(string, Func{T, CancellationToken, ValueTask}, Action{StageOptions{T}}?)"/> or <see cref="PipelineBuilder{TIn}.StageTarget{T, TOut}(string, Func{T, Emit{TOut}, CancellationToken, ValueTask}, Action{StageOptions{T}}?)"/>.</param>
     /// <returns>The pipeline's builder.</returns>
     public PipelineBuilder<TIn> To(PipelineTarget<T> target)
     {

@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
+using Engine.Internal;
 using Engine.Pipelines.Nodes;
 using Engine.Stages;
 
@@ -32,12 +34,25 @@ public sealed class PipelineBuilder<TIn> : Flow<TIn, TIn>
     /// <param name="handler">Consumes one item.</param>
     /// <param name="configure">Shapes the stage; the name is the one given here.</param>
     /// <returns>The target, to link into.</returns>
+    [OverloadResolutionPriority(1)]
     public PipelineTarget<T> SinkTarget<T>(string name, Func<T, CancellationToken, ValueTask> handler, Action<StageOptions<T>>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
         var node = new StageNode<T, T>(name, Runtime, OptionsFor(name, configure), (T item, ItemContext _, CancellationToken ct) => handler(item, ct));
         Runtime.Add(node);
         return new PipelineTarget<T>(name, node);
+    }
+
+    /// <summary>Declares a sink, with a <see cref="Task"/>-returning handler, that several branches can link into with <see cref="Flow{TIn, T}.To"/>.</summary>
+    /// <typeparam name="T">The items it consumes.</typeparam>
+    /// <param name="name">The stage's name, unique in the pipeline.</param>
+    /// <param name="handler">Consumes one item.</param>
+    /// <param name="configure">Shapes the stage; the name is the one given here.</param>
+    /// <returns>The target, to link into.</returns>
+    public PipelineTarget<T> SinkTarget<T>(string name, Func<T, CancellationToken, Task> handler, Action<StageOptions<T>>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return SinkTarget(name, TaskHandlers.Adapt(handler), configure);
     }
 
     /// <summary>Declares a stage that several branches can link into, with an output to continue.</summary>
@@ -47,12 +62,26 @@ public sealed class PipelineBuilder<TIn> : Flow<TIn, TIn>
     /// <param name="handler">Handles one item, emitting zero or more outputs.</param>
     /// <param name="configure">Shapes the stage; the name is the one given here.</param>
     /// <returns>The junction: a target to link into, and its output.</returns>
+    [OverloadResolutionPriority(1)]
     public PipelineJunction<TIn, T, TOut> StageTarget<T, TOut>(string name, Func<T, Emit<TOut>, CancellationToken, ValueTask> handler, Action<StageOptions<T>>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
         var node = new StageNode<T, TOut>(name, Runtime, OptionsFor(name, configure), handler);
         Runtime.Add(node);
         return new PipelineJunction<TIn, T, TOut>(name, node, new OutletFlow<TIn, TOut>(this, node.Outlet, name));
+    }
+
+    /// <summary>Declares a stage, with a <see cref="Task"/>-returning handler, that several branches can link into, with an output to continue.</summary>
+    /// <typeparam name="T">The items it accepts.</typeparam>
+    /// <typeparam name="TOut">The items it produces.</typeparam>
+    /// <param name="name">The stage's name, unique in the pipeline.</param>
+    /// <param name="handler">Handles one item, emitting zero or more outputs.</param>
+    /// <param name="configure">Shapes the stage; the name is the one given here.</param>
+    /// <returns>The junction: a target to link into, and its output.</returns>
+    public PipelineJunction<TIn, T, TOut> StageTarget<T, TOut>(string name, Func<T, Emit<TOut>, CancellationToken, Task> handler, Action<StageOptions<T>>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return StageTarget(name, TaskHandlers.AdaptEmitter(handler), configure);
     }
 
     /// <summary>
@@ -80,7 +109,7 @@ public sealed class PipelineBuilder<TIn> : Flow<TIn, TIn>
     internal StageOptions<T> OptionsFor<T>(string name, Action<StageOptions<T>>? configure)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        var options = new StageOptions<T> { Name = name, TimeProvider = Runtime.TimeProvider, Metrics = Runtime.MetricsEnabled };
+        var options = new StageOptions<T> { Name = name, TimeProvider = Runtime.TimeProvider, Metrics = Runtime.MetricsEnabled, MeterFactory = Runtime.MeterFactory };
         configure?.Invoke(options);
         options.Name = name;
         options.PipelineName = Runtime.Name;

@@ -27,6 +27,9 @@ internal sealed class PipelineRuntime
     /// <summary>Whether stages record timings unless configured otherwise.</summary>
     public bool MetricsEnabled { get; init; } = true;
 
+    /// <summary>The meter factory stages use unless configured otherwise; null for the engine's static meter.</summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
+
     /// <summary>Every node, the source first, in the order they were added.</summary>
     public IReadOnlyList<Node> Nodes => _nodes;
 

@@ -32,6 +32,9 @@ internal sealed class DedupeSlot<T>
     /// <summary>Where the slot is; only a waiting slot (in the channel, held or ready) may be replaced.</summary>
     public SlotState State;
 
+    /// <summary>The trace context of the write whose payload the slot holds (the newest one after a replace or merge); moved into the envelope when the slot is taken.</summary>
+    public object? Trace;
+
     /// <summary>Takes a new write's payload; the slot is about to enter the channel.</summary>
     public void Fill(in DedupeWrite<T> write)
     {
@@ -41,6 +44,7 @@ internal sealed class DedupeSlot<T>
         ContentHash = write.ContentHash;
         HasContentHash = write.HasContentHash;
         IsTombstone = write.IsTombstone;
+        Trace = write.Trace;
         State = SlotState.InChannel;
     }
 
@@ -49,6 +53,7 @@ internal sealed class DedupeSlot<T>
         Item = default!;
         DedupeKey = default;
         RoutingKey = default;
+        Trace = null;
         State = SlotState.Free;
     }
 }

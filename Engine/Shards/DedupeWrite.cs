@@ -28,4 +28,7 @@ internal readonly struct DedupeWrite<T>
     public bool HasContentHash { get; }
 
     public bool IsTombstone { get; }
+
+    /// <summary>The trace context of the write (see <see cref="Envelope{T}.Trace"/>).</summary>
+    public object? Trace { get; init; }
 }

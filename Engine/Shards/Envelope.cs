@@ -31,6 +31,13 @@ internal struct Envelope<T>
     /// <summary>Marks set while the item is taken.</summary>
     public EnvelopeFlags Flags;
 
+    /// <summary>
+    /// The trace context the item was written in (see <c>Tracing/EngineTracing</c>): null when nothing
+    /// listened to the <c>Engine</c> activity source at the write, and then its runs are not traced.
+    /// The one field tracing adds to an item: a reference it already had, never an allocation of its own.
+    /// </summary>
+    public object? Trace;
+
     public Envelope(T item, ItemKey key, long entryTimestamp, long acceptedTimestamp)
     {
         Item = item;
@@ -40,5 +47,6 @@ internal struct Envelope<T>
         Attempts = 0;
         Slot = null;
         Flags = EnvelopeFlags.None;
+        Trace = null;
     }
 }

@@ -159,6 +159,8 @@ internal sealed partial class Shard<T>
             reason = keyBusy ? SupersedeReason.InFlight : SupersedeReason.Pending;
         }
 
+        // The payload that will run is the newest write's (or merges it): its runs continue that write's trace.
+        slot.Trace = write.Trace;
         SupersedeLocked(previous, reason);
     }
 
@@ -190,6 +192,7 @@ internal sealed partial class Shard<T>
         _index!.Unregister(slot);
         slot.State = SlotState.Taken;
         envelope.Item = slot.Item;
+        envelope.Trace = slot.Trace;
         if (_index.IsContentDuplicate(slot))
         {
             envelope.Flags |= EnvelopeFlags.ContentDuplicate;

@@ -513,16 +513,17 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                                 continue;
                             }
 
+                            Activity? run = envelope.Trace is null ? null : StartRunActivity(in envelope);
                             Exception? error = null;
                             try
                             {
-                                ValueTask run = _runtime.AsyncHandler is { } handler
+                                ValueTask handled = _runtime.AsyncHandler is { } handler
                                     ? handler(envelope.Item, _runtime.AbortToken)
                                     : _runtime.ContextHandler!(envelope.Item, new ItemContext(envelope.EntryTimestamp, envelope.Attempts, _runtime.TimeProvider), _runtime.AbortToken);
-                                if (run.IsCompletedSuccessfully)
+                                if (handled.IsCompletedSuccessfully)
                                 {
                                     // Completed at once: no await, so no state-machine round for a handler that did not wait.
-                                    run.GetAwaiter().GetResult();
+                                    handled.GetAwaiter().GetResult();
                                 }
                                 else
                                 {
@@ -530,7 +531,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                                     // group of fast runs recorded, before it does.
                                     start = TimeAlone(ref timing, slot, start);
                                     FlushProcessed(ref processed);
-                                    await run.ConfigureAwait(false);
+                                    await handled.ConfigureAwait(false);
                                 }
                             }
                             catch (Exception ex)
@@ -538,7 +539,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                                 error = ex;
                             }
 
-                            previousEnd = FinishRun(ref envelope, error, slot, start, ref timing, ref processed);
+                            previousEnd = FinishRun(ref envelope, error, slot, start, run, ref timing, ref processed);
                         }
                     }
                     finally
@@ -605,6 +606,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                     continue;
                 }
 
+                Activity? run = envelope.Trace is null ? null : StartRunActivity(in envelope);
                 Exception? error = null;
                 try
                 {
@@ -615,7 +617,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                     error = ex;
                 }
 
-                previousEnd = FinishRun(ref envelope, error, slot, start, ref timing, ref processed);
+                previousEnd = FinishRun(ref envelope, error, slot, start, run, ref timing, ref processed);
             }
         }
         finally
@@ -656,11 +658,11 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// Ends a handler run: timed alone (and counted toward grouping when fast), or as part of a group
     /// (no clock read until the group's last run). Returns when the run ended, as <see cref="EndRun"/> does.
     /// </summary>
-    private long FinishRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start, ref RunTiming timing, ref ProcessedRuns processed)
+    private long FinishRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start, Activity? run, ref RunTiming timing, ref ProcessedRuns processed)
     {
         if (!timing.Grouped)
         {
-            long end = EndRun(ref envelope, error, slot, start, ref processed);
+            long end = EndRun(ref envelope, error, slot, start, run, ref processed);
             if (_observer is not null && end != 0)
             {
                 timing.FastStreak = end - start < _fastRunTicks ? timing.FastStreak + 1 : 0;
@@ -678,12 +680,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         if (error is null && timing.Runs < RunTiming.GroupSize)
         {
             // Inside a group: no clock read; the run settles as of the group's start.
-            EndUntimedRun(ref envelope, ref processed, timing.Start);
+            EndUntimedRun(ref envelope, run, ref processed, timing.Start);
             return timing.Start;
         }
 
         long groupEnd = EndGroup(slot, ref timing);
-        long ended = EndRun(ref envelope, error, slot, groupEnd, ref processed, timed: false);
+        long ended = EndRun(ref envelope, error, slot, groupEnd, run, ref processed, timed: false);
         if (ended == 0)
         {
             // Settling a failure may run user callbacks: time runs one by one again.
@@ -763,7 +765,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     }
 
     /// <summary>A processed run inside a group (see <see cref="RunTiming"/>): settled as of <paramref name="at"/>, the group's start.</summary>
-    private void EndUntimedRun(ref Envelope<T> envelope, ref ProcessedRuns processed, long at)
+    private void EndUntimedRun(ref Envelope<T> envelope, Activity? run, ref ProcessedRuns processed, long at)
     {
         Bump(ref Counters.InFlight, -1);
         if (_countsKinds)
@@ -771,7 +773,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             _observer!.Kind(SafeKind(envelope.Item), RunOutcome.Processed);
         }
 
-        SettleProcessed(in envelope, at, ref processed);
+        SettleProcessed(in envelope, at, run, ref processed);
     }
 
     /// <summary>
@@ -825,7 +827,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         return true;
     }
 
-    /// <summary>Records a finished handler run and settles its item.</summary>
+    /// <summary>Records a finished handler run and settles its item (ending the run's activity, if it is traced, with the outcome).</summary>
     /// <returns>
     /// When the run ended, if the next run may start at that instant: metrics are on and the item
     /// was processed, so settling ran no user callback. Otherwise 0.
@@ -834,9 +836,10 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <param name="error">What the handler threw, or null.</param>
     /// <param name="slot">The loop's worker slot (null with metrics off).</param>
     /// <param name="start">When the run started; with <paramref name="timed"/> false, when it ended (a group's end, already recorded).</param>
+    /// <param name="run">The run's activity, or null when it is not traced (see <see cref="Settle"/>).</param>
     /// <param name="processed">The loop's processed runs not yet counted.</param>
     /// <param name="timed">False when the run closed a group (<see cref="EndGroup"/> read the clock and recorded it).</param>
-    private long EndRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start, ref ProcessedRuns processed, bool timed = true)
+    private long EndRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start, Activity? run, ref ProcessedRuns processed, bool timed = true)
     {
         Bump(ref Counters.InFlight, -1);
         long end = 0;
@@ -860,11 +863,11 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         if (error is null)
         {
-            SettleProcessed(in envelope, end, ref processed);
+            SettleProcessed(in envelope, end, run, ref processed);
             return end;
         }
 
-        Settle(ref envelope, error, end);
+        Settle(ref envelope, error, end, run);
         return 0;
     }
 
@@ -874,10 +877,15 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <see cref="ProcessedRuns"/>): one interlocked instruction for many runs, on a cache line the
     /// shard's writers use too.
     /// </summary>
-    private void SettleProcessed(in Envelope<T> envelope, long end, ref ProcessedRuns processed)
+    /// <remarks>
+    /// The run's activity ends here, before its count is applied: the shard cannot finish before
+    /// then, so every run's activity has ended when <c>Completion</c> completes.
+    /// </remarks>
+    private void SettleProcessed(in Envelope<T> envelope, long end, Activity? run, ref ProcessedRuns processed)
     {
         RecordEndToEnd(in envelope, end);
         Release(in envelope, succeeded: true);
+        StopRunActivity(run, Settlement.Processed, null);
         processed.Count++;
         if (processed.Count == 1)
         {
@@ -1055,26 +1063,23 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// </summary>
     private int Held => _scheduler.Parked + _retryTimers.Count;
 
-    /// <summary>Settles a handler run: processed, retried (the key stays busy), or dead-lettered.</summary>
+    /// <summary>Settles a failed handler run: retried (the key stays busy), dead-lettered, or abandoned by an abort (a processed one: <see cref="SettleProcessed"/>).</summary>
     /// <param name="envelope">The item.</param>
-    /// <param name="error">What the handler threw, or null.</param>
+    /// <param name="error">What the handler threw.</param>
     /// <param name="end">When the run ended (0 with metrics off), for end-to-end latency.</param>
-    private void Settle(ref Envelope<T> envelope, Exception? error, long end)
+    /// <param name="run">
+    /// The run's activity, or null when it is not traced. It is ended with the outcome just before the
+    /// count that may finish the shard, so every run's activity has ended when <c>Completion</c> completes.
+    /// </param>
+    private void Settle(ref Envelope<T> envelope, Exception error, long end, Activity? run)
     {
-        if (error is null)
-        {
-            Bump(ref Counters.Processed, 1);
-            RecordEndToEnd(in envelope, end);
-            Release(in envelope, succeeded: true);
-            Unaccount();
-            return;
-        }
 
         if (_runtime.IsAborted)
         {
             // The abort cancelled the handler (or stopped what it was writing to): the item was not
             // processed, and retrying or dead-lettering it would blame it for the abort.
             Release(in envelope, null);
+            StopRunActivity(run, Settlement.Abandoned, error);
             Abandon();
             return;
         }
@@ -1083,6 +1088,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         bool transient = IsTransient(error);
         if (transient && envelope.Attempts < _runtime.Retry.MaxAttempts)
         {
+            StopRunActivity(run, Settlement.Retrying, error);
             ScheduleRetry(in envelope);
             return;
         }
@@ -1100,6 +1106,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         }
 
         Release(in envelope, succeeded: false);
+        StopRunActivity(run, Settlement.DeadLettered, error);
         Unaccount();
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Engine.Dedupe;
 using Engine.Internal;
 using Engine.Metrics;
@@ -20,10 +21,32 @@ public static class Stage
     /// <returns>The running stage, ready for writes.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="handler"/> is null.</exception>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    /// <remarks>
+    /// A handler that returns <see cref="Task"/> (a method group such as <c>SaveAsync</c>) takes the
+    /// <see cref="Create{T}(StageOptions{T}, Func{T, CancellationToken, Task})"/> overload; a lambda that
+    /// fits both (<c>(e, ct) => default</c>, an <c>async</c> lambda) takes this one, which adds nothing per item.
+    /// </remarks>
+    [OverloadResolutionPriority(1)]
     public static Stage<T> Create<T>(StageOptions<T> options, Func<T, CancellationToken, ValueTask> handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
         return Create(options, handler, null);
+    }
+
+    /// <summary>
+    /// Creates a stage with a <see cref="Task"/>-returning handler, so a method group such as
+    /// <c>SaveAsync</c> can be passed as it is. Everything else is as for the <see cref="ValueTask"/> overload.
+    /// </summary>
+    /// <typeparam name="T">The item type.</typeparam>
+    /// <param name="options">The stage's shape; validated and copied now.</param>
+    /// <param name="handler">Handles one item; see the <see cref="ValueTask"/> overload.</param>
+    /// <returns>The running stage, ready for writes.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="handler"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    public static Stage<T> Create<T>(StageOptions<T> options, Func<T, CancellationToken, Task> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Create(options, TaskHandlers.Adapt(handler), null);
     }
 
     /// <summary>
@@ -53,10 +76,27 @@ public static class Stage
     /// <returns>The running stage, ready for writes.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="handler"/> is null.</exception>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    [OverloadResolutionPriority(1)]
     public static Stage<T> Create<T>(StageOptions<T> options, Func<T, ItemContext, CancellationToken, ValueTask> handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
         return Create(options, null, null, handler);
+    }
+
+    /// <summary>
+    /// Creates a stage whose <see cref="Task"/>-returning handler also receives the item's
+    /// <see cref="ItemContext"/>. Everything else is as for the <see cref="ValueTask"/> overload.
+    /// </summary>
+    /// <typeparam name="T">The item type.</typeparam>
+    /// <param name="options">The stage's shape; validated and copied now.</param>
+    /// <param name="handler">Handles one item; see the asynchronous overload.</param>
+    /// <returns>The running stage, ready for writes.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="handler"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    public static Stage<T> Create<T>(StageOptions<T> options, Func<T, ItemContext, CancellationToken, Task> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Create(options, null, null, TaskHandlers.Adapt(handler));
     }
 
     private static Stage<T> Create<T>(StageOptions<T> options, Func<T, CancellationToken, ValueTask>? asyncHandler, Action<T, CancellationToken>? syncHandler, Func<T, ItemContext, CancellationToken, ValueTask>? contextHandler = null)

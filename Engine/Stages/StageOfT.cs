@@ -5,6 +5,7 @@ using Engine.Metrics;
 using Engine.Internal;
 using Engine.Routing;
 using Engine.Shards;
+using Engine.Tracing;
 
 namespace Engine.Stages;
 
@@ -47,6 +48,9 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>The cursor of <see cref="TakeMetricsSnapshot()"/>.</summary>
     private readonly MetricsCursor _ownCursor;
 
+    /// <summary>The meter the stage publishes on: the static one, or the one of <see cref="StageOptions{T}.MeterFactory"/>.</summary>
+    private readonly EngineMeter _meter;
+
     internal Stage(StageOptions<T> options, ShardSettings<T> runtime)
     {
         _runtime = runtime;
@@ -55,6 +59,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         _router = new ShardRouter(options.Shards);
         _disposeDrainTimeout = options.DisposeDrainTimeout;
         long started = runtime.TimeProvider.GetTimestamp();
+        _meter = EngineMeter.For(options.MeterFactory);
         KindTable? kinds = runtime.KindSelector is null ? null : new KindTable(options.MaxKinds);
         _shards = new Shard<T>[_keyedShards + 1];
         var metrics = new ShardMetrics?[_shards.Length];
@@ -64,7 +69,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
             bool keyed = i < _keyedShards;
             workers[i] = keyed ? options.WorkersPerShard : options.UnkeyedWorkers;
             metrics[i] = runtime.MetricsEnabled
-                ? new ShardMetrics(workers[i], runtime.RecordsEndToEnd, kinds, started, runtime.TimeProvider.TimestampFrequency, EngineMeter.TagsFor(runtime.PipelineName, runtime.Name, i))
+                ? new ShardMetrics(workers[i], runtime.RecordsEndToEnd, kinds, started, runtime.TimeProvider.TimestampFrequency, EngineMeter.TagsFor(runtime.PipelineName, runtime.Name, i), _meter)
                 : null;
             _shards[i] = new Shard<T>(runtime, i, keyed, workers[i], OnShardFinished, metrics[i]);
         }
@@ -74,7 +79,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
 
         _unfinishedShards = _shards.Length;
         _ownCursor = OpenMetricsCursor();
-        EngineMeter.Register(this);
+        _meter.Register(this);
     }
 
     /// <summary>The stage's name.</summary>
@@ -102,7 +107,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <exception cref="StageFullException">The shard is full and the mode is <see cref="StageFullMode.Reject"/>.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired before the item was accepted.</exception>
     public ValueTask WriteAsync(T item, CancellationToken cancellationToken = default) =>
-        WriteCoreAsync(item, entryTimestamp: 0, cancellationToken);
+        WriteCoreAsync(item, entryTimestamp: 0, EngineTracing.Capture(), cancellationToken);
 
     /// <summary>
     /// Writes an item if its shard has room now (or the full mode makes room), never waiting.
@@ -121,11 +126,11 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         long now = _runtime.StampsWrites ? shard.AcceptStamp() : 0;
         if (_runtime.Dedupe is not null && !key.IsNone)
         {
-            DedupeWrite<T> write = DescribeForDedupe(item, key, shard);
+            DedupeWrite<T> write = DescribeForDedupe(item, key, shard, EngineTracing.Capture());
             return shard.TryWriteDeduped(in write, now, now, willWait: false, out _) == WriteOutcome.Accepted;
         }
 
-        return shard.TryWrite(new Envelope<T>(item, key, now, now), willWait: false) == WriteOutcome.Accepted;
+        return shard.TryWrite(new Envelope<T>(item, key, now, now) { Trace = EngineTracing.Capture() }, willWait: false) == WriteOutcome.Accepted;
     }
 
     /// <summary>
@@ -268,13 +273,14 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     {
         await StopAsync(_disposeDrainTimeout).ConfigureAwait(false);
 
-        // Until disposed, a finished stage's final figures stay observable on the meter. The abort
-        // token's source is deliberately never disposed: it has no timer and no links, so disposing
-        // it frees nothing, and a disposed source would make a later AbortAsync throw.
-        EngineMeter.Unregister(this);
+        // Until disposed, a finished stage's figures stay observable on the meter, and its final
+        // figures are collected once more after (see EngineMeter.Unregister). The abort token's source
+        // is deliberately never disposed: it has no timer and no links, so disposing it frees nothing,
+        // and a disposed source would make a later AbortAsync throw.
+        _meter.Unregister(this);
     }
 
-    string? IStageMetricsSource.PipelineName => _runtime.PipelineName;
+    string? IStageMeterSource.PipelineName => _runtime.PipelineName;
 
     void IStageMetricsSource.OpenMetricsCursor(MetricsCursors consumer) => consumer.For(this, OpenMetricsCursor, CloseMetricsCursor);
 
@@ -284,7 +290,10 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         return TakeMetricsSnapshot(consumer, null, ref ignored);
     }
 
-    double IStageMetricsSource.ShardBusySeconds(int shard) => _figures.BusySeconds(shard);
+    double IStageMeterSource.ShardBusySeconds(int shard) => _figures.BusySeconds(shard);
+
+    bool IStageMeterSource.ShardUsed(int shard) =>
+        Volatile.Read(ref _shards[shard].Counters.Accepted) != 0 || Volatile.Read(ref _shards[shard].Counters.Refused) != 0;
 
     /// <summary>Every shard's internal state, one line each, for diagnostics.</summary>
     internal string Describe() => string.Join(Environment.NewLine, _shards.Select(s => s.ToString()));
@@ -292,15 +301,20 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>Whether writes are stamped (with an accept timestamp, and an entry one when none is given).</summary>
     internal bool StampsWrites => _runtime.StampsWrites;
 
-    /// <summary>Writes with a given pipeline entry timestamp (kept across stages for end-to-end latency).</summary>
-    internal ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken) =>
-        WriteCoreAsync(item, entryTimestamp, cancellationToken);
+    /// <summary>
+    /// Writes with a given pipeline entry timestamp (kept across stages for end-to-end latency) and
+    /// the trace context the writer captured (<see cref="EngineTracing.Capture"/>, or a batch's links).
+    /// </summary>
+    internal ValueTask WriteAsync(T item, long entryTimestamp, object? trace, CancellationToken cancellationToken) =>
+        WriteCoreAsync(item, entryTimestamp, trace, cancellationToken);
 
     /// <summary>
     /// The write path; an entry timestamp of 0 means "entering now" (one clock read serves both stamps,
     /// and none is made when nothing reads them: see <see cref="ShardSettings{T}.StampsWrites"/>).
+    /// <paramref name="trace"/> is what the item carries of the context it was written in (null when
+    /// nothing listened to the activity source).
     /// </summary>
-    private ValueTask WriteCoreAsync(T item, long entryTimestamp, CancellationToken cancellationToken)
+    private ValueTask WriteCoreAsync(T item, long entryTimestamp, object? trace, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
@@ -320,12 +334,12 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         Envelope<T> waitWith;
         if (_runtime.Dedupe is not null && !key.IsNone)
         {
-            DedupeWrite<T> write = DescribeForDedupe(item, key, shard);
+            DedupeWrite<T> write = DescribeForDedupe(item, key, shard, trace);
             outcome = shard.TryWriteDeduped(in write, entryTimestamp, now, willWait, out waitWith);
         }
         else
         {
-            waitWith = new Envelope<T>(item, key, entryTimestamp, now);
+            waitWith = new Envelope<T>(item, key, entryTimestamp, now) { Trace = trace };
             outcome = shard.TryWrite(in waitWith, willWait);
         }
 
@@ -377,7 +391,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
     }
 
     /// <summary>Runs the user's dedupe functions for an item, before any lock is taken.</summary>
-    private DedupeWrite<T> DescribeForDedupe(T item, ItemKey routingKey, Shard<T> shard)
+    private DedupeWrite<T> DescribeForDedupe(T item, ItemKey routingKey, Shard<T> shard, object? trace)
     {
         DedupePolicy<T> dedupe = _runtime.Dedupe!;
         string option = "Dedupe.KeySelector";
@@ -388,7 +402,7 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
             ulong hash = dedupe.ContentHash is { } contentHash ? contentHash(item) : 0;
             option = "Dedupe.IsTombstone";
             bool tombstone = dedupe.IsTombstone?.Invoke(item) ?? false;
-            return new DedupeWrite<T>(item, routingKey, dedupeKey, hash, dedupe.ContentHash is not null, tombstone);
+            return new DedupeWrite<T>(item, routingKey, dedupeKey, hash, dedupe.ContentHash is not null, tombstone) { Trace = trace };
         }
         catch (Exception ex)
         {

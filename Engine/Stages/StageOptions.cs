@@ -103,6 +103,14 @@ public sealed class StageOptions<T>
     [Range(1, 256)]
     public int MaxKinds { get; set; } = 16;
 
+    /// <summary>
+    /// Where the <c>Engine</c> meter's instruments come from: a host's <see cref="System.Diagnostics.Metrics.IMeterFactory"/>
+    /// (from dependency injection) makes the meter, named <see cref="EngineTelemetry.MeterName"/>, and
+    /// owns it; stages, loops and limiters given one factory share its meter. The default (null)
+    /// publishes on the engine's own static meter of that name (in a pipeline: the pipeline's factory, if it has one).
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
+
     /// <summary>The pipeline the stage belongs to (metrics dimension); set by the pipeline builder.</summary>
     internal string? PipelineName { get; set; }
 

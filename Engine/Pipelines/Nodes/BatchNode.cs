@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Engine.Internal;
 using Engine.Stages;
+using Engine.Tracing;
 
 namespace Engine.Pipelines.Nodes;
 
@@ -19,7 +20,7 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
 
     private readonly int _size;
     private readonly TimeSpan? _window;
-    private readonly Channel<(T Item, long Entry)> _channel;
+    private readonly Channel<(T Item, long Entry, object? Trace)> _channel;
     private readonly CancellationTokenSource _abort = new();
     private readonly ChannelWrite _waitingWrites = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -37,7 +38,7 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
     {
         _size = size;
         _window = window;
-        _channel = Channel.CreateBounded<(T, long)>(new BoundedChannelOptions(capacity) { SingleReader = true });
+        _channel = Channel.CreateBounded<(T, long, object?)>(new BoundedChannelOptions(capacity) { SingleReader = true });
         Outlet = new Outlet<IReadOnlyList<T>>(this);
     }
 
@@ -51,14 +52,14 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
 
     public override void Start() => _ = RunAsync();
 
-    public async ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken)
+    public async ValueTask WriteAsync(T item, long entryTimestamp, object? trace, CancellationToken cancellationToken)
     {
         // Counted as in progress until its item is counted accepted (or refused): the node does not
         // complete while a write is open (see WaitForWrites), so the counts are exact when it does.
         Interlocked.Increment(ref _writing);
         try
         {
-            if (!await _waitingWrites.WriteAsync(_channel.Writer, (item, entryTimestamp), cancellationToken).ConfigureAwait(false))
+            if (!await _waitingWrites.WriteAsync(_channel.Writer, (item, entryTimestamp, trace), cancellationToken).ConfigureAwait(false))
             {
                 Interlocked.Increment(ref _refused);
                 throw new StageCompletedException($"Batch stage '{Name}' is completed or stopped and accepts no more items; the item was not accepted.");
@@ -106,6 +107,9 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
         TimeProvider time = Runtime.TimeProvider;
         CancellationToken abort = _abort.Token;
         var batch = new List<T>(_size);
+
+        // The trace contexts of the batch's items, made only when one carries any (something listened).
+        List<object?>? traces = null;
         long oldestEntry = 0;
         long firstAt = 0;
         Task<bool>? waiting = null;
@@ -113,8 +117,13 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
         {
             while (true)
             {
-                while (batch.Count < _size && _channel.Reader.TryRead(out (T Item, long Entry) next))
+                while (batch.Count < _size && _channel.Reader.TryRead(out (T Item, long Entry, object? Trace) next))
                 {
+                    if (next.Trace is not null)
+                    {
+                        (traces ??= []).Add(next.Trace);
+                    }
+
                     if (batch.Count == 0)
                     {
                         oldestEntry = next.Entry;
@@ -131,7 +140,7 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
 
                 if (batch.Count == _size)
                 {
-                    batch = await FlushAsync(batch, oldestEntry, abort).ConfigureAwait(false);
+                    batch = await FlushAsync(batch, oldestEntry, TakeTrace(ref traces), abort).ConfigureAwait(false);
                     continue;
                 }
 
@@ -151,7 +160,7 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
                     if (!waiting.IsCompleted)
                     {
                         // The window closed first: flush what there is; the read wait carries on.
-                        batch = await FlushAsync(batch, oldestEntry, abort).ConfigureAwait(false);
+                        batch = await FlushAsync(batch, oldestEntry, TakeTrace(ref traces), abort).ConfigureAwait(false);
                         continue;
                     }
                 }
@@ -166,7 +175,7 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
 
             if (batch.Count > 0)
             {
-                await FlushAsync(batch, oldestEntry, abort).ConfigureAwait(false);
+                await FlushAsync(batch, oldestEntry, TakeTrace(ref traces), abort).ConfigureAwait(false);
             }
 
             WaitForWrites();
@@ -202,11 +211,19 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
     /// </summary>
     private void WaitForWrites() => SpinWait.SpinUntil(() => Volatile.Read(ref _writing) == 0);
 
+    /// <summary>What the batch being flushed carries: links to its items' contexts (see <see cref="EngineTracing.ForBatch"/>); the next batch starts with none.</summary>
+    private static object? TakeTrace(ref List<object?>? traces)
+    {
+        object? trace = EngineTracing.ForBatch(traces);
+        traces = null;
+        return trace;
+    }
+
     /// <summary>Forwards a full or timed-out batch and returns a fresh list for the next one (the old one now belongs downstream).</summary>
-    private async ValueTask<List<T>> FlushAsync(List<T> batch, long oldestEntry, CancellationToken abort)
+    private async ValueTask<List<T>> FlushAsync(List<T> batch, long oldestEntry, object? trace, CancellationToken abort)
     {
         EmittedCount.Increment();
-        await Outlet.ForwardAsync(batch, oldestEntry, abort).ConfigureAwait(false);
+        await Outlet.ForwardAsync(batch, oldestEntry, trace, abort).ConfigureAwait(false);
         Interlocked.Add(ref _processed, batch.Count);
         Volatile.Write(ref _buffered, 0);
         return new List<T>(_size);

@@ -39,7 +39,8 @@ internal sealed class ChannelSinkNode<T> : Node, ITarget<T>
     {
     }
 
-    public async ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken)
+    /// <remarks>The user's channel takes items only: what the item carries of its trace ends here.</remarks>
+    public async ValueTask WriteAsync(T item, long entryTimestamp, object? trace, CancellationToken cancellationToken)
     {
         if (_completion.Task.IsCompleted)
         {

@@ -12,6 +12,10 @@ internal interface ITarget<in T>
     /// </summary>
     bool StampsEntry { get; }
 
-    /// <summary>Writes an item, waiting while the node is full (backpressure).</summary>
-    ValueTask WriteAsync(T item, long entryTimestamp, CancellationToken cancellationToken);
+    /// <summary>
+    /// Writes an item, waiting while the node is full (backpressure). <paramref name="trace"/> is what
+    /// it carries of the context it was written in (<c>EngineTracing.Capture()</c> by the writer, or a
+    /// batch's links; null when nothing listened).
+    /// </summary>
+    ValueTask WriteAsync(T item, long entryTimestamp, object? trace, CancellationToken cancellationToken);
 }

@@ -33,19 +33,19 @@ internal sealed class Outlet<T>
         target.Node.Upstream.Add(_owner);
     }
 
-    /// <summary>Forwards one output to every target, waiting for room in each.</summary>
-    public ValueTask ForwardAsync(T item, long entryTimestamp, CancellationToken cancellationToken)
+    /// <summary>Forwards one output to every target, waiting for room in each; every branch carries the same <paramref name="trace"/>.</summary>
+    public ValueTask ForwardAsync(T item, long entryTimestamp, object? trace, CancellationToken cancellationToken)
     {
         ITarget<T>[] targets = _targets;
         if (targets.Length != 1)
         {
-            return ForwardAllAsync(targets, item, entryTimestamp, cancellationToken);
+            return ForwardAllAsync(targets, item, entryTimestamp, trace, cancellationToken);
         }
 
         ValueTask write;
         try
         {
-            write = targets[0].WriteAsync(item, entryTimestamp, cancellationToken);
+            write = targets[0].WriteAsync(item, entryTimestamp, trace, cancellationToken);
         }
         catch (ArgumentException ex) when (_faultOnArgumentError)
         {
@@ -59,14 +59,14 @@ internal sealed class Outlet<T>
         return write.IsCompletedSuccessfully ? default : WatchAsync(write, targets[0].Node);
     }
 
-    private async ValueTask ForwardAllAsync(ITarget<T>[] targets, T item, long entryTimestamp, CancellationToken cancellationToken)
+    private async ValueTask ForwardAllAsync(ITarget<T>[] targets, T item, long entryTimestamp, object? trace, CancellationToken cancellationToken)
     {
         foreach (ITarget<T> target in targets)
         {
             ValueTask write;
             try
             {
-                write = target.WriteAsync(item, entryTimestamp, cancellationToken);
+                write = target.WriteAsync(item, entryTimestamp, trace, cancellationToken);
             }
             catch (ArgumentException ex) when (_faultOnArgumentError)
             {

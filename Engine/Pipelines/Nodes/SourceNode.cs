@@ -1,3 +1,4 @@
+using Engine.Tracing;
 
 namespace Engine.Pipelines.Nodes;
 
@@ -28,7 +29,7 @@ internal sealed class SourceNode<T> : Node, ISourceNode
         // One head stage that stamps its writes stamps the entry too (0: "entering now"), which spares a
         // clock read per item; with several heads, each must see the same entry, read here once.
         long entry = Outlet.TargetStampsEntry ? 0 : Runtime.TimeProvider.GetTimestamp();
-        await Outlet.ForwardAsync(item, entry, cancellationToken).ConfigureAwait(false);
+        await Outlet.ForwardAsync(item, entry, EngineTracing.Capture(), cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _written);
     }
 

@@ -1,5 +1,6 @@
 using Engine.Metrics;
 using Engine.Stages;
+using Engine.Tracing;
 
 namespace Engine.Pipelines.Nodes;
 
@@ -55,8 +56,8 @@ internal sealed class StageNode<TIn, TOut> : Node, ITarget<TIn>
     /// <inheritdoc/>
     public bool StampsEntry => _stage is { StampsWrites: true };
 
-    public ValueTask WriteAsync(TIn item, long entryTimestamp, CancellationToken cancellationToken) =>
-        _stage!.WriteAsync(item, entryTimestamp, cancellationToken);
+    public ValueTask WriteAsync(TIn item, long entryTimestamp, object? trace, CancellationToken cancellationToken) =>
+        _stage!.WriteAsync(item, entryTimestamp, trace, cancellationToken);
 
     public override void Complete() => _stage!.Complete();
 
@@ -114,9 +115,13 @@ internal sealed class StageNode<TIn, TOut> : Node, ITarget<TIn>
         }
     }
 
+    /// <summary>
+    /// Hands an output on. It runs inside this stage's handler run, so the context it carries is that
+    /// run's activity when traced: the downstream run is its child, however the output is re-keyed.
+    /// </summary>
     private ValueTask Forward(TOut output, long entryTimestamp, CancellationToken cancellationToken)
     {
         EmittedCount.Increment();
-        return Outlet.ForwardAsync(output, entryTimestamp, cancellationToken);
+        return Outlet.ForwardAsync(output, entryTimestamp, EngineTracing.Capture(), cancellationToken);
     }
 }
