@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
+using Engine.Reporting;
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using NATS.Client.JetStream.Models;
@@ -19,10 +20,19 @@ namespace Engine.Nats;
 /// A message is acknowledged only once the local stage has settled it (processed, dead-lettered to the
 /// DLQ stream, or superseded by dedupe), so delivery is at-least-once: after a crash, what the crashed
 /// member held unacknowledged runs again on the new owner, in order.
+/// <para>
+/// A member is an <see cref="IMetricsSource"/>: <c>reporting.Add(member)</c> puts its per-partition
+/// figures (owner, epoch, handovers, pending, ack-pending, redelivered, held, acked, takeover time) in
+/// every report of a <see cref="MetricsReporting"/>, under the source name <c>nats:{stage}:{member}</c>.
+/// They are the figures the <c>Engine</c> meter publishes, from the same cache (server figures as of
+/// the last refresh, every <see cref="NatsStageOptions{T}.ServerFiguresInterval"/>), so a report never
+/// waits for the server; docs/scale-out.md lists the points. A member that has left keeps reporting
+/// its last figures (owning nothing) until it is removed with <see cref="MetricsReporting.Remove"/>.
+/// </para>
 /// </remarks>
 /// <typeparam name="T">The item type.</typeparam>
 [DebuggerDisplay("Member = {MemberName}, Owned = {OwnedPartitions.Count}")]
-public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures
+public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures, IMetricsSource
 {
     private readonly NatsStageRuntime<T> _runtime;
     private readonly Func<T, NatsItemContext, CancellationToken, ValueTask> _handler;
@@ -128,6 +138,14 @@ public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures
 
     IReadOnlyList<NatsPartitionSnapshot> INatsMemberFigures.CachedPartitions() => BuildPartitions(Volatile.Read(ref _figures));
 
+    string IMetricsSource.Name => NatsMemberPoints.SourceName(this);
+
+    void IMetricsSource.WritePoints(MetricPointWriter points) => NatsMemberPoints.Write(this, points);
+
+    /// <summary>Reads the server figures now and replaces the cache the meter and reports read (what the figures loop does on its schedule).</summary>
+    internal async Task RefreshServerFiguresAsync(CancellationToken cancellationToken) =>
+        Volatile.Write(ref _figures, await ReadServerFiguresAsync(cancellationToken).ConfigureAwait(false));
+
     private async Task<ServerFigures> ReadServerFiguresAsync(CancellationToken cancellationToken)
     {
         var owners = new Dictionary<int, (string Owner, ulong Revision)>();
@@ -206,7 +224,7 @@ public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures
             {
                 try
                 {
-                    Volatile.Write(ref _figures, await ReadServerFiguresAsync(token).ConfigureAwait(false));
+                    await RefreshServerFiguresAsync(token).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (!token.IsCancellationRequested)
                 {

@@ -135,6 +135,50 @@ public class InfluxDbReporterTests
     }
 
     [Test]
+    public async Task A_contributed_source_s_points_reach_the_server_as_App_Metrics_gauges_and_counters_with_their_tags()
+    {
+        string db = NewDatabase();
+        var source = new FakeMetricsSource("fake", partitions: 2);
+        var broken = new FakeMetricsSource("broken", partitions: 1) { Throw = new InvalidOperationException("no figures") };
+        await using var reporting = MetricsReporting.Create(new MetricsReportingOptions { Tags = new GlobalTags("demo", "dev", "h1"), FlushOnStop = false })
+            .Add(source).Add(broken).AddReporter(Reporter(_server.Url, db));
+        reporting.Start();
+        await reporting.FlushAsync().Within();
+        source.Pending = 4.5;
+        await reporting.FlushAsync().Within();
+        Assert.That(reporting.GetStatus().Single().Failed, Is.Zero, "a throwing source fails no flush");
+
+        async Task<Dictionary<string, string>> FieldTypes(string measurement) =>
+            (await _server.QueryAsync(db, $"SHOW FIELD KEYS FROM \"{measurement}\"")).Single().Values.ToDictionary(v => (string)v[0]!, v => (string)v[1]!);
+        List<InfluxDbServer.Series> pending = await _server.QueryAsync(db, "SELECT last(\"value\") FROM \"engine__fake_partition_pending\" GROUP BY *");
+        List<InfluxDbServer.Series> acked = await _server.QueryAsync(db, "SELECT last(\"value\") FROM \"engine__fake_partition_acked\" GROUP BY \"partition\"");
+        List<InfluxDbServer.Series> members = await _server.QueryAsync(db, "SELECT \"value\" FROM \"engine__fake_members\" GROUP BY \"partition\"");
+        List<InfluxDbServer.Series> failures = await _server.QueryAsync(db, "SELECT last(\"value\") FROM \"engine__source_failures\" GROUP BY \"source\"");
+        List<InfluxDbServer.Series> points = await _server.QueryAsync(db, "SELECT last(\"value\") FROM \"engine__source_points\" GROUP BY \"source\"");
+        Dictionary<string, string> gaugeFields = await FieldTypes("engine__fake_partition_pending");
+        Dictionary<string, string> counterFields = await FieldTypes("engine__fake_partition_acked");
+        Assert.Multiple(() =>
+        {
+            Assert.That(gaugeFields, Is.EqualTo(new Dictionary<string, string> { ["value"] = "float" }));
+            Assert.That(counterFields, Is.EqualTo(new Dictionary<string, string> { ["value"] = "integer" }));
+            Assert.That(pending, Has.Count.EqualTo(2), "one series per partition");
+            foreach (InfluxDbServer.Series series in pending)
+            {
+                Assert.That(series.Tags, Is.EqualTo(new Dictionary<string, string>
+                {
+                    ["stage"] = "orders", ["partition"] = series.Tags["partition"], ["app"] = "demo", ["env"] = "dev", ["server"] = "h1", ["mtype"] = "gauge", ["unit"] = "messages",
+                }));
+                Assert.That(series[0, "last"], Is.EqualTo(4.5));
+            }
+
+            Assert.That(acked.ToDictionary(s => s.Tags["partition"], s => s[0, "last"]), Is.EqualTo(new Dictionary<string, object?> { ["0"] = 4L, ["1"] = 14L }));
+            Assert.That(members.Single().Values, Has.Count.EqualTo(2), "a point without tags, once per flush");
+            Assert.That(failures.ToDictionary(s => s.Tags["source"], s => s[0, "last"]), Is.EqualTo(new Dictionary<string, object?> { ["fake"] = 0L, ["broken"] = 2L }));
+            Assert.That(points.ToDictionary(s => s.Tags["source"], s => Convert.ToDouble(s[0, "last"], System.Globalization.CultureInfo.InvariantCulture)), Is.EqualTo(new Dictionary<string, double> { ["fake"] = 5, ["broken"] = 0 }));
+        });
+    }
+
+    [Test]
     public async Task Every_query_of_the_Grafana_dashboard_runs_and_finds_its_series()
     {
         string db = NewDatabase();

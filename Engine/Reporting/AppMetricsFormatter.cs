@@ -7,7 +7,8 @@ namespace Engine.Reporting;
 /// <summary>
 /// Turns stage snapshots into points in App.Metrics' layout, so dashboards built for App.Metrics work
 /// unchanged. Which points, with which names, units and values, comes from <see cref="MetricCatalogue"/>
-/// and <see cref="ReporterMetricCatalogue"/>; the layout is this type's: context <c>engine</c> (the writer names the measurement: <c>engine__{name}</c> in line
+/// and <see cref="ReporterMetricCatalogue"/>, plus the points contributed sources wrote (<see cref="MetricPoint"/>,
+/// their own names and tags, laid out the same way); the layout is this type's: context <c>engine</c> (the writer names the measurement: <c>engine__{name}</c> in line
 /// protocol, <c>[engine] {name}</c> in text); tags: the metric's own (<c>pipeline</c>, <c>stage</c>,
 /// <c>shard</c>, then <c>reason</c>), the global <c>app</c>, <c>env</c>, <c>server</c>, then <c>mtype</c>
 /// and <c>unit</c> (timers add <c>unit_dur</c> and <c>unit_rate</c>, meters <c>unit_rate</c>); fields
@@ -42,7 +43,7 @@ internal sealed class AppMetricsFormatter
     /// <summary>Nanoseconds since the Unix epoch, the precision every point is written with.</summary>
     public static long Nanoseconds(DateTimeOffset timestamp) => (timestamp.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;
 
-    /// <summary>Writes every figure of a report: stages, loops, limiters and the reporters' self-metrics, all with the report's timestamp.</summary>
+    /// <summary>Writes every figure of a report: stages, loops, limiters, contributed sources' points, the sources' and reporters' self-metrics, all with the report's timestamp.</summary>
     public void Write(IPointWriter writer, MetricsReport report)
     {
         long ts = Nanoseconds(report.Timestamp);
@@ -60,6 +61,32 @@ internal sealed class AppMetricsFormatter
         foreach (LimiterMetricsSnapshot limiter in report.Limiters)
         {
             Collect(MetricCatalogue.Limiter, limiter, [new("limiter", limiter.Limiter)], report.Interval, ts);
+        }
+
+        foreach (SourceMetricsSnapshot source in report.Sources)
+        {
+            foreach (MetricPoint point in source.Points)
+            {
+                // default(MetricPoint) has no name: nothing to write.
+                if (point.Name is null)
+                {
+                    continue;
+                }
+
+                if (point.Kind == MetricPointKind.Counter)
+                {
+                    Counter(point.Name, point.Tags, point.Count, point.Unit, ts);
+                }
+                else
+                {
+                    Gauge(point.Name, point.Tags, point.Value, point.Unit, ts);
+                }
+            }
+        }
+
+        foreach (SourceMetricsSnapshot source in report.Sources)
+        {
+            Collect(ReporterMetricCatalogue.Source, source, [new("source", source.Source)], TimeSpan.Zero, ts);
         }
 
         foreach (ReporterStatus status in report.Reporters)
@@ -153,10 +180,10 @@ internal sealed class AppMetricsFormatter
         _points.Clear();
     }
 
-    private void Counter(string name, List<KeyValuePair<string, string?>> own, long value, string unit, long ts) =>
+    private void Counter(string name, IReadOnlyList<KeyValuePair<string, string?>> own, long value, string unit, long ts) =>
         _points.Add(new Point(MetricKind.Counter, name, Tags(own, "counter", unit), [new("value", value)], ts));
 
-    private void Gauge(string name, List<KeyValuePair<string, string?>> own, double value, string unit, long ts) =>
+    private void Gauge(string name, IReadOnlyList<KeyValuePair<string, string?>> own, double value, string unit, long ts) =>
         _points.Add(new Point(MetricKind.Gauge, name, Tags(own, "gauge", unit), [new("value", value)], ts));
 
     private void Meter(string name, List<KeyValuePair<string, string?>> own, long count, long intervalCount, string unit, TimeSpan interval, long ts)
@@ -212,7 +239,7 @@ internal sealed class AppMetricsFormatter
         return state;
     }
 
-    private List<KeyValuePair<string, string?>> Tags(List<KeyValuePair<string, string?>> own, string type, string unit, string? durationUnit = null, string? rateUnit = null)
+    private List<KeyValuePair<string, string?>> Tags(IReadOnlyList<KeyValuePair<string, string?>> own, string type, string unit, string? durationUnit = null, string? rateUnit = null)
     {
         List<KeyValuePair<string, string?>> tags = [.. own, new("app", _global.App), new("env", _global.Env), new("server", _global.Server), new("mtype", type), new("unit", unit)];
         if (durationUnit is not null)

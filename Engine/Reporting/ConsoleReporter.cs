@@ -10,7 +10,8 @@ namespace Engine.Reporting;
 /// <summary>
 /// Writes a compact, human-readable view to a <see cref="TextWriter"/> at every flush: a header
 /// (time, interval, global tags), one line per stage (see <see cref="StageLine"/> for the columns),
-/// optionally a per-shard table, then loops, limiters and reporters. Numbers use the invariant
+/// optionally a per-shard table, then loops, limiters, contributed sources (see
+/// <see cref="IMetricsSource"/>: one row per tag set, its points side by side) and reporters. Numbers use the invariant
 /// culture. With <see cref="ConsoleReporterOptions.AppMetricsText"/> it writes instead every point in
 /// App.Metrics' plain-text format, as App.Metrics' console reporter would.
 /// </summary>
@@ -90,6 +91,11 @@ public sealed class ConsoleReporter : IMetricsReporter
             text.Append(Invariant, $"limiter {limiter.Limiter}: held {limiter.Held}/{limiter.MaxConcurrency}, waiting {limiter.Waiting}, acquired {limiter.Acquired}, wait p50 {Ms(limiter.WaitTime.P50)} p99 {Ms(limiter.WaitTime.P99)} ms\n");
         }
 
+        foreach (SourceMetricsSnapshot source in report.Sources)
+        {
+            WriteSource(text, source);
+        }
+
         foreach (ReporterStatus status in report.Reporters)
         {
             text.Append(Invariant, $"reporter {status.Reporter}: flushes ok {status.Succeeded}, failed {status.Failed} (timed out {status.TimedOut}), skipped {status.Skipped}");
@@ -143,6 +149,113 @@ public sealed class ConsoleReporter : IMetricsReporter
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// A source's header, then one row per distinct tag set (in the order first written) with that set's
+    /// points as <c>name=value</c>. A source writes a figure per tag set (a partition, say) as separate
+    /// points; a row puts them back side by side. When a row's names share a prefix ending in <c>_</c>
+    /// it is written once, as <c>prefix*:</c>, so the row reads <c>nats_partition_*: owned=1 epoch=7</c>.
+    /// </summary>
+    private static void WriteSource(StringBuilder text, SourceMetricsSnapshot source)
+    {
+        text.Append(Invariant, $"source {source.Source}: {source.Points.Count} points, failures {source.Failures}{(source.Failed ? " (this report's call failed)" : "")}\n");
+        var rows = new List<(IReadOnlyList<KeyValuePair<string, string?>> Tags, List<MetricPoint> Points)>();
+        foreach (MetricPoint point in source.Points)
+        {
+            if (point.Name is null)
+            {
+                continue;
+            }
+
+            // Points of one tag set are usually written together: try the last row first.
+            int row = rows.Count > 0 && SameTags(rows[^1].Tags, point.Tags) ? rows.Count - 1 : rows.FindIndex(r => SameTags(r.Tags, point.Tags));
+            if (row < 0)
+            {
+                rows.Add((point.Tags, []));
+                row = rows.Count - 1;
+            }
+
+            rows[row].Points.Add(point);
+        }
+
+        foreach ((IReadOnlyList<KeyValuePair<string, string?>> tags, List<MetricPoint> points) in rows)
+        {
+            text.Append("  ");
+            int shown = 0;
+            foreach (KeyValuePair<string, string?> tag in tags)
+            {
+                if (!string.IsNullOrEmpty(tag.Value))
+                {
+                    text.Append(shown++ == 0 ? "" : " ").Append(tag.Key).Append('=').Append(tag.Value);
+                }
+            }
+
+            string prefix = CommonPrefix(points);
+            text.Append(shown > 0 ? "  " : "");
+            if (prefix.Length > 0)
+            {
+                text.Append(prefix).Append("*:");
+            }
+
+            for (int i = 0; i < points.Count; i++)
+            {
+                MetricPoint point = points[i];
+                text.Append(i == 0 && prefix.Length == 0 ? "" : " ").Append(point.Name, prefix.Length, point.Name.Length - prefix.Length).Append('=');
+                text.Append(point.Kind == MetricPointKind.Counter ? point.Count.ToString(Invariant) : point.Value.ToString("0.###", Invariant));
+            }
+
+            text.Append('\n');
+        }
+    }
+
+    private static bool SameTags(IReadOnlyList<KeyValuePair<string, string?>> a, IReadOnlyList<KeyValuePair<string, string?>> b)
+    {
+        if (ReferenceEquals(a, b))
+        {
+            return true;
+        }
+
+        if (a.Count != b.Count)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < a.Count; i++)
+        {
+            if (a[i].Key != b[i].Key || (a[i].Value ?? "") != (b[i].Value ?? ""))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The longest prefix ending in <c>_</c> that every name of the row shares, when the row has two names or more; else empty.</summary>
+    private static string CommonPrefix(List<MetricPoint> points)
+    {
+        if (points.Count < 2)
+        {
+            return "";
+        }
+
+        string first = points[0].Name;
+        int length = first.Length;
+        foreach (MetricPoint point in points)
+        {
+            int i = 0;
+            while (i < length && i < point.Name.Length && point.Name[i] == first[i])
+            {
+                i++;
+            }
+
+            length = i;
+        }
+
+        int end = first.LastIndexOf('_', Math.Max(0, length - 1));
+        // The prefix must leave every name a non-empty rest.
+        return end < 0 || points.Any(p => p.Name.Length == end + 1) ? "" : first[..(end + 1)];
     }
 
     /// <summary>Milliseconds with two decimals below 100 and none above; "-" for none.</summary>

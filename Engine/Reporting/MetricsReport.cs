@@ -31,6 +31,9 @@ public sealed record MetricsReport
     /// <summary>Every registered concurrency limiter.</summary>
     public IReadOnlyList<LimiterMetricsSnapshot> Limiters { get; init; } = [];
 
+    /// <summary>Every contributed source (<see cref="IMetricsSource"/>), in the order added: its points for this report and its failure count.</summary>
+    public IReadOnlyList<SourceMetricsSnapshot> Sources { get; init; } = [];
+
     /// <summary>Every reporter's self-metrics as of this report.</summary>
     public IReadOnlyList<ReporterStatus> Reporters { get; init; } = [];
 

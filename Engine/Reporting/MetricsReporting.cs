@@ -9,7 +9,8 @@ using Microsoft.Extensions.Logging;
 namespace Engine.Reporting;
 
 /// <summary>
-/// The reporting scheduler: reads the registered pipelines, stages, loops and limiters and hands
+/// The reporting scheduler: reads the registered pipelines, stages, loops, limiters and contributed
+/// sources (<see cref="IMetricsSource"/>) and hands
 /// each reporter a <see cref="MetricsReport"/> every <see cref="IMetricsReporter.FlushInterval"/>.
 /// Every reporter runs on a loop of its own with intervals of its own; its flushes never overlap and
 /// each is bounded by <see cref="MetricsReportingOptions.FlushTimeout"/>, so a slow, failing or hung
@@ -117,6 +118,37 @@ public sealed class MetricsReporting : IAsyncDisposable
         return this;
     }
 
+    /// <summary>
+    /// Reports the points of a source from outside the core (a package, your own code) in every
+    /// report, beside the engine's (see <see cref="IMetricsSource"/>). May be called after <see cref="Start"/>.
+    /// </summary>
+    /// <param name="source">The source; its name must be unique among this scheduler's sources.</param>
+    /// <returns>This scheduler.</returns>
+    /// <exception cref="ArgumentException">The name is empty or already used here; the message names it.</exception>
+    public MetricsReporting Add(IMetricsSource source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        string? name = source.Name;
+        if (string.IsNullOrWhiteSpace(name) || !_sources.Add(source))
+        {
+            throw new ArgumentException($"MetricsReporting: source name '{name}' is empty or already used; each source needs a unique Name.", nameof(source));
+        }
+
+        return this;
+    }
+
+    /// <summary>
+    /// Stops reporting a source added with <see cref="Add(IMetricsSource)"/>: reports taken from now on
+    /// leave it out (a report being taken may still call it once).
+    /// </summary>
+    /// <param name="source">The source, as added.</param>
+    /// <returns>Whether it was here.</returns>
+    public bool Remove(IMetricsSource source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        return _sources.Remove(source);
+    }
+
     /// <summary>Adds a reporter, flushed every <see cref="IMetricsReporter.FlushInterval"/> once started.</summary>
     /// <param name="reporter">The reporter; its name must be unique here.</param>
     /// <returns>This scheduler.</returns>
@@ -221,7 +253,7 @@ public sealed class MetricsReporting : IAsyncDisposable
     internal long Created { get; }
 
     internal MetricsReport TakeReport(MetricsCursors consumer, TimeSpan interval, bool isFinal) =>
-        _sources.Take(consumer, _tags, Clock.GetUtcNow(), interval, GetStatus(), isFinal);
+        _sources.Take(consumer, _tags, Clock.GetUtcNow(), interval, GetStatus(), isFinal, Logger);
 
     /// <summary>Once started, every reporter's intervals on a new source begin now, so they see its depth peaks from now on.</summary>
     private void OpenCursors()

@@ -3,7 +3,8 @@ using Engine.Metrics;
 namespace Engine.Reporting;
 
 /// <summary>
-/// The reporters' own figures (tag <c>reporter</c>), listed as <see cref="MetricCatalogue"/> lists the
+/// The reporters' own figures (tag <c>reporter</c>) and the scheduler's about contributed sources
+/// (tag <c>source</c>), listed as <see cref="MetricCatalogue"/> lists the
 /// engine's: here because <c>Metrics</c> cannot see <see cref="ReporterStatus"/> without depending on
 /// <c>Reporting</c>. The meter does not publish them.
 /// </summary>
@@ -33,6 +34,16 @@ internal static class ReporterMetricCatalogue
         MetricDefinition<DeliveryStatistics, DeliveryStatistics>.Counter("reporter_failed_requests", "requests", "HTTP requests that failed.", d => d.FailedRequests),
     ];
 
+    /// <summary>
+    /// Read from every contributed source's snapshot (tag <c>source</c>): the scheduler's figures about
+    /// the source, not the source's own points, which its provider documents.
+    /// </summary>
+    public static readonly IReadOnlyList<MetricDefinition<SourceMetricsSnapshot, SourceMetricsSnapshot>> Source =
+    [
+        MetricDefinition<SourceMetricsSnapshot, SourceMetricsSnapshot>.Gauge("source_points", "points", "Points the source wrote for this report.", s => s.Points.Count),
+        MetricDefinition<SourceMetricsSnapshot, SourceMetricsSnapshot>.Counter("source_failures", "calls", "Calls of the source that threw.", s => s.Failures),
+    ];
+
     /// <summary>Every reporter metric.</summary>
-    public static IEnumerable<MetricDefinition> All => [.. Status, .. Delivery];
+    public static IEnumerable<MetricDefinition> All => [.. Status, .. Delivery, .. Source];
 }

@@ -20,6 +20,9 @@ internal static partial class ReportingLog
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Metrics reporter '{Reporter}' stopped with {Points} points it could not deliver; they are abandoned.")]
     public static partial void PointsAbandoned(ILogger logger, string reporter, long points);
 
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Metrics source '{Source}' failed to write its points; the report goes out without them.")]
+    public static partial void SourceFailed(ILogger logger, string source, Exception exception);
+
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "InfluxDB reporter '{Reporter}': the server refused {Points} points with HTTP {Status}: {Message}. They are dropped, not retried.")]
     public static partial void PointsRejected(ILogger logger, string reporter, int status, int points, string message);
 
