@@ -33,6 +33,12 @@ internal static class NatsDemo
                 : options.Produce ? await ProduceAsync(connection, options)
                 : await MemberAsync(connection, options);
         }
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C or SIGTERM while joining or setting up (the server slow to answer, say): nothing was taken.
+            Console.Error.WriteLine("stopped by a signal before it started");
+            return 0;
+        }
         catch (NatsStageConfigurationException ex)
         {
             Console.Error.WriteLine("error: " + ex.Message);
