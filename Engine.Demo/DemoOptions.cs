@@ -38,4 +38,25 @@ internal sealed record DemoOptions
 
     /// <summary>Whether points that never made it into InfluxDB fail the run (exit code 3).</summary>
     public bool RequireDelivery { get; init; }
+
+    /// <summary>The NATS server of the distributed mode (<c>--nats</c>), or null for the in-process demo.</summary>
+    public string? Nats { get; init; }
+
+    /// <summary>With <see cref="Nats"/>: the member name to run as, or null.</summary>
+    public string? Member { get; init; }
+
+    /// <summary>With <see cref="Nats"/>: write the workload to the distributed stage.</summary>
+    public bool Produce { get; init; }
+
+    /// <summary>With <see cref="Nats"/>: print the stage's overall accounting from the server.</summary>
+    public bool Status { get; init; }
+
+    /// <summary>The distributed stage's name.</summary>
+    public string Stage { get; init; } = "demo";
+
+    /// <summary>The distributed stage's partition count.</summary>
+    public int Partitions { get; init; } = 16;
+
+    /// <summary>A member's partition lease time.</summary>
+    public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromSeconds(3);
 }

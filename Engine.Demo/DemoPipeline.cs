@@ -29,19 +29,7 @@ internal static class DemoPipeline
                 "enrich",
                 async (u, ct) =>
                 {
-                    using ConcurrencyLimiter.Lease lease = await limiter.AcquireAsync(ct);
-                    await Task.Delay(IoLatency(), ct);
-                    double roll = Random.Shared.NextDouble();
-                    if (roll < 0.02)
-                    {
-                        throw new TimeoutException("simulated transient failure");
-                    }
-
-                    if (roll < 0.022)
-                    {
-                        throw new InvalidDataException("simulated permanent failure");
-                    }
-
+                    await EnrichAsync(u, limiter, ct);
                     return u;
                 },
                 o =>
@@ -56,7 +44,7 @@ internal static class DemoPipeline
                     // 1024). They promise no order, so they get as many workers as the I/O limiter allows.
                     o.UnkeyedWorkers = 16;
                     o.Capacity = options.Capacity;
-                    o.Retry = new RetryOptions { MaxAttempts = 4, BaseDelay = TimeSpan.FromMilliseconds(20), IsTransient = ex => ex is TimeoutException };
+                    o.Retry = EnrichRetry();
 
                     // Dedupe where the work is slow: ingest is instant, so its queues rarely hold two
                     // updates of one key, while a hot key's updates pile up here behind its one-at-a-time
@@ -67,18 +55,7 @@ internal static class DemoPipeline
                 "detect",
                 (u, emit, _) =>
                 {
-                    // CPU work standing in for rule evaluation; 0..2 alerts keyed by namespace.
-                    ulong h = u.ContentHash;
-                    for (int i = 0; i < 200; i++)
-                    {
-                        h = (h ^ (h >> 31)) * 0x9E3779B97F4A7C15UL;
-                    }
-
-                    for (int i = 0; i < (int)(h % 3); i++)
-                    {
-                        emit(new Alert(u.Namespace, u.Entity, (int)(h % 100)));
-                    }
-
+                    Detect(u, emit);
                     return default;
                 },
                 o =>
@@ -90,6 +67,45 @@ internal static class DemoPipeline
             .Batch("batch", size: 100, window: TimeSpan.FromMilliseconds(500))
             .Sink("store", async (alerts, _, ct) => await Task.Delay(2, ct), o => o.Capacity = 64)
             .Build();
+
+    /// <summary>The enrich step's retries (shared with the distributed demo's members): timeouts are transient, 4 attempts from 20 ms.</summary>
+    public static RetryOptions EnrichRetry() => new() { MaxAttempts = 4, BaseDelay = TimeSpan.FromMilliseconds(20), IsTransient = ex => ex is TimeoutException };
+
+    /// <summary>
+    /// The enrich step's work, shared with the distributed demo's members: a simulated service call
+    /// behind the limiter that fails transiently 2% of the time (<see cref="TimeoutException"/>) and
+    /// permanently 0.2% (<see cref="InvalidDataException"/>).
+    /// </summary>
+    public static async ValueTask EnrichAsync(StateUpdate u, ConcurrencyLimiter limiter, CancellationToken ct)
+    {
+        using ConcurrencyLimiter.Lease lease = await limiter.AcquireAsync(ct);
+        await Task.Delay(IoLatency(), ct);
+        double roll = Random.Shared.NextDouble();
+        if (roll < 0.02)
+        {
+            throw new TimeoutException("simulated transient failure");
+        }
+
+        if (roll < 0.022)
+        {
+            throw new InvalidDataException("simulated permanent failure");
+        }
+    }
+
+    /// <summary>The detect step's work, shared with the distributed demo's members: CPU work standing in for rule evaluation, then 0..2 alerts keyed by namespace.</summary>
+    public static void Detect(StateUpdate u, Emit<Alert> emit)
+    {
+        ulong h = u.ContentHash;
+        for (int i = 0; i < 200; i++)
+        {
+            h = (h ^ (h >> 31)) * 0x9E3779B97F4A7C15UL;
+        }
+
+        for (int i = 0; i < (int)(h % 3); i++)
+        {
+            emit(new Alert(u.Namespace, u.Entity, (int)(h % 100)));
+        }
+    }
 
     /// <summary>
     /// A service call's latency: log-normal with a median of 2 ms and a long tail (p99 about 11 ms),

@@ -33,6 +33,12 @@ if (parsed.Action is not null)
 }
 
 DemoOptions options = commandLine.Read(parsed);
+if (options.Nats is not null)
+{
+    // One member, producer or status of a distributed stage on NATS JetStream (docs/scale-out.md).
+    return await NatsDemo.RunAsync(options);
+}
+
 var random = new Random(options.Seed);
 using var limiter = ConcurrencyLimiter.Create(new ConcurrencyLimiterOptions { Name = "enrich-io", MaxConcurrency = 16 });
 using var stop = new CancellationTokenSource();

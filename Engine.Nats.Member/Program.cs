@@ -44,22 +44,12 @@ var options = new NatsStageOptions<MemberItem>
 
 if (arguments.Flag("status"))
 {
-    // Overall accounting from the server alone: every message ever stored in a partition stream is
-    // either still there (not settled) or was acknowledged (processed or dead-lettered, the latter also
-    // in the DLQ stream). "drained=true" means nothing is left: every stored item was settled.
-    var status = new NatsJSContext(connection);
-    ulong stored = 0;
-    long remaining = 0;
-    for (int p = 0; p < partitions; p++)
-    {
-        INatsJSStream partition = await status.GetStreamAsync($"{stage}_P{p}");
-        stored += partition.Info.State.LastSeq;
-        remaining += partition.Info.State.Messages;
-    }
-
-    long dead = (await status.GetStreamAsync(stage + "_DLQ")).Info.State.Messages;
-    Console.WriteLine($"stored={stored} settled={stored - (ulong)remaining} remaining={remaining} dead-lettered={dead} drained={(remaining == 0 ? "true" : "false")}");
-    return remaining == 0 ? 0 : 1;
+    // Overall accounting from the server alone (shared with the demo's --status): every message ever
+    // stored in a partition stream is either still there (not settled) or was acknowledged (processed,
+    // superseded or dead-lettered). "drained=true" means nothing is left: every stored item was settled.
+    NatsStageStatus status = await NatsStage.GetStatusAsync(connection, stage);
+    Console.WriteLine(status.ToString());
+    return status.Drained ? 0 : 1;
 }
 
 long produce = arguments.Number("produce", 0);

@@ -73,4 +73,20 @@ public static class NatsStage
         NatsStageRuntime<T> runtime = await NatsStageRuntime<T>.CreateAsync(connection, options, cancellationToken).ConfigureAwait(false);
         return await NatsStageMember<T>.StartAsync(runtime, handler, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Reads a distributed stage's overall accounting from the server alone: messages ever stored in its
+    /// partition streams, how many are still there (not settled), how many were dead-lettered, each
+    /// partition's lease holder and the live members. Needs no member, writer or item type, so a status
+    /// tool (the member program's and the demo's <c>--status</c>) can ask at any time; the partition count
+    /// is the one the stage stored.
+    /// </summary>
+    /// <param name="connection">The NATS connection (not owned).</param>
+    /// <param name="stage">The distributed stage's name (<see cref="NatsStageOptions{T}.Name"/>).</param>
+    /// <param name="cancellationToken">Stops reading.</param>
+    /// <returns>The status; <see cref="NatsStageStatus.Drained"/> says whether every stored message was settled.</returns>
+    /// <exception cref="NatsStageConfigurationException">The stage does not exist on the server.</exception>
+    /// <exception cref="NatsException">The server did not answer.</exception>
+    public static Task<NatsStageStatus> GetStatusAsync(INatsConnection connection, string stage, CancellationToken cancellationToken = default) =>
+        NatsStageStatus.ReadAsync(connection, stage, cancellationToken);
 }

@@ -14,6 +14,22 @@ internal sealed record NatsStageLayout(int Partitions, bool LatestPerKey, long M
         CultureInfo.InvariantCulture,
         $"partitions={Partitions};latest-per-key={(LatestPerKey ? "true" : "false")};max-messages-per-partition={MaxMessagesPerPartition}");
 
+    /// <summary>The partition count in a stored layout (<see cref="Describe"/>'s text).</summary>
+    /// <exception cref="FormatException">The text has no readable partition count.</exception>
+    public static int PartitionsOf(string stored)
+    {
+        foreach (string field in stored.Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string[] pair = field.Split('=', 2);
+            if (pair.Length == 2 && pair[0] == "partitions" && int.TryParse(pair[1], NumberStyles.None, CultureInfo.InvariantCulture, out int partitions) && partitions > 0)
+            {
+                return partitions;
+            }
+        }
+
+        throw new FormatException($"The stored layout '{stored}' has no partition count.");
+    }
+
     /// <summary>The fields in which <paramref name="stored"/> differs from this layout, named as options; empty when equal.</summary>
     public IReadOnlyList<string> Differences(string stored)
     {

@@ -46,4 +46,30 @@ internal static class TestWait
             unsubscribe(Check);
         }
     }
+
+    /// <summary>
+    /// Repeats <paramref name="attempt"/> (each one a real round trip, such as running a status program)
+    /// until <paramref name="done"/> holds for its result, and returns that result; fails with
+    /// <paramref name="what"/> and the last result after <see cref="Patience"/>. No sleeping between
+    /// attempts: the attempt itself takes its time.
+    /// </summary>
+    public static async Task<T> PollAsync<T>(Func<Task<T>> attempt, Func<T, bool> done, string what)
+    {
+        long deadline = Environment.TickCount64 + (long)Patience.TotalMilliseconds;
+        while (true)
+        {
+            T result = await attempt();
+            if (done(result))
+            {
+                return result;
+            }
+
+            if (Environment.TickCount64 > deadline)
+            {
+                Assert.Fail($"never reached: {what}; last: {result}");
+            }
+
+            await Task.Yield();
+        }
+    }
 }

@@ -23,6 +23,8 @@ public class ProcessedRunsTests
         await stage.WriteAsync(1);
         await gate.StartedAsync();
 
+        // The handler reports its start before it returns its pending task to the loop, which only then counts and waits.
+        await TestWait.UntilAsync(() => stage.GetCounts().Processed == 1, "item 0 counted while the loop waits on item 1");
         StageCounts counts = stage.GetCounts();
         Assert.Multiple(() =>
         {

@@ -112,6 +112,7 @@ public class ShardObserverTests
     {
         const int items = 24;
         const int waits = RunTiming.FastRunsToGroup + 2;
+        var io = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var time = new WatchedTimeProvider();
         var observer = new RecordingObserver(endToEnd: false, kinds: false);
         using var allWritten = new ManualResetEventSlim();
@@ -128,9 +129,8 @@ public class ShardObserverTests
                 }
                 else if (i == waits)
                 {
-                    // Waits (as for I/O), and the time passes while it waits.
-                    await Task.Yield();
-                    time.Advance(TimeSpan.FromTicks(30));
+                    // Waits (as for I/O); the test lets the time pass while it waits.
+                    await io.Task;
                 }
             });
 
@@ -140,6 +140,9 @@ public class ShardObserverTests
         }
 
         allWritten.Set();
+        await TestWait.UntilAsync(() => observer.Calls.Any(c => c.StartsWith("runs", StringComparison.Ordinal)), "the group before the waiting run is closed");
+        time.Advance(TimeSpan.FromTicks(30));
+        io.SetResult();
         shard.Complete();
         await finished.Within();
 
