@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Engine.Loops;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -18,7 +19,12 @@ internal sealed class LoopRegistration : EngineRegistration
 
     public override EngineInstance Create(IServiceProvider services)
     {
-        var options = new PeriodicLoopOptions { Name = Name, TimeProvider = services.GetService<TimeProvider>() ?? TimeProvider.System };
+        var options = new PeriodicLoopOptions
+        {
+            Name = Name,
+            TimeProvider = services.GetService<TimeProvider>() ?? TimeProvider.System,
+            MeterFactory = services.GetService<IMeterFactory>(),
+        };
         _configure?.Invoke(options);
         options.Name = Name;
         Func<CancellationToken, ValueTask<LoopRun>> job = _job(services)

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Engine.Pipelines;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -23,9 +24,11 @@ internal sealed class PipelineRegistration<TIn> : EngineRegistration
         TimeProvider clock = services.GetService<TimeProvider>() ?? TimeProvider.System;
         var context = new PipelineContext(Name, services, settings, services.GetRequiredService<ItemLog>());
 
-        // IMeterFactory plugs in here once the library takes one: pass services.GetService<IMeterFactory>()
-        // to Pipeline.Create, so the host's meters (and their disposal) hold the pipeline's instruments.
-        PipelineBuilder<TIn> builder = _build(Pipeline.Create<TIn>(Name, clock, settings.Metrics ?? true), context)
+        // The host's IMeterFactory (registered by AddMetrics, which the generic host calls) makes the
+        // pipeline's instruments, so they live and are disposed with the host's meters; without one,
+        // the engine's static meter.
+        IMeterFactory? meters = services.GetService<IMeterFactory>();
+        PipelineBuilder<TIn> builder = _build(Pipeline.Create<TIn>(Name, clock, settings.Metrics ?? true, meters), context)
             ?? throw new InvalidOperationException($"The build callback of pipeline '{Name}' returned null; return the builder that the last Sink returned.");
         Pipeline<TIn> pipeline = builder.Build();
 

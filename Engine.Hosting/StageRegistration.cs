@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Engine.Stages;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -23,9 +24,14 @@ internal sealed class StageRegistration<T> : EngineRegistration
         StageSettings settings = services.GetRequiredService<IOptionsMonitor<StageSettings>>().Get(Name);
         EngineHostingOptions hosting = services.GetRequiredService<IOptions<EngineHostingOptions>>().Value;
         ItemLog log = services.GetRequiredService<ItemLog>();
-        // IMeterFactory plugs in here once the library takes one: set it on the options from
-        // services.GetService<IMeterFactory>(), as the pipeline registration does for Pipeline.Create.
-        var options = new StageOptions<T> { Name = Name, TimeProvider = services.GetService<TimeProvider>() ?? TimeProvider.System };
+        // The host's IMeterFactory makes the stage's instruments (see PipelineRegistration); a configure
+        // callback may still set its own.
+        var options = new StageOptions<T>
+        {
+            Name = Name,
+            TimeProvider = services.GetService<TimeProvider>() ?? TimeProvider.System,
+            MeterFactory = services.GetService<IMeterFactory>(),
+        };
         _configure?.Invoke(options);
         options.Name = Name;
         settings.ApplyTo(options);

@@ -102,10 +102,14 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     private volatile bool _completing;
 
     /// <summary>
-    /// Set after the channel is completed (after <see cref="_completing"/>): until then a write may
-    /// still get in, so the shard may not finish even with nothing outstanding.
+    /// 1 after the channel is completed (after <see cref="_completing"/>): until then a write may
+    /// still get in, so the shard may not finish even with nothing outstanding. Set with a full
+    /// fence (see <see cref="Complete"/>).
     /// </summary>
-    private volatile bool _closed;
+    private int _closedFlag;
+
+    /// <summary>Whether <see cref="_closedFlag"/> is set.</summary>
+    private bool IsClosed => Volatile.Read(ref _closedFlag) != 0;
 
     /// <summary>1 once <see cref="_onFinished"/> has been called.</summary>
     private int _finishedFlag;
@@ -389,7 +393,13 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     {
         _completing = true;
         _writer.TryComplete();
-        _closed = true;
+
+        // A full fence between closing and TryFinish's reads: a loop that exits decrements
+        // _activeLoops (a full fence) and then reads the flag, so at least one of the two sees the
+        // other. A volatile write alone may be overtaken by the read after it (store-load
+        // reordering), and then both could miss: the shard never finished and Completion hung
+        // (seen once in a benchmark run: outstanding 0, no loop, closed, not finished).
+        Interlocked.Exchange(ref _closedFlag, 1);
         TryFinish();
     }
 
@@ -1277,7 +1287,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
     private void TryFinish()
     {
-        if (!_closed || Volatile.Read(ref _outstanding) != 0 || Volatile.Read(ref _activeLoops) != 0)
+        if (!IsClosed || Volatile.Read(ref _outstanding) != 0 || Volatile.Read(ref _activeLoops) != 0)
         {
             return;
         }
