@@ -4,6 +4,8 @@ using System.Net;
 using System.Net.Sockets;
 using NATS.Client.Core;
 
+using Engine.Tests.Support;
+
 namespace Engine.Nats.Tests.Support;
 
 /// <summary>
@@ -34,37 +36,16 @@ internal sealed class NatsServer : IAsyncDisposable
     /// <summary>The server's log so far, for failure messages.</summary>
     public string Log => string.Join('\n', _log);
 
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    public static int FreePort() => LocalServer.FreePort();
 
     /// <summary>The nats-server executable, or skips/fails the test as described on the type.</summary>
-    public static string Executable()
-    {
-        string? configured = Environment.GetEnvironmentVariable("NATS_SERVER");
-        string[] candidates = [.. configured is null ? [] : new[] { configured },
-            .. (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, "nats-server")),
-            "/usr/sbin/nats-server", "/usr/bin/nats-server"];
-        string? found = candidates.FirstOrDefault(File.Exists);
-        if (found is not null)
-        {
-            return found;
-        }
-
-        const string message = "nats-server not found: install it (Debian: apt-get install -y nats-server) or set NATS_SERVER to its path to run the NATS scale-out tests.";
-        if (Environment.GetEnvironmentVariable(RequireVariable) == "1")
-        {
-            Assert.Fail(message + $" ({RequireVariable}=1 makes this a failure.)");
-        }
-
-        Assert.Ignore(message);
-        return null!;
-    }
+    public static string Executable() => LocalServer.FindExecutable(
+        "nats-server",
+        "NATS_SERVER",
+        RequireVariable,
+        "nats-server not found: install it (Debian: apt-get install -y nats-server) or set NATS_SERVER to its path to run the NATS scale-out tests.",
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server");
 
     /// <summary>Starts a server; <paramref name="mappings"/> is the body of a <c>mappings</c> block, if any.</summary>
     public static async Task<NatsServer> StartNewAsync(string mappings = "")

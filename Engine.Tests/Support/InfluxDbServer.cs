@@ -38,38 +38,17 @@ internal sealed class InfluxDbServer : IAsyncDisposable
 
     public int ProcessId => _process?.Id ?? 0;
 
-    /// <summary>A free loopback port (the listener that found it is closed again).</summary>
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    /// <summary>A free loopback port.</summary>
+    public static int FreePort() => LocalServer.FreePort();
 
     /// <summary>The influxd executable, or skips/fails the test as described on the type.</summary>
-    public static string Executable()
-    {
-        string? configured = Environment.GetEnvironmentVariable("INFLUXD");
-        string[] candidates = [.. configured is null ? [] : new[] { configured },
-            .. (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, "influxd")),
-            "/usr/bin/influxd", "/usr/sbin/influxd"];
-        string? found = candidates.FirstOrDefault(File.Exists);
-        if (found is not null)
-        {
-            return found;
-        }
-
-        const string message = "influxd not found: install InfluxDB 1.x (Debian: apt-get install -y influxdb) or set INFLUXD to its path to run the InfluxDB reporter tests.";
-        if (Environment.GetEnvironmentVariable(RequireVariable) == "1")
-        {
-            Assert.Fail(message + $" ({RequireVariable}=1 makes this a failure.)");
-        }
-
-        Assert.Ignore(message);
-        return null!;
-    }
+    public static string Executable() => LocalServer.FindExecutable(
+        "influxd",
+        "INFLUXD",
+        RequireVariable,
+        "influxd not found: install InfluxDB 1.x (Debian: apt-get install -y influxdb) or set INFLUXD to its path to run the InfluxDB reporter tests.",
+        "/usr/bin/influxd",
+        "/usr/sbin/influxd");
 
     /// <summary>Creates a server on <paramref name="port"/> (default: a free one) without starting it.</summary>
     public static InfluxDbServer Create(int? port = null, long maxBodySize = 25_000_000)
