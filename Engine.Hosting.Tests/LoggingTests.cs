@@ -112,24 +112,22 @@ public class LoggingTests
     }
 
     [Test]
-    public async Task A_pipeline_stage_s_handler_errors_are_summed_up_each_monitor_interval()
+    public async Task A_pipeline_stage_s_handler_errors_are_logged_with_the_item_s_key()
     {
         var log = new ListLoggerProvider();
-        var clock = new WatchedTimeProvider();
-        HostApplicationBuilder builder = TestHost.Builder(log, clock, ("Engine:Hosting:MonitorInterval", "00:00:05"));
+        HostApplicationBuilder builder = TestHost.Builder(log);
         builder.Services.AddPipeline<string>("orders", (pipeline, context) => pipeline
-            .Sink("save", (_, _) => throw new InvalidDataException("bad row"), context.Stage<string>()));
+            .Sink("save", (_, _) => throw new InvalidDataException("bad row"), context.Stage<string>(o => o.KeySelector = s => s)));
         using IHost host = builder.Build();
         await host.StartAsync().Within();
         var orders = host.Services.GetRequiredKeyedService<Pipelines.Pipeline<string>>("orders");
         await orders.WriteAsync("a");
         await orders.WriteAsync("b");
-        await TestWait.UntilAsync(() => orders.GetCounts()["save"].HandlerErrors == 2, "two handler errors");
-        EngineMonitor monitor = host.Services.GetRequiredService<EngineMonitor>();
-        await clock.AdvanceToTimerAsync(TimeSpan.FromSeconds(5));
-        await TestWait.UntilAsync(() => monitor.Samples == 1, "the first sample");
 
-        Assert.That(log.Messages(LogLevel.Warning), Has.Some.Contains("Stage 'orders/save': 2 handler error(s) and 0 callback error(s) in the last 00:00:05."));
+        // The stage reports each failed run (OnHandlerError) before it dead-letters the item.
+        await TestWait.UntilAsync(() => log.Messages(LogLevel.Warning).Count(m => m.Contains("the handler failed for item")) == 2, "both failures logged");
+        Assert.That(log.Messages(LogLevel.Warning), Has.Some.Contains("Stage 'orders/save': the handler failed for item a"));
+        Assert.That(log.Messages(LogLevel.Warning), Has.Some.Contains("Stage 'orders/save': the handler failed for item b"));
         await host.StopAsync().Within();
     }
 }

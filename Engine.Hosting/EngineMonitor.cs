@@ -107,18 +107,7 @@ internal sealed class EngineMonitor
             problems.Add(Invariant($"stage '{stage.Stage}' dead-lettered {deadLetters} items in the last {interval.TotalSeconds:F1} s ({rate:F2}/s, threshold {_health.DeadLettersPerSecond:F2}/s)"));
         }
 
-        // Stand-alone stages log each handler error with its key (their handler is wrapped); a
-        // pipeline's handlers are the user's own delegates, so their errors are summed up here.
-        long handlerErrors = counts.HandlerErrors - track.HandlerErrors;
-        long callbackErrors = counts.CallbackErrors - track.CallbackErrors;
-        if (instance.Kind == "pipeline" && handlerErrors > 0 && _log.ShouldLog(stage.Stage, "error summaries", Microsoft.Extensions.Logging.LogLevel.Warning))
-        {
-            HostingLog.ErrorsInInterval(_log.Logger, stage.Stage, handlerErrors, callbackErrors, interval);
-        }
-
         track.DeadLettered = counts.DeadLettered;
-        track.HandlerErrors = counts.HandlerErrors;
-        track.CallbackErrors = counts.CallbackErrors;
     }
 
     private void SampleLoop(EngineInstance instance, LoopMetricsSnapshot loop, long now, List<string> problems)
@@ -166,9 +155,7 @@ internal sealed class EngineMonitor
 
         public long DeadLettered { get; set; }
 
-        public long HandlerErrors { get; set; }
 
-        public long CallbackErrors { get; set; }
     }
 
     /// <summary>What the monitor remembers of a reporter between samples.</summary>

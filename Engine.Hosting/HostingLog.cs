@@ -20,8 +20,6 @@ internal static partial class HostingLog
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Stage '{Stage}': {Count} more {What} were not logged (at most {Limit} per {Window}).")]
     public static partial void Suppressed(ILogger logger, string stage, long count, string what, int limit, TimeSpan window);
 
-    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Stage '{Stage}': {HandlerErrors} handler error(s) and {CallbackErrors} callback error(s) in the last {Interval}.")]
-    public static partial void ErrorsInInterval(ILogger logger, string stage, long handlerErrors, long callbackErrors, TimeSpan interval);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Engine {Kind} '{Name}' started.")]
     public static partial void Started(ILogger logger, string kind, string name);

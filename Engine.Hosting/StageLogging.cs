@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace Engine.Hosting;
 
 /// <summary>
-/// Wires a stage's public callbacks to the host's log: dead letters and drops are logged, and every
+/// Wires a stage's public callbacks to the host's log: handler errors, dead letters and drops are logged, and every
 /// user callback is wrapped so that an exception it throws is logged before the stage swallows and
 /// counts it (the wrapper rethrows, so <see cref="StageCounts.CallbackErrors"/> stays exact).
 /// </summary>
@@ -31,6 +31,19 @@ internal static class StageLogging
             Guard(onDeadLetter, item, failure, "OnDeadLetter", stage, keys, log);
         };
 
+        // Every failed run, in a pipeline's stages as in a stand-alone one (a run an abort cancelled
+        // is not reported by the stage).
+        Action<T, ItemFailure>? onHandlerError = options.OnHandlerError;
+        options.OnHandlerError = (item, failure) =>
+        {
+            if (log.ShouldLog(stage, "handler errors", LogLevel.Warning))
+            {
+                HostingLog.HandlerFailed(log.Logger, stage, ItemLog.KeyOf(keys, item), failure.Exception);
+            }
+
+            Guard(onHandlerError, item, failure, "OnHandlerError", stage, keys, log);
+        };
+
         Action<T, DropReason>? onDropped = options.OnDropped;
         options.OnDropped = (item, reason) =>
         {
@@ -46,58 +59,6 @@ internal static class StageLogging
         {
             // Superseding is normal dedupe work, not worth a log entry; only a throwing callback is.
             dedupe.OnSuperseded = (item, reason) => Guard(onSuperseded, item, reason, "OnSuperseded", stage, keys, log);
-        }
-    }
-
-    /// <summary>
-    /// Wraps a stand-alone stage's handler so that its failures are logged with the item's key. The
-    /// synchronous path adds no allocation; a cancelled run during an abort is not a failure worth logging.
-    /// </summary>
-    public static Func<T, ItemContext, CancellationToken, ValueTask> WrapHandler<T>(Func<T, ItemContext, CancellationToken, ValueTask> handler, StageOptions<T> options, string stage, ItemLog log)
-    {
-        if (!log.Enabled)
-        {
-            return handler;
-        }
-
-        Func<T, Routing.ItemKey>? keys = options.KeySelector;
-        return (item, context, cancellationToken) =>
-        {
-            ValueTask run;
-            try
-            {
-                run = handler(item, context, cancellationToken);
-            }
-            catch (Exception ex) when (Failed(ex, item, cancellationToken))
-            {
-                throw;
-            }
-
-            return run.IsCompletedSuccessfully ? run : AwaitAsync(run, item, cancellationToken);
-        };
-
-        async ValueTask AwaitAsync(ValueTask run, T item, CancellationToken cancellationToken)
-        {
-            try
-            {
-                await run.ConfigureAwait(false);
-            }
-            catch (Exception ex) when (Failed(ex, item, cancellationToken))
-            {
-                throw;
-            }
-        }
-
-        // An exception filter that logs and never catches: the stage sees the original exception and stack.
-        bool Failed(Exception ex, T item, CancellationToken cancellationToken)
-        {
-            bool aborted = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
-            if (!aborted && log.ShouldLog(stage, "handler errors", LogLevel.Warning))
-            {
-                HostingLog.HandlerFailed(log.Logger, stage, ItemLog.KeyOf(keys, item), ex);
-            }
-
-            return false;
         }
     }
 

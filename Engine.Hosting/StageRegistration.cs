@@ -38,7 +38,7 @@ internal sealed class StageRegistration<T> : EngineRegistration
         StageLogging.Apply(options, Name, log);
         Func<T, ItemContext, CancellationToken, ValueTask> handler = _handler(services)
             ?? throw new InvalidOperationException($"The handler factory of stage '{Name}' returned null.");
-        Stage<T> stage = Stage.Create(options, StageLogging.WrapHandler(handler, options, Name, log));
+        Stage<T> stage = Stage.Create(options, handler);
         return new StageInstance<T>(stage, settings.DrainTimeout ?? hosting.DrainTimeout);
     }
 }

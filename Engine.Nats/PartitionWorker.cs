@@ -306,6 +306,8 @@ internal sealed class PartitionWorker<T>
             TimeProvider = user.TimeProvider,
             DisposeDrainTimeout = user.DisposeDrainTimeout,
             OnDeadLetter = OnDeadLetter,
+            OnHandlerError = user.OnHandlerError is { } onError ? (d, failure) => onError(d.Item, failure) : null,
+            MeterFactory = user.MeterFactory,
             Dedupe = dedupe is null ? null : new DedupeOptions<Delivery<T>>
             {
                 Mode = dedupe.Mode,

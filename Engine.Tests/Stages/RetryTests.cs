@@ -214,4 +214,67 @@ public class RetryTests
             Assert.That(counts.Retries, Is.Zero);
         });
     }
+    [Test]
+    public async Task Every_failed_run_is_reported_before_its_retry_or_dead_letter_and_a_throwing_report_is_counted()
+    {
+        var time = new WatchedTimeProvider();
+        var reports = new ConcurrentQueue<string>();
+        int runs = 0;
+        await using var stage = Stage.Create(
+            new StageOptions<string>
+            {
+                Name = "s",
+                Shards = 1,
+                KeySelector = s => s,
+                TimeProvider = time,
+                Retry = new RetryOptions { MaxAttempts = 3, BaseDelay = TimeSpan.FromSeconds(1), JitterRatio = 0, IsTransient = ex => ex is TransientException },
+                OnHandlerError = (item, failure) =>
+                {
+                    reports.Enqueue($"{item} attempt {failure.Attempts} transient={failure.Transient} {failure.Exception.Message} stage={failure.Stage}");
+                    if (failure.Attempts == 2)
+                    {
+                        throw new InvalidOperationException("a bug in the report");
+                    }
+                },
+                OnDeadLetter = (item, failure) => reports.Enqueue($"{item} dead after {failure.Attempts}"),
+            },
+            (string item, CancellationToken _) =>
+            {
+                if (item == "flaky" && Interlocked.Increment(ref runs) <= 2)
+                {
+                    throw new TransientException();
+                }
+
+                if (item == "bad")
+                {
+                    throw new InvalidDataException("permanent");
+                }
+            });
+
+        await stage.WriteAsync("flaky");
+        await time.NextTimerAsync();
+        time.Advance(TimeSpan.FromSeconds(1));
+        await time.NextTimerAsync();
+        time.Advance(TimeSpan.FromSeconds(2));
+        await TestWait.UntilAsync(() => stage.GetCounts().Processed == 1, "flaky processed on its third attempt");
+        await stage.WriteAsync("bad");
+        stage.Complete();
+        await stage.Completion.Within();
+
+        Assert.That(reports, Is.EqualTo(new[]
+        {
+            "flaky attempt 1 transient=True transient stage=s",
+            "flaky attempt 2 transient=True transient stage=s",
+            "bad attempt 1 transient=False permanent stage=s",
+            "bad dead after 1",
+        }));
+        StageCounts counts = stage.GetCounts();
+        Assert.Multiple(() =>
+        {
+            Assert.That(counts.HandlerErrors, Is.EqualTo(3));
+            Assert.That(counts.CallbackErrors, Is.EqualTo(1), "the report that threw");
+            Assert.That(counts.Retries, Is.EqualTo(2), "the throwing report did not stop the retry");
+            Assert.That(counts.DeadLettered, Is.EqualTo(1));
+        });
+    }
 }

@@ -1096,6 +1096,10 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         Interlocked.Increment(ref Counters.HandlerErrors);
         bool transient = IsTransient(error);
+        if (_runtime.OnHandlerError is { } onHandlerError)
+        {
+            Call(onHandlerError, envelope.Item, new ItemFailure(_runtime.Name, Index, error, envelope.Attempts, transient));
+        }
         if (transient && envelope.Attempts < _runtime.Retry.MaxAttempts)
         {
             StopRunActivity(run, Settlement.Retrying, error);

@@ -56,6 +56,9 @@ internal sealed class ShardSettings<T>
 
     public Action<T, ItemFailure>? OnDeadLetter { get; init; }
 
+    /// <summary>Told of every failed handler run (see <c>StageOptions.OnHandlerError</c>).</summary>
+    public Action<T, ItemFailure>? OnHandlerError { get; init; }
+
     /// <summary>The handler when it wants the item's context (entry timestamp, attempt); pipelines use this form.</summary>
     public Func<T, ItemContext, CancellationToken, ValueTask>? ContextHandler { get; init; }
 

@@ -117,6 +117,7 @@ public static class Stage
             RecordsEndToEnd = options.RecordsEndToEnd,
             KindSelector = options.Metrics ? options.KindSelector : null,
             OnDeadLetter = options.OnDeadLetter,
+            OnHandlerError = options.OnHandlerError,
             AsyncHandler = asyncHandler,
             SyncHandler = syncHandler,
             ContextHandler = contextHandler,

@@ -85,6 +85,16 @@ public sealed class StageOptions<T>
     public Action<T, ItemFailure>? OnDeadLetter { get; set; }
 
     /// <summary>
+    /// Told of every failed handler run, retried or not, with the exception, the attempt and whether
+    /// the failure counts as transient (<see cref="ItemFailure.Transient"/>; a dead letter follows
+    /// when it does not, or when no attempt is left). Called on a worker right after the run, before
+    /// the retry is scheduled or the item dead-lettered; not for a run an abort cancelled. For logging
+    /// and alerting: keep it short. Exceptions it throws are swallowed and counted
+    /// (<see cref="StageCounts.CallbackErrors"/>). The default value is null.
+    /// </summary>
+    public Action<T, ItemFailure>? OnHandlerError { get; set; }
+
+    /// <summary>
     /// Whether the stage records timings: work duration, queue wait, busy time and utilisation, and
     /// end-to-end latency in a pipeline's sinks (see <c>docs/metrics.md</c>). Counters are always kept.
     /// The default value is true; false makes the handler path skip every timestamp and histogram.
