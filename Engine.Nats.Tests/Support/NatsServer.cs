@@ -68,39 +68,7 @@ internal sealed class NatsServer : IAsyncDisposable
             $"jetstream {{ store_dir: \"{store}\" }}",
             string.IsNullOrEmpty(_mappings) ? string.Empty : $"mappings = {{ {_mappings} }}",
             string.Empty));
-        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var process = new Process
-        {
-            StartInfo = new ProcessStartInfo(Executable(), ["-js", "-c", config])
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-                UseShellExecute = false,
-            },
-            EnableRaisingEvents = true,
-        };
-        void OnLine(object sender, DataReceivedEventArgs e)
-        {
-            if (e.Data is null)
-            {
-                return;
-            }
-
-            _log.Enqueue(e.Data);
-            if (e.Data.Contains("Server is ready", StringComparison.Ordinal))
-            {
-                ready.TrySetResult();
-            }
-        }
-
-        process.ErrorDataReceived += OnLine;
-        process.OutputDataReceived += OnLine;
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException("nats-server exited before it was ready:\n" + Log));
-        process.Start();
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
-        _process = process;
-        await ready.Task.WaitAsync(TestWait.Patience);
+        _process = await LocalServer.StartAsync(Executable(), ["-js", "-c", config], "Server is ready", _log, TestWait.Patience);
     }
 
     /// <summary>A new client connection to this server (the caller disposes it).</summary>

@@ -94,40 +94,7 @@ internal sealed class InfluxDbServer : IAsyncDisposable
             "  enabled = false",
             string.Empty));
 
-        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var process = new Process
-        {
-            StartInfo = new ProcessStartInfo(Executable(), ["-config", config])
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-                UseShellExecute = false,
-            },
-            EnableRaisingEvents = true,
-        };
-        void OnLine(object sender, DataReceivedEventArgs e)
-        {
-            if (e.Data is null)
-            {
-                return;
-            }
-
-            log.Enqueue(e.Data);
-            if (e.Data.Contains("Listening on HTTP", StringComparison.Ordinal))
-            {
-                listening.TrySetResult();
-            }
-        }
-
-        process.ErrorDataReceived += OnLine;
-        process.OutputDataReceived += OnLine;
-        process.Exited += (_, _) => listening.TrySetException(new InvalidOperationException("influxd exited before listening:\n" + string.Join('\n', log)));
-        process.Start();
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
-        _process = process;
-        await listening.Task.WaitAsync(TestWait.Patience);
+        _process = await LocalServer.StartAsync(Executable(), ["-config", config], "Listening on HTTP", new System.Collections.Concurrent.ConcurrentQueue<string>(), TestWait.Patience);
         using HttpResponseMessage ping = await Client.GetAsync("ping");
         Assert.That(ping.StatusCode, Is.EqualTo(HttpStatusCode.NoContent), "influxd answers /ping");
     }

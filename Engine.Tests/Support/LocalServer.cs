@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
@@ -44,5 +46,61 @@ internal static class LocalServer
 
         Assert.Ignore(missing);
         return null!;
+    }
+
+    /// <summary>
+    /// Starts <paramref name="executable"/> with <paramref name="arguments"/>, every output line going
+    /// to <paramref name="log"/>, and waits until a line contains <paramref name="readyLine"/>; fails
+    /// with the log if the process exits first, or when <paramref name="patience"/> runs out.
+    /// </summary>
+    public static async Task<Process> StartAsync(string executable, string[] arguments, string readyLine, ConcurrentQueue<string> log, TimeSpan patience)
+    {
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var process = new Process
+        {
+            StartInfo = new ProcessStartInfo(executable, arguments)
+            {
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+                UseShellExecute = false,
+            },
+            EnableRaisingEvents = true,
+        };
+        void OnLine(object sender, DataReceivedEventArgs e)
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            log.Enqueue(e.Data);
+            if (e.Data.Contains(readyLine, StringComparison.Ordinal))
+            {
+                ready.TrySetResult();
+            }
+        }
+
+        process.ErrorDataReceived += OnLine;
+        process.OutputDataReceived += OnLine;
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"{Path.GetFileName(executable)} exited before it was ready:\n" + string.Join('\n', log)));
+        process.Start();
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        try
+        {
+            await ready.Task.WaitAsync(patience);
+        }
+        catch
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            process.Dispose();
+            throw;
+        }
+
+        return process;
     }
 }
