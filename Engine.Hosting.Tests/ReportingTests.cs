@@ -99,6 +99,36 @@ public class ReportingTests
         Assert.That(log.Messages(Microsoft.Extensions.Logging.LogLevel.Warning), Has.Some.Contains("Metrics reporter 'influxdb' stopped with").And.Some.Contains("abandoned"));
     }
 
+    [Test]
+    public async Task A_metrics_source_registered_in_the_container_is_reported()
+    {
+        var log = new ListLoggerProvider();
+        var reporter = new RecordingReporter();
+        HostApplicationBuilder builder = TestHost.Builder(log);
+        builder.Services.AddSingleton<IMetricsReporter>(reporter);
+        builder.Services.AddSingleton<IMetricsSource>(new QueueSource());
+        builder.Services.AddEngineReporting(_ => { });
+        using IHost host = builder.Build();
+        await host.StartAsync().Within();
+        await host.StopAsync().Within();
+
+        SourceMetricsSnapshot source = reporter.Reports.Single(r => r.IsFinal).Sources.Single();
+        Assert.That(source.Failed, Is.False, string.Join("\n", log.Messages()));
+        Assert.Multiple(() =>
+        {
+            Assert.That(source.Source, Is.EqualTo("queue"));
+            Assert.That(source.Points.Single().Name, Is.EqualTo("orders_backlog"));
+            Assert.That(source.Points.Single().Value, Is.EqualTo(42));
+        });
+    }
+
+    private sealed class QueueSource : IMetricsSource
+    {
+        public string Name => "queue";
+
+        public void WritePoints(MetricPointWriter points) => points.Gauge("orders_backlog", "items", 42);
+    }
+
     private sealed class RecordingReporter : IMetricsReporter
     {
         public ConcurrentQueue<MetricsReport> Reports { get; } = new();

@@ -8,8 +8,9 @@ using Microsoft.Extensions.Options;
 namespace Engine.Hosting;
 
 /// <summary>
-/// Runs <see cref="MetricsReporting"/> for every registered pipeline, stage and loop with the reporters
-/// of <see cref="EngineReportingOptions"/> and those registered as <see cref="IMetricsReporter"/>. It is
+/// Runs <see cref="MetricsReporting"/> for every registered pipeline, stage and loop, and every
+/// <see cref="IMetricsSource"/> in the container (figures of packages such as Engine.Nats), with the
+/// reporters of <see cref="EngineReportingOptions"/> and those registered as <see cref="IMetricsReporter"/>. It is
 /// registered before <see cref="EngineHostedService"/>, so it starts first and stops last: its final
 /// flush on stop carries the figures of the finished drain.
 /// </summary>
@@ -68,6 +69,11 @@ internal sealed class ReportingHostedService : IHostedService
         foreach (EngineInstance instance in _instances.All)
         {
             instance.AddTo(reporting);
+        }
+
+        foreach (IMetricsSource source in _services.GetServices<IMetricsSource>())
+        {
+            reporting.Add(source);
         }
 
         foreach (IMetricsReporter reporter in reporters)
