@@ -28,7 +28,4 @@ internal readonly struct ShardRouter
         Debug.Assert(shard == (int)(hash % _shards), "fastmod equals the modulo");
         return shard;
     }
-
-    /// <summary>The keyed shard that owns <paramref name="hash"/> among <paramref name="shards"/>, by plain modulo.</summary>
-    public static int ShardOf(uint hash, int shards) => (int)(hash % (uint)shards);
 }

@@ -91,7 +91,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>
     /// Accepted items not yet settled, plus two for each write in progress (its item and the write
     /// itself; see <see cref="BeginWrite"/>). Never negative: an item settled twice would take it below
-    /// zero, which <see cref="Unaccount"/> reports as the defect it is.
+    /// zero, which <see cref="Unaccount()"/> reports as the defect it is.
     /// </summary>
     private long _outstanding;
 
@@ -368,8 +368,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             }
         }
 
-        Unaccount();
-        Unaccount();
+        Unaccount(2);
     }
 
     /// <summary>
@@ -586,24 +585,11 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// reaches on-stack replacement and, on a busy machine, can stay unoptimised for many runs
     /// (measured: about twice the time per item).
     /// </remarks>
+    /// <remarks>With metrics on, runs may be timed in groups: see <see cref="RunTiming"/>.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainSync(Action<T, CancellationToken> handler, ShardWorker? slot)
     {
         var processed = default(ProcessedRuns);
-        try
-        {
-            DrainSync(handler, slot, ref processed);
-        }
-        finally
-        {
-            FlushProcessed(ref processed);
-        }
-    }
-
-    /// <remarks>With metrics on, runs may be timed in groups: see <see cref="RunTiming"/>.</remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void DrainSync(Action<T, CancellationToken> handler, ShardWorker? slot, ref ProcessedRuns processed)
-    {
         var timing = default(RunTiming);
         long previousEnd = 0;
         try
@@ -633,6 +619,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         finally
         {
             StopTiming(ref timing, slot);
+            FlushProcessed(ref processed);
         }
     }
 
@@ -919,18 +906,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         processed.Count = 0;
         Bump(ref Counters.Processed, count);
-        long left = Interlocked.Add(ref _outstanding, -count);
-        if (left <= 0)
-        {
-            if (left < 0)
-            {
-                OnOutstandingNegative();
-            }
-            else if (_completing)
-            {
-                TryFinish();
-            }
-        }
+        Unaccount(count);
     }
 
     /// <summary>
@@ -1255,9 +1231,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     }
 
     /// <summary>Settles one count of <see cref="_outstanding"/>; the last one of a completing shard finishes it.</summary>
-    private void Unaccount()
+    private void Unaccount() => Unaccount(1);
+
+    /// <summary>Settles <paramref name="count"/> counts of <see cref="_outstanding"/> at once (see <see cref="Unaccount()"/>).</summary>
+    private void Unaccount(long count)
     {
-        long left = Interlocked.Decrement(ref _outstanding);
+        long left = Interlocked.Add(ref _outstanding, -count);
         if (left <= 0)
         {
             if (left < 0)
