@@ -9,8 +9,9 @@ namespace Engine.Benchmarks;
 /// <summary>
 /// Hand-off: N items through one stage with one shard and a trivial handler (add the item to a sum),
 /// against the floor (a raw bounded channel drained by one reader with a TryRead loop), one bounded
-/// ActionBlock, and Akka.Streams (an enumerable source, an async boundary, a foreach sink). Every
-/// contender is checked once, outside the measurement, to have handled every item.
+/// ActionBlock, and Akka.Streams (an enumerable source, an async boundary, a foreach sink); and the
+/// engine again, written with one batched <c>WriteManyAsync</c> call. Every contender is checked once,
+/// outside the measurement, to have handled every item.
 /// </summary>
 /// <remarks>
 /// Each contender's check runs in the global setup of the process that measures it, so a benchmark
@@ -28,6 +29,9 @@ public class HandOffBenchmarks
 
     [GlobalSetup(Target = nameof(EngineStage))]
     public void CheckEngineStage() => Check(nameof(EngineStage), EngineStage);
+
+    [GlobalSetup(Target = nameof(EngineWriteMany))]
+    public void CheckEngineWriteMany() => Check(nameof(EngineWriteMany), EngineWriteMany);
 
     [GlobalSetup(Target = nameof(RawChannel))]
     public void CheckRawChannel() => Check(nameof(RawChannel), RawChannel);
@@ -56,6 +60,18 @@ public class HandOffBenchmarks
             await stage.WriteAsync(i);
         }
 
+        stage.Complete();
+        await stage.Completion;
+    }
+
+    /// <summary>The same stage and items, written with one batched <see cref="Stage{T}.WriteManyAsync"/> call.</summary>
+    [Benchmark]
+    public async Task EngineWriteMany()
+    {
+        var stage = Stage.Create(
+            new StageOptions<int> { Name = "handoff", Shards = 1, Capacity = Capacity, KeySelector = _ => "k" },
+            (int item, CancellationToken _) => _sum += item);
+        await stage.WriteManyAsync(Enumerable.Range(0, Items));
         stage.Complete();
         await stage.Completion;
     }

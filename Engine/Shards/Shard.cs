@@ -341,6 +341,48 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     }
 
     /// <summary>
+    /// Opens a group of writes (<c>Stage.WriteManyAsync</c>): counts
+    /// <paramref name="items"/> items as outstanding before any worker can see one of them, plus one
+    /// for the group itself, held until its accepted items are counted (<see cref="EndWrites"/>), as
+    /// <see cref="BeginWrite"/> does for one write. One interlocked instruction for the group.
+    /// </summary>
+    /// <param name="items">The most items the group will write (at least one).</param>
+    public void BeginWrites(int items)
+    {
+        Debug.Assert(items > 0, "a group writes at least one item");
+        Interlocked.Add(ref _outstanding, items + 1);
+    }
+
+    /// <summary>
+    /// Writes one item of a group opened by <see cref="BeginWrites"/>, its outstanding count already
+    /// taken. Only the channel is tried: a false return (full, closed, or dropped by the full mode)
+    /// leaves the item out and its count to <see cref="EndWrites"/>, and the caller writes the item
+    /// again the way a single write would, which reports why.
+    /// </summary>
+    public bool TryWriteCounted(in Envelope<T> envelope) => _writer.TryWrite(envelope);
+
+    /// <summary>
+    /// Closes a group of writes: counts its <paramref name="written"/> items as accepted, makes sure a
+    /// loop runs for them, and gives back the counts of the items it did not write and the group's
+    /// own count (from here the shard may finish).
+    /// </summary>
+    /// <param name="items">The count the group was opened with.</param>
+    /// <param name="written">How many of its items <see cref="TryWriteCounted"/> got in.</param>
+    public void EndWrites(int items, int written)
+    {
+        Debug.Assert(written >= 0 && written <= items, "a group writes at most the items it counted");
+        if (written > 0)
+        {
+            // The interlocked add comes after the items became visible: the fence EnsureLoop needs.
+            Interlocked.Add(ref Counters.Accepted, written);
+            ObserveHeld(openCounts: items - written + 1);
+            EnsureLoop(fenced: true);
+        }
+
+        Unaccount(items - written + 1);
+    }
+
+    /// <summary>
     /// Opens a write: counts the item as outstanding before any worker can see it, plus one more for
     /// the write itself, held until the item is counted as accepted (<see cref="EndWrite"/>). Without
     /// the second count a worker could settle the item and the shard finish before the writer counted
@@ -375,12 +417,16 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// Notes the items the shard holds right after an accept (an eviction it caused already
     /// settled), leaving out writers still waiting for room, for the depth peak.
     /// </summary>
-    private void ObserveHeld()
+    /// <param name="openCounts">
+    /// The counts the caller's own open write still holds beyond its accepted items: 1 for one write
+    /// (see <see cref="BeginWrite"/>), the unwritten items plus one for a group (see <see cref="BeginWrites"/>).
+    /// </param>
+    private void ObserveHeld(long openCounts = 1)
     {
         if (_observer is { } observer)
         {
-            // Each open write counts twice (see BeginWrite): this one's own count, and writers still waiting.
-            observer.Held(Volatile.Read(ref _outstanding) - 1 - (2 * Volatile.Read(ref _blockedWriters)));
+            // Each open write counts twice (see BeginWrite): the caller's own counts, and writers still waiting.
+            observer.Held(Volatile.Read(ref _outstanding) - openCounts - (2 * Volatile.Read(ref _blockedWriters)));
         }
     }
 

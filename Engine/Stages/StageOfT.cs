@@ -21,7 +21,7 @@ namespace Engine.Stages;
 /// </remarks>
 /// <typeparam name="T">The item type.</typeparam>
 [DebuggerDisplay("Stage {Name}: Shards = {ShardCount}, Completed = {Completion.IsCompleted}")]
-public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
+public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
 {
     private readonly ShardSettings<T> _runtime;
     private readonly Func<T, ItemKey>? _keySelector;
@@ -131,27 +131,6 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
         }
 
         return shard.TryWrite(new Envelope<T>(item, key, now, now) { Trace = EngineTracing.Capture() }, willWait: false) == WriteOutcome.Accepted;
-    }
-
-    /// <summary>
-    /// Writes items one after another with <see cref="WriteAsync(T, CancellationToken)"/>'s rules. If a
-    /// write fails, the items before it stay accepted and the exception propagates.
-    /// </summary>
-    /// <param name="items">The items, in order.</param>
-    /// <param name="cancellationToken">Stops waiting for room.</param>
-    /// <returns>How many items were written (including any that <see cref="StageFullMode.DropWrite"/> dropped).</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="items"/> is null.</exception>
-    public async ValueTask<int> WriteManyAsync(IEnumerable<T> items, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(items);
-        int written = 0;
-        foreach (T item in items)
-        {
-            await WriteAsync(item, cancellationToken).ConfigureAwait(false);
-            written++;
-        }
-
-        return written;
     }
 
     /// <summary>
@@ -321,7 +300,12 @@ public sealed class Stage<T> : IAsyncDisposable, IStageMetricsSource
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        ItemKey key = SelectKey(item);
+        return WriteKeyedAsync(item, SelectKey(item), entryTimestamp, trace, cancellationToken);
+    }
+
+    /// <summary>The write path once the item's key is known (see <see cref="WriteCoreAsync"/>).</summary>
+    private ValueTask WriteKeyedAsync(T item, ItemKey key, long entryTimestamp, object? trace, CancellationToken cancellationToken)
+    {
         Shard<T> shard = _shards[ShardOf(key)];
         long now = _runtime.StampsWrites ? shard.AcceptStamp() : 0;
         if (entryTimestamp == 0)
