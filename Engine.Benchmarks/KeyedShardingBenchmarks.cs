@@ -58,10 +58,7 @@ public class KeyedShardingBenchmarks
     public async Task Engine()
     {
         Reset();
-        string[] keys = _keys;
-        var stage = Stage.Create(
-            new StageOptions<int> { Name = "keyed", Shards = Shards, Capacity = Capacity, KeySelector = i => keys[i % Keys] },
-            (int item, CancellationToken _) => Handle(item));
+        Stage<int> stage = CreateStage();
         for (int i = 0; i < Items; i++)
         {
             await stage.WriteAsync(i);
@@ -80,10 +77,7 @@ public class KeyedShardingBenchmarks
     public async Task EngineWriteMany()
     {
         Reset();
-        string[] keys = _keys;
-        var stage = Stage.Create(
-            new StageOptions<int> { Name = "keyed", Shards = Shards, Capacity = Capacity, KeySelector = i => keys[i % Keys] },
-            (int item, CancellationToken _) => Handle(item));
+        Stage<int> stage = CreateStage();
         await stage.WriteManyAsync(Enumerable.Range(0, Items));
         stage.Complete();
         await stage.Completion;
@@ -170,6 +164,15 @@ public class KeyedShardingBenchmarks
                 return NotUsed.Instance;
             })
             .RunWith(Sink.Ignore<NotUsed>(), _akka!.Materializer);
+    }
+
+    /// <summary>The engine's stage: metrics on (the default), one worker per shard, the trivial handler.</summary>
+    private Stage<int> CreateStage()
+    {
+        string[] keys = _keys;
+        return Stage.Create(
+            new StageOptions<int> { Name = "keyed", Shards = Shards, Capacity = Capacity, KeySelector = i => keys[i % Keys] },
+            (int item, CancellationToken _) => Handle(item));
     }
 
     private int ShardOf(int item) => (int)(Fnv1a.Hash32(_keys[item % Keys]) % Shards);
