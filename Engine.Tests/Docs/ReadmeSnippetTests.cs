@@ -86,6 +86,7 @@ public partial class ReadmeSnippetTests
         public static class ReadmeScaffold
         {
             public static SensorEvent evt => new("s1", "d1", 1.0);
+            public static SensorEvent[] events => [evt];
 
             public static System.Threading.CancellationToken ct => default;
 
