@@ -80,6 +80,108 @@ public class WriteManyTests
         });
     }
 
+    /// <summary>
+    /// Four writers make calls of random lengths over their own ids into small shards with failing
+    /// handlers, a third of them with a token cancelled by another thread as the call runs, and the
+    /// stage is aborted or completed at a random moment. Whatever a call's end: every id is handled at
+    /// most once; a call that returned had every item accepted; a call that threw had a prefix of its
+    /// items accepted (it writes in order and stops at the first failure); the counts balance.
+    /// </summary>
+    [Test]
+    public async Task Cancelled_calls_and_an_abort_racing_them_leave_prefixes_and_balanced_counts([Values(1, 2, 3, 4, 5, 6)] int seed, [Values] bool abort)
+    {
+        const int Writers = 4;
+        const int PerWriter = 6000;
+        var handled = new int[Writers * PerWriter];
+        var failedOnce = new int[Writers * PerWriter];
+        var stage = Stage.Create(
+            new StageOptions<int>
+            {
+                Name = "many-torture",
+                Shards = 2,
+                WorkersPerShard = 2,
+                Capacity = 2,
+                KeySelector = id => id % 37,
+                Retry = new RetryOptions { MaxAttempts = 2, BaseDelay = TimeSpan.Zero },
+            },
+            (int id, CancellationToken _) =>
+            {
+                if (id % 11 == 0 && Interlocked.Exchange(ref failedOnce[id], 1) == 0)
+                {
+                    throw new TimeoutException("transient");
+                }
+
+                Interlocked.Increment(ref handled[id]);
+            });
+
+        var calls = new ConcurrentQueue<(int From, int Length, bool Returned)>();
+        var halfway = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task[] writers = Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
+        {
+            var random = new Random((seed * 100) + w);
+            int next = w * PerWriter;
+            int end = next + PerWriter;
+            while (next < end)
+            {
+                int length = Math.Min(end - next, random.Next(1, 150));
+                using var cancel = new CancellationTokenSource();
+                Task canceller = random.Next(3) == 0 ? Task.Run(cancel.Cancel) : Task.CompletedTask;
+                bool returned;
+                try
+                {
+                    int written = await stage.WriteManyAsync(Enumerable.Range(next, length), cancel.Token);
+                    Assert.That(written, Is.EqualTo(length));
+                    returned = true;
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or StageCompletedException)
+                {
+                    returned = false;
+                }
+
+                await canceller;
+                calls.Enqueue((next, length, returned));
+                next += length;
+                if (next - (w * PerWriter) >= PerWriter / 2)
+                {
+                    halfway.TrySetResult();
+                }
+            }
+        })).ToArray();
+
+        await halfway.Task.Within();
+        StageCounts counts = abort ? await stage.AbortAsync().AsTask().Within() : default;
+        await Task.WhenAll(writers).Within();
+        if (!abort)
+        {
+            stage.Complete();
+            await stage.Completion.Within();
+        }
+
+        counts = stage.GetCounts();
+        await stage.DisposeAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(handled.All(h => h <= 1), Is.True, "no item handled twice");
+            foreach ((int from, int length, bool returned) in calls)
+            {
+                int[] mine = handled.AsSpan(from, length).ToArray();
+                if (returned && !abort)
+                {
+                    Assert.That(mine, Is.All.EqualTo(1), $"the call of {length} from {from} returned: every item ran");
+                }
+                else if (!abort)
+                {
+                    int ran = mine.TakeWhile(h => h == 1).Count();
+                    Assert.That(mine.Skip(ran), Is.All.EqualTo(0), $"the call of {length} from {from} threw: what ran is a prefix");
+                }
+            }
+
+            Assert.That(counts.IsConserved && counts.Pending == 0, Is.True, counts.ToString());
+            Assert.That(counts.Processed, Is.EqualTo(handled.Sum()), "processed is what the handlers saw");
+            Assert.That(counts.Accepted, Is.EqualTo(counts.Processed + counts.DeadLettered + counts.Abandoned), counts.ToString());
+        });
+    }
+
     [Test]
     public async Task Concurrent_calls_each_keep_their_keys_order()
     {
