@@ -40,16 +40,8 @@ internal sealed partial class DemoProcess : IAsyncDisposable
     [GeneratedRegex(@"^member \S+ · .* · handled (\d+) ")]
     private static partial Regex LiveLine();
 
-    /// <summary>Where the demo's build output is (built by the project reference, same configuration).</summary>
-    public static string Dll()
-    {
-        string here = AppContext.BaseDirectory;
-        string configuration = new DirectoryInfo(here).Parent!.Name;
-        string root = Path.GetFullPath(Path.Combine(here, "..", "..", "..", ".."));
-        string dll = Path.Combine(root, "Engine.Demo", "bin", configuration, "net10.0", "Engine.Demo.dll");
-        Assert.That(File.Exists(dll), Is.True, "the demo is built: " + dll);
-        return dll;
-    }
+    /// <summary>Where the program's build output is (see <see cref="SiblingBuild.Dll"/>).</summary>
+    public static string Dll() => SiblingBuild.Dll("Engine.Demo");
 
     public static DemoProcess Start(params string[] arguments)
     {

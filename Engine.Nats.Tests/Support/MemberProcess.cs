@@ -26,16 +26,8 @@ internal sealed class MemberProcess : IAsyncDisposable
 
     public string Log => string.Join('\n', _log);
 
-    /// <summary>Where the member program's build output is (built by the project reference).</summary>
-    public static string Dll()
-    {
-        string here = AppContext.BaseDirectory;
-        string configuration = new DirectoryInfo(here).Parent!.Name;
-        string root = Path.GetFullPath(Path.Combine(here, "..", "..", "..", ".."));
-        string dll = Path.Combine(root, "Engine.Nats.Member", "bin", configuration, "net10.0", "Engine.Nats.Member.dll");
-        Assert.That(File.Exists(dll), Is.True, "the member program is built: " + dll);
-        return dll;
-    }
+    /// <summary>Where the program's build output is (see <see cref="SiblingBuild.Dll"/>).</summary>
+    public static string Dll() => SiblingBuild.Dll("Engine.Nats.Member");
 
     public static async Task<MemberProcess> StartAsync(params string[] arguments)
     {

@@ -77,13 +77,7 @@ internal sealed class NatsServer : IAsyncDisposable
     /// <summary>Kills the server (kill -9, as a crash would) and waits for it to exit; its store stays for a restart.</summary>
     public async Task KillAsync()
     {
-        if (_process is { HasExited: false } process)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync().WaitAsync(TestWait.Patience);
-        }
-
-        _process?.Dispose();
+        await LocalServer.KillAsync(_process, TestWait.Patience);
         _process = null;
     }
 

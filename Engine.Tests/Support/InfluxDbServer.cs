@@ -102,13 +102,7 @@ internal sealed class InfluxDbServer : IAsyncDisposable
     /// <summary>Kills the server (as a crash would) and waits for it to exit; its data stays for a restart.</summary>
     public async Task KillAsync()
     {
-        if (_process is { HasExited: false } process)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync().WaitAsync(TestWait.Patience);
-        }
-
-        _process?.Dispose();
+        await LocalServer.KillAsync(_process, TestWait.Patience);
         _process = null;
     }
 

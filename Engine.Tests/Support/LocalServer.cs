@@ -103,4 +103,19 @@ internal static class LocalServer
 
         return process;
     }
+
+    /// <summary>
+    /// Kills a server started by <see cref="StartAsync"/> (kill -9, as a crash would), waits for it to
+    /// exit within <paramref name="patience"/> and disposes it; null or already gone does nothing more.
+    /// </summary>
+    public static async Task KillAsync(Process? process, TimeSpan patience)
+    {
+        if (process is { HasExited: false })
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync().WaitAsync(patience);
+        }
+
+        process?.Dispose();
+    }
 }

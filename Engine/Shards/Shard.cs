@@ -283,10 +283,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         BeginWrite();
         if (_writer.TryWrite(envelope))
         {
-            Interlocked.Increment(ref Counters.Accepted);
-            ObserveHeld();
-            EnsureLoop(fenced: true);
-            EndWrite();
+            EndWrites(items: 1, written: 1);
             return WriteOutcome.Accepted;
         }
 
@@ -334,10 +331,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             throw new ChannelClosedException();
         }
 
-        Interlocked.Increment(ref Counters.Accepted);
-        ObserveHeld();
-        EnsureLoop(fenced: true);
-        EndWrite();
+        EndWrites(items: 1, written: 1);
     }
 
     /// <summary>
@@ -362,7 +356,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     public bool TryWriteCounted(in Envelope<T> envelope) => _writer.TryWrite(envelope);
 
     /// <summary>
-    /// Closes a group of writes: counts its <paramref name="written"/> items as accepted, makes sure a
+    /// Closes a group of writes, or one write that got its item in (a group of one: <see cref="BeginWrite"/>
+    /// took the same two counts): counts its <paramref name="written"/> items as accepted, makes sure a
     /// loop runs for them, and gives back the counts of the items it did not write and the group's
     /// own count (from here the shard may finish).
     /// </summary>
@@ -723,8 +718,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         if (error is null && timing.Runs < RunTiming.GroupSize)
         {
             // Inside a group: no clock read; the run settles as of the group's start.
-            EndUntimedRun(ref envelope, run, ref processed, timing.Start);
-            return timing.Start;
+            return EndRun(ref envelope, error: null, slot, timing.Start, run, ref processed, timed: false);
         }
 
         long groupEnd = EndGroup(slot, ref timing);
@@ -807,18 +801,6 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         return end;
     }
 
-    /// <summary>A processed run inside a group (see <see cref="RunTiming"/>): settled as of <paramref name="at"/>, the group's start.</summary>
-    private void EndUntimedRun(ref Envelope<T> envelope, Activity? run, ref ProcessedRuns processed, long at)
-    {
-        Bump(ref Counters.InFlight, -1);
-        if (_countsKinds)
-        {
-            _observer!.Kind(SafeKind(envelope.Item), RunOutcome.Processed);
-        }
-
-        SettleProcessed(in envelope, at, run, ref processed);
-    }
-
     /// <summary>
     /// Prepares a taken item for its handler run, or settles it at once (abandoned after an abort, or
     /// superseded as a content duplicate).
@@ -878,10 +860,10 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <param name="envelope">The item.</param>
     /// <param name="error">What the handler threw, or null.</param>
     /// <param name="slot">The loop's worker slot (null with metrics off).</param>
-    /// <param name="start">When the run started; with <paramref name="timed"/> false, when it ended (a group's end, already recorded).</param>
+    /// <param name="start">When the run started; with <paramref name="timed"/> false, the instant it settles as of (a group's end, already recorded, or a run inside a group: the group's start).</param>
     /// <param name="run">The run's activity, or null when it is not traced (see <see cref="Settle"/>).</param>
     /// <param name="processed">The loop's processed runs not yet counted.</param>
-    /// <param name="timed">False when the run closed a group (<see cref="EndGroup"/> read the clock and recorded it).</param>
+    /// <param name="timed">False when the run belongs to a group of runs timed together (<see cref="RunTiming"/>): no clock read here.</param>
     private long EndRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start, Activity? run, ref ProcessedRuns processed, bool timed = true)
     {
         Bump(ref Counters.InFlight, -1);

@@ -119,19 +119,8 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// or dropped by <see cref="StageFullMode.DropWrite"/> (counted and reported to <c>OnDropped</c>).
     /// </returns>
     /// <exception cref="ArgumentException">The key selector threw; the item was not accepted.</exception>
-    public bool TryWrite(T item)
-    {
-        ItemKey key = SelectKey(item);
-        Shard<T> shard = _shards[ShardOf(key)];
-        long now = _runtime.StampsWrites ? shard.AcceptStamp() : 0;
-        if (_runtime.Dedupe is not null && !key.IsNone)
-        {
-            DedupeWrite<T> write = DescribeForDedupe(item, key, shard, EngineTracing.Capture());
-            return shard.TryWriteDeduped(in write, now, now, willWait: false, out _) == WriteOutcome.Accepted;
-        }
-
-        return shard.TryWrite(new Envelope<T>(item, key, now, now) { Trace = EngineTracing.Capture() }, willWait: false) == WriteOutcome.Accepted;
-    }
+    public bool TryWrite(T item) =>
+        TryWriteKeyed(item, SelectKey(item), entryTimestamp: 0, EngineTracing.Capture(), willWait: false, out _, out _) == WriteOutcome.Accepted;
 
     /// <summary>
     /// Stops accepting items. The stage goes on until everything accepted has settled, then
@@ -306,28 +295,8 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>The write path once the item's key is known (see <see cref="WriteCoreAsync"/>).</summary>
     private ValueTask WriteKeyedAsync(T item, ItemKey key, long entryTimestamp, object? trace, CancellationToken cancellationToken)
     {
-        Shard<T> shard = _shards[ShardOf(key)];
-        long now = _runtime.StampsWrites ? shard.AcceptStamp() : 0;
-        if (entryTimestamp == 0)
-        {
-            entryTimestamp = now;
-        }
-
         bool willWait = _runtime.FullMode == StageFullMode.Wait;
-        WriteOutcome outcome;
-        Envelope<T> waitWith;
-        if (_runtime.Dedupe is not null && !key.IsNone)
-        {
-            DedupeWrite<T> write = DescribeForDedupe(item, key, shard, trace);
-            outcome = shard.TryWriteDeduped(in write, entryTimestamp, now, willWait, out waitWith);
-        }
-        else
-        {
-            waitWith = new Envelope<T>(item, key, entryTimestamp, now) { Trace = trace };
-            outcome = shard.TryWrite(in waitWith, willWait);
-        }
-
-        switch (outcome)
+        switch (TryWriteKeyed(item, key, entryTimestamp, trace, willWait, out Shard<T> shard, out Envelope<T> waitWith))
         {
             case WriteOutcome.Accepted:
             case WriteOutcome.Dropped:
@@ -339,6 +308,36 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
                     ? WriteWaitingAsync(waitWith, shard, cancellationToken)
                     : ValueTask.FromException(new StageFullException($"Stage '{Name}': shard {shard.Index} is full ({_runtime.Capacity} items) and the full mode is Reject; the item was not accepted."));
         }
+    }
+
+    /// <summary>
+    /// One attempt to write into the key's shard, never waiting: stamps the item (an entry timestamp
+    /// of 0 means "entering now") and writes it plainly or through the dedupe index.
+    /// </summary>
+    /// <param name="item">The item.</param>
+    /// <param name="key">Its key (already selected).</param>
+    /// <param name="entryTimestamp">Its pipeline entry timestamp, or 0 when it enters now.</param>
+    /// <param name="trace">What it carries of the writer's trace context.</param>
+    /// <param name="willWait">The caller waits for room on <see cref="WriteOutcome.Full"/>, so a full shard is not yet a refusal.</param>
+    /// <param name="shard">The key's shard.</param>
+    /// <param name="waitWith">On <see cref="WriteOutcome.Full"/>: the envelope to wait with.</param>
+    private WriteOutcome TryWriteKeyed(T item, ItemKey key, long entryTimestamp, object? trace, bool willWait, out Shard<T> shard, out Envelope<T> waitWith)
+    {
+        shard = _shards[ShardOf(key)];
+        long now = _runtime.StampsWrites ? shard.AcceptStamp() : 0;
+        if (entryTimestamp == 0)
+        {
+            entryTimestamp = now;
+        }
+
+        if (_runtime.Dedupe is not null && !key.IsNone)
+        {
+            DedupeWrite<T> write = DescribeForDedupe(item, key, shard, trace);
+            return shard.TryWriteDeduped(in write, entryTimestamp, now, willWait, out waitWith);
+        }
+
+        waitWith = new Envelope<T>(item, key, entryTimestamp, now) { Trace = trace };
+        return shard.TryWrite(in waitWith, willWait);
     }
 
     private async ValueTask WriteWaitingAsync(Envelope<T> envelope, Shard<T> shard, CancellationToken cancellationToken)
