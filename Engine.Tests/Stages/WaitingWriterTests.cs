@@ -37,6 +37,63 @@ public class WaitingWriterTests
         });
     }
 
+    /// <summary>
+    /// A write that waits for room allocates nothing once warmed: its async steps (the stage's, the
+    /// shard's and the channel write's) come from pooled boxes. Counted on the writing thread, where a
+    /// waiting write allocates its state when it first waits; each write is seen to wait before the
+    /// worker is let on.
+    /// </summary>
+    [Test]
+    public async Task A_write_that_waits_for_room_allocates_nothing_once_warmed()
+    {
+        const int Warmup = 64;
+        const int Measured = 256;
+        using var runs = new SemaphoreSlim(0);
+        await using var stage = Stage.Create(
+            new StageOptions<int> { Name = "waiting-alloc", Shards = 1, WorkersPerShard = 1, Capacity = 1, KeySelector = _ => "k" },
+            async (_, ct) => await runs.WaitAsync(ct));
+
+        // One item in the handler, one in the channel: every further write waits.
+        await stage.WriteAsync(0);
+        await stage.WriteAsync(1);
+        long allocated = 0;
+        int waited = 0;
+
+        // A writing loop as users write one: each write awaited where it was made, so the thread that
+        // resumes it makes the next one and its pooled boxes are at hand. Within() guards the loop.
+        async Task WriteAllAsync()
+        {
+            for (int i = 2; i < 2 + Warmup + Measured; i++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                ValueTask write = stage.WriteAsync(i);
+                long after = GC.GetAllocatedBytesForCurrentThread();
+                if (!write.IsCompleted)
+                {
+                    waited++;
+                }
+
+                if (i >= 2 + Warmup)
+                {
+                    allocated += after - before;
+                }
+
+                runs.Release();
+                await write;
+            }
+        }
+
+        await WriteAllAsync().Within();
+        runs.Release(2);
+        StageCounts counts = await stage.StopAsync(Timeout.InfiniteTimeSpan).Within();
+        Assert.Multiple(() =>
+        {
+            Assert.That(waited, Is.EqualTo(Warmup + Measured), "every write found the shard full and waited");
+            Assert.That(allocated, Is.Zero, $"bytes allocated on the writing thread by {Measured} waiting writes");
+            Assert.That(counts.Processed, Is.EqualTo(2 + Warmup + Measured));
+        });
+    }
+
     [Test]
     public async Task Every_first_run_counts_in_the_queue_wait_even_one_accepted_after_the_previous_run_ended()
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 
 namespace Engine.Internal;
@@ -35,6 +36,7 @@ internal sealed class ChannelWrite
     /// <returns>True when the item was written; false when the channel completed first.</returns>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired while waiting; the item was not written.</exception>
     /// <exception cref="ChannelClosedException">The channel was completed with an error (the inner exception); the item was not written.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> WriteAsync<T>(ChannelWriter<T> writer, T item, CancellationToken cancellationToken)
     {
         await _turn.WaitAsync(cancellationToken).ConfigureAwait(false);

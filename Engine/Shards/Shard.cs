@@ -305,6 +305,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// </remarks>
     /// <exception cref="ChannelClosedException">The shard stopped taking items while the write waited; the item was refused.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired first; the item was not accepted.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteWaitingAsync(Envelope<T> envelope, CancellationToken cancellationToken)
     {
         BeginWrite();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Engine.Dedupe;
 using Engine.Metrics;
@@ -340,6 +341,9 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
         return shard.TryWrite(in waitWith, willWait);
     }
 
+    // Pooled, like the shard's and the channel write's steps under it: without it a write that waits
+    // for room allocates the async state of all three (640 bytes for an int item) every time it waits.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteWaitingAsync(Envelope<T> envelope, Shard<T> shard, CancellationToken cancellationToken)
     {
         try
