@@ -102,7 +102,11 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// </summary>
     /// <param name="item">The item.</param>
     /// <param name="cancellationToken">Stops waiting for room; the item is then not accepted.</param>
-    /// <returns>A task that completes when the item has been accepted (or dropped by the full mode).</returns>
+    /// <returns>
+    /// A task that completes when the item has been accepted (or dropped by the full mode). A write
+    /// that waits for room may return a task backed by a pooled object: await it (or read it) once, as
+    /// with any <see cref="ValueTask"/>; call <see cref="ValueTask.AsTask"/> to keep it longer.
+    /// </returns>
     /// <exception cref="ArgumentException">The key selector threw; the item was not accepted.</exception>
     /// <exception cref="StageCompletedException">The stage was completed or stopped; the item was not accepted.</exception>
     /// <exception cref="StageFullException">The shard is full and the mode is <see cref="StageFullMode.Reject"/>.</exception>
