@@ -43,9 +43,9 @@ public sealed class Pipeline<TIn> : IAsyncDisposable
     /// <param name="item">The item.</param>
     /// <param name="cancellationToken">Stops waiting for room.</param>
     /// <returns>
-    /// A task that completes when every head stage has accepted the item; like
-    /// <see cref="Stage{T}.WriteAsync(T, CancellationToken)"/>'s, one that waits for room may be backed by a pooled object, so
-    /// await it once.
+    /// A task that completes when every head stage has accepted the item. Like
+    /// <see cref="Stage{T}.WriteAsync(T, CancellationToken)"/>'s, one that waits for room may be
+    /// backed by a pooled object, so await it once.
     /// </returns>
     /// <exception cref="StageCompletedException">The pipeline was completed or stopped.</exception>
     /// <exception cref="ArgumentException">A head stage's key selector threw for the item.</exception>
