@@ -15,7 +15,7 @@ namespace Engine.Internal;
 /// twin of dotnet/runtime#132094), so the exception does not prove the item stayed out. Here the token
 /// only ever ends a wait (<see cref="SemaphoreSlim.WaitAsync(CancellationToken)"/>,
 /// <see cref="ChannelWriter{T}.WaitToWriteAsync"/>), and the write itself is a
-/// <see cref="ChannelWriter{T}.TryWrite"/> without it: when <see cref="WriteAsync"/> throws, the item
+/// <see cref="ChannelWriter{T}.TryWrite"/> without it: when <see cref="WriteAsync{T, TState}"/> throws, the item
 /// was never written.
 /// </para>
 /// <para>
@@ -36,27 +36,52 @@ internal sealed class ChannelWrite
     /// <returns>True when the item was written; false when the channel completed first.</returns>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired while waiting; the item was not written.</exception>
     /// <exception cref="ChannelClosedException">The channel was completed with an error (the inner exception); the item was not written.</exception>
+    public ValueTask<bool> WriteAsync<T>(ChannelWriter<T> writer, T item, CancellationToken cancellationToken) =>
+        WriteAsync(writer, item, writer, static (channel, next) => channel.TryWrite(next), cancellationToken);
+
+    /// <summary>
+    /// Writes as <see cref="WriteAsync{T}(ChannelWriter{T}, T, CancellationToken)"/> does, each attempt made by
+    /// <paramref name="tryWrite"/> instead of a plain <see cref="ChannelWriter{T}.TryWrite"/>: a writer
+    /// that must do more in the same step as the write (a dedupe shard registers the slot it wrote, or
+    /// replaces a waiting one instead, under its own lock) does it there. An attempt is made only when the
+    /// channel said it has room, and returns false when the room was gone (the wait goes on).
+    /// </summary>
+    /// <typeparam name="T">The channel's items.</typeparam>
+    /// <typeparam name="TState">What the attempt needs besides the item (pass a static lambda: nothing is allocated).</typeparam>
+    /// <returns>True when an attempt succeeded; false when the channel completed first.</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired while waiting; the item was not written.</exception>
+    /// <exception cref="ChannelClosedException">The channel was completed with an error (the inner exception); the item was not written.</exception>
+    /// <remarks>What <paramref name="tryWrite"/> throws escapes as it is, after the turn is handed on.</remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> WriteAsync<T>(ChannelWriter<T> writer, T item, CancellationToken cancellationToken)
+    public async ValueTask<bool> WriteAsync<T, TState>(ChannelWriter<T> writer, T item, TState state, Func<TState, T, bool> tryWrite, CancellationToken cancellationToken)
     {
         await _turn.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            while (await writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false))
+            while (true)
             {
-                if (writer.TryWrite(item))
+                bool room;
+                try
+                {
+                    room = await writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException and not ChannelClosedException)
+                {
+                    // A channel completed with an error reports it from WaitToWriteAsync as it is; its
+                    // WriteAsync wrapped it, and callers tell a closed channel by that type.
+                    throw new ChannelClosedException(ex);
+                }
+
+                if (!room)
+                {
+                    return false;
+                }
+
+                if (tryWrite(state, item))
                 {
                     return true;
                 }
             }
-
-            return false;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException and not ChannelClosedException)
-        {
-            // A channel completed with an error reports it from WaitToWriteAsync as it is; its
-            // WriteAsync wrapped it, and callers tell a closed channel by that type.
-            throw new ChannelClosedException(ex);
         }
         finally
         {

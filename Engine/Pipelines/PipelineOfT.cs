@@ -33,7 +33,8 @@ public sealed class Pipeline<TIn> : IAsyncDisposable
 
     /// <summary>
     /// Completes when every stage has completed; faults with <see cref="PipelineFaultedException"/> after
-    /// a fatal error, and is cancelled after an abort.
+    /// a fatal error, and is cancelled after an abort. As for a stage, every callback of every stage's
+    /// items has returned by then.
     /// </summary>
     public Task Completion => _runtime.Completion;
 

@@ -48,6 +48,9 @@ internal sealed class DedupeSlot<T>
         State = SlotState.InChannel;
     }
 
+    /// <summary>What the slot holds, as the write that would fill a slot with it (its trace included).</summary>
+    public DedupeWrite<T> AsWrite() => new(Item, RoutingKey, DedupeKey, ContentHash, HasContentHash, IsTombstone) { Trace = Trace };
+
     public void Clear()
     {
         Item = default!;

@@ -22,7 +22,9 @@ internal sealed partial class Shard<T>
     /// <summary>
     /// Callbacks due for items superseded or dropped while the lock was held, queued under it and run
     /// after it is released (user code never runs under the shard's lock). Reason: a
-    /// <see cref="SupersedeReason"/>, or a <see cref="DropReason"/> when Drop is set.
+    /// <see cref="SupersedeReason"/>, or a <see cref="DropReason"/> when Drop is set. Each item keeps
+    /// its outstanding count until its callback has returned (<see cref="FlushDeferred"/>), so the
+    /// shard cannot finish, and <c>Completion</c> cannot complete, before every callback has run.
     /// </summary>
     private readonly Queue<(T Item, bool Drop, int Reason)> _deferredCallbacks = new();
 
@@ -115,6 +117,40 @@ internal sealed partial class Shard<T>
         }
 
         return outcome;
+    }
+
+    /// <summary>
+    /// One attempt of a dedupe write that waited for room (<see cref="WriteWaitingAsync"/>), made when
+    /// the channel says it has room. Like the first attempt in <see cref="TryWriteDeduped"/>, the
+    /// lookup, the channel write and the registration are one step under the shard's lock: while the
+    /// write waited, another writer may have put a newer slot of its dedupe key in the channel, and
+    /// this item then replaces that slot rather than queue unregistered behind it. So the registered
+    /// slot of a dedupe key is always its newest waiting item, and a replace never lets a write
+    /// overtake one that returned before it began.
+    /// </summary>
+    /// <returns>False when the room was gone (the wait goes on); true when the item was written or replaced a waiting one.</returns>
+    /// <exception cref="ArgumentException">The merge function threw, or the dedupe key does not refine the routing key; the item was not accepted.</exception>
+    private bool TryWriteWaitedSlot(in Envelope<T> envelope)
+    {
+        DedupeSlot<T> slot = envelope.Slot!;
+        lock (_lock)
+        {
+            AssertLocked();
+            if (_index!.TryGetWaiting(slot.DedupeKey, out DedupeSlot<T>? waiting))
+            {
+                ReplaceLocked(waiting, slot.AsWrite());
+                ReturnSlot(slot);
+                return true;
+            }
+
+            if (!_writer.TryWrite(envelope))
+            {
+                return false;
+            }
+
+            _index.Register(slot);
+            return true;
+        }
     }
 
     /// <summary>Replaces (or merges into) a waiting slot's payload. Under <see cref="_lock"/>.</summary>
@@ -222,15 +258,18 @@ internal sealed partial class Shard<T>
 
     private void ReturnSlot(DedupeSlot<T> slot) => _index!.Return(slot);
 
-    /// <summary>Counts a superseded item and settles it; its callback runs after the lock is released. Under <see cref="_lock"/>.</summary>
+    /// <summary>
+    /// Counts a superseded item. Without a callback it is settled now; with one, once its callback
+    /// has run after the lock is released (see <see cref="_deferredCallbacks"/>). Under <see cref="_lock"/>.
+    /// </summary>
     private void SupersedeLocked(T item, SupersedeReason reason)
     {
         AssertLocked();
         Counters.CountSupersede(reason);
         if (_dedupe?.OnSuperseded is not null)
         {
-            _deferredCallbacks.Enqueue((item, false, (int)reason));
-            _deferredCallbackCount++;
+            Defer(item, drop: false, (int)reason);
+            return;
         }
 
         Unaccount();
@@ -244,15 +283,21 @@ internal sealed partial class Shard<T>
         Unaccount();
     }
 
-    /// <summary>Queues a drop callback for after the lock is released. Under <see cref="_lock"/>.</summary>
-    private void DeferDropCallback(T item, DropReason reason)
+    /// <summary>
+    /// Queues a callback for after the lock is released; the item stays outstanding until it has run.
+    /// Whoever defers a callback calls <see cref="FlushDeferred"/> once the lock is released. Under <see cref="_lock"/>.
+    /// </summary>
+    private void Defer(T item, bool drop, int reason)
     {
         AssertLocked();
-        _deferredCallbacks.Enqueue((item, true, (int)reason));
+        _deferredCallbacks.Enqueue((item, drop, reason));
         _deferredCallbackCount++;
     }
 
-    /// <summary>Runs the callbacks queued under the lock. Call with the lock released.</summary>
+    /// <summary>
+    /// Runs the callbacks queued under the lock (anyone's: the queue is the shard's), settling each
+    /// callback's item after it returned. Call with the lock released.
+    /// </summary>
     private void FlushDeferred()
     {
         while (Volatile.Read(ref _deferredCallbackCount) > 0)
@@ -277,6 +322,8 @@ internal sealed partial class Shard<T>
             {
                 Notify(next.Item, (SupersedeReason)next.Reason);
             }
+
+            Unaccount();
         }
     }
 

@@ -292,19 +292,21 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     }
 
     /// <summary>
-    /// Writes, waiting for room (<see cref="StageFullMode.Wait"/>). A dedupe slot that had to wait is
-    /// not made replaceable: it enters the channel when it gets room and runs as written, which keeps
-    /// the order without holding the lock across the wait. Writes that overlap in time have no order
-    /// between them: one that arrives while this one waits may take a freed slot first (letting it
-    /// would cost every waiting write a second thread-pool hop; measured: half the throughput under
-    /// heavy backpressure). A write that starts after another returned is always behind it.
+    /// Writes, waiting for room (<see cref="StageFullMode.Wait"/>). Writes that overlap in time have
+    /// no order between them: one that arrives while this one waits may take a freed slot first
+    /// (letting it would cost every waiting write a second thread-pool hop; measured: half the
+    /// throughput under heavy backpressure). A write that starts after another returned is always
+    /// behind it. A dedupe slot that had to wait is written with the same lookup as a first attempt
+    /// (<see cref="TryWriteWaitedSlot"/>): it replaces a slot of its dedupe key that entered while it
+    /// waited, or enters the channel registered as its key's newest.
     /// </summary>
     /// <remarks>
-    /// Through <see cref="ChannelWrite.WriteAsync"/>: when the token ends the wait, the item was never
-    /// written, so it is un-counted and its dedupe slot is free to reuse.
+    /// Through <see cref="ChannelWrite.WriteAsync{T, TState}"/>: when the token ends the wait, the item
+    /// was never written, so it is un-counted and its dedupe slot is free to reuse.
     /// </remarks>
     /// <exception cref="ChannelClosedException">The shard stopped taking items while the write waited; the item was refused.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired first; the item was not accepted.</exception>
+    /// <exception cref="ArgumentException">A dedupe slot's replace failed (see <see cref="TryWriteWaitedSlot"/>); the item was not accepted.</exception>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteWaitingAsync(Envelope<T> envelope, CancellationToken cancellationToken)
     {
@@ -313,11 +315,13 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         bool written;
         try
         {
-            written = await _waitingWrites.WriteAsync(_writer, envelope, cancellationToken).ConfigureAwait(false);
+            written = envelope.Slot is null
+                ? await _waitingWrites.WriteAsync(_writer, envelope, cancellationToken).ConfigureAwait(false)
+                : await _waitingWrites.WriteAsync(_writer, envelope, this, static (shard, waited) => shard.TryWriteWaitedSlot(in waited), cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or ArgumentException)
         {
-            AbandonWrite(envelope.Slot, refused: false);
+            AbandonWrite(envelope.Slot, refused: ex is ArgumentException);
             throw;
         }
         finally
@@ -332,6 +336,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             throw new ChannelClosedException();
         }
 
+        // A replace superseded the waiting slot's payload: its callback runs here, on the writer.
+        FlushDeferred();
         EndWrites(items: 1, written: 1);
     }
 
@@ -985,6 +991,14 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             {
                 if (_runtime.IsAborted)
                 {
+                    // Its slot stops being replaceable now, not at the abort's sweep: the shard may
+                    // finish (and a newer write could replace into a slot no queue holds) before that.
+                    if (envelope.Slot is { } abandoned)
+                    {
+                        _index!.Unregister(abandoned);
+                        ReturnSlot(abandoned);
+                    }
+
                     Abandon();
                     continue;
                 }
@@ -1201,10 +1215,13 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             Counters.CountDrop(reason);
             if (_runtime.OnDropped is not null)
             {
-                DeferDropCallback(item, reason);
+                // Settled once its callback has run (see _deferredCallbacks).
+                Defer(item, drop: true, (int)reason);
             }
-
-            Unaccount();
+            else
+            {
+                Unaccount();
+            }
         }
 
         if (!_lock.IsHeldByCurrentThread)

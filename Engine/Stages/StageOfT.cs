@@ -92,6 +92,9 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>
     /// Completes when the stage has completed and settled every item it accepted (scheduled retries
     /// included) and all its workers and timers have ended. It is cancelled instead if the stage was aborted.
+    /// Every callback of an item (<see cref="StageOptions{T}.OnDropped"/>, <see cref="StageOptions{T}.OnDeadLetter"/>,
+    /// <see cref="StageOptions{T}.OnHandlerError"/>, <see cref="Dedupe.DedupeOptions{T}.OnSuperseded"/>) has
+    /// returned by then, and the counts are exact.
     /// </summary>
     public Task Completion => _completion.Task;
 
@@ -146,7 +149,7 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// </summary>
     /// <param name="drainTimeout">How long to let the stage drain (measured on the stage's <see cref="TimeProvider"/>); <see cref="Timeout.InfiniteTimeSpan"/> waits for ever.</param>
     /// <param name="cancellationToken">Ends the drain early: the stage aborts at once.</param>
-    /// <returns>The stage's counts once every item has settled and every worker has ended.</returns>
+    /// <returns>The stage's counts once every item has settled, its callbacks have returned and every worker has ended.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="drainTimeout"/> is negative (other than infinite).</exception>
     public async ValueTask<StageCounts> StopAsync(TimeSpan drainTimeout, CancellationToken cancellationToken = default)
     {
@@ -160,7 +163,10 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// that is waiting (in a channel, parked, or waiting for a retry) and waits for running handlers to
     /// return. A handler cancelled by the abort counts its item as abandoned. Idempotent.
     /// </summary>
-    /// <returns>The stage's counts once every item has settled; <see cref="StageCounts.Abandoned"/> says how many the abort left unprocessed.</returns>
+    /// <returns>
+    /// The stage's counts once every item has settled and its callbacks have returned;
+    /// <see cref="StageCounts.Abandoned"/> says how many the abort left unprocessed.
+    /// </returns>
     public async ValueTask<StageCounts> AbortAsync()
     {
         if (_runtime.TryAbort())
@@ -241,7 +247,7 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// Stops the stage as <see cref="StopAsync"/> does, with <see cref="StageOptions{T}.DisposeDrainTimeout"/>.
     /// Complete the stage and await <see cref="Completion"/> first to be sure nothing is abandoned.
     /// </summary>
-    /// <returns>A task that completes when the stage has stopped.</returns>
+    /// <returns>A task that completes when the stage has stopped (every callback of an item has returned by then).</returns>
     public async ValueTask DisposeAsync()
     {
         await StopAsync(_disposeDrainTimeout).ConfigureAwait(false);
