@@ -1,5 +1,6 @@
 using Engine.Dedupe;
 using Engine.Stages;
+
 using Engine.Tests.Support;
 
 namespace Engine.Tests.Stages;
@@ -23,17 +24,20 @@ public class CallbacksBeforeCompletionTests
 
     private static int Seeds => Ci ? 8_000 : 2_000;
 
-    [TestCase(StageFullMode.Wait)]
-    [TestCase(StageFullMode.DropOldest)]
-    [TestCase(StageFullMode.DropNewest)]
-    [TestCase(StageFullMode.DropWrite)]
-    [TestCase(StageFullMode.Reject)]
-    public async Task Every_callback_has_run_when_completion_completes(StageFullMode fullMode)
+    [TestCase(StageFullMode.Wait, QueueKind.Runtime)]
+    [TestCase(StageFullMode.DropOldest, QueueKind.Runtime)]
+    [TestCase(StageFullMode.DropNewest, QueueKind.Runtime)]
+    [TestCase(StageFullMode.DropWrite, QueueKind.Runtime)]
+    [TestCase(StageFullMode.Reject, QueueKind.Runtime)]
+    [TestCase(StageFullMode.Wait, QueueKind.Ring)]
+    [TestCase(StageFullMode.DropWrite, QueueKind.Ring)]
+    [TestCase(StageFullMode.Reject, QueueKind.Ring)]
+    public async Task Every_callback_has_run_when_completion_completes(StageFullMode fullMode, QueueKind queue)
     {
         int seeds = fullMode == StageFullMode.Wait ? Seeds : Seeds / 4;
         for (int seed = 0; seed < seeds; seed++)
         {
-            var run = new StageTorture(seed, fullMode);
+            var run = new StageTorture(seed, fullMode, queue.ToShardQueue());
             await run.RunAsync();
             StageCounts final = run.Counts;
             StageCounts? atCompletion = run.CountsAtCompletion;

@@ -1,5 +1,6 @@
 using Engine.Dedupe;
 using Engine.Pipelines;
+
 using Engine.Stages;
 using Engine.Tests.Support;
 
@@ -33,10 +34,13 @@ public class CancellationStressTests
 
     private static int WritesPerWriter => Ci ? 200_000 : 50_000;
 
-    [TestCase(Shape.Keyed)]
-    [TestCase(Shape.Unkeyed)]
-    [TestCase(Shape.Dedupe)]
-    public async Task A_write_that_throws_is_never_handled_and_one_that_returns_is_handled_exactly_once(Shape shape)
+    [TestCase(Shape.Keyed, QueueKind.Runtime)]
+    [TestCase(Shape.Unkeyed, QueueKind.Runtime)]
+    [TestCase(Shape.Dedupe, QueueKind.Runtime)]
+    [TestCase(Shape.Keyed, QueueKind.Ring)]
+    [TestCase(Shape.Unkeyed, QueueKind.Ring)]
+    [TestCase(Shape.Dedupe, QueueKind.Ring)]
+    public async Task A_write_that_throws_is_never_handled_and_one_that_returns_is_handled_exactly_once(Shape shape, QueueKind queue)
     {
         int total = Writers * WritesPerWriter;
         var handled = new int[total];
@@ -50,6 +54,7 @@ public class CancellationStressTests
                 UnkeyedWorkers = 3,
                 Capacity = 2,
                 FullMode = StageFullMode.Wait,
+                Queue = queue.ToShardQueue(),
                 KeySelector = shape == Shape.Unkeyed ? null : id => id,
 
                 // One key per write: nothing is superseded, so every returned write must run.

@@ -1,3 +1,4 @@
+
 using Engine.Tests.Support;
 
 namespace Engine.Tests.Stages;
@@ -22,16 +23,18 @@ public class WrittenOrderTests
 
     private static int Seeds => Ci ? 8_000 : 2_000;
 
-    [TestCase(0)]
-    [TestCase(1)]
-    public async Task A_write_that_returned_runs_before_every_write_that_began_after_it(int part)
+    [TestCase(0, QueueKind.Runtime)]
+    [TestCase(1, QueueKind.Runtime)]
+    [TestCase(0, QueueKind.Ring)]
+    [TestCase(1, QueueKind.Ring)]
+    public async Task A_write_that_returned_runs_before_every_write_that_began_after_it(int part, QueueKind queue)
     {
         // Two halves, so each test reports in reasonable time and a failure names its seed range.
         int from = part * Seeds / 2;
         int to = (part + 1) * Seeds / 2;
         for (int seed = from; seed < to; seed++)
         {
-            var run = new StageTorture(seed, StageFullMode.Wait);
+            var run = new StageTorture(seed, StageFullMode.Wait, queue.ToShardQueue());
             await run.RunAsync();
             string? violation = run.Log.FirstViolation();
             Assert.Multiple(() =>

@@ -1,4 +1,5 @@
 using Engine.Dedupe;
+using Engine.Queues;
 using Engine.Retry;
 using Engine.Stages;
 
@@ -37,8 +38,9 @@ internal sealed class StageTorture
     private int _late;
     private Stage<TortureItem>? _stage;
 
-    public StageTorture(int seed, StageFullMode fullMode)
+    public StageTorture(int seed, StageFullMode fullMode, ShardQueue queue = ShardQueue.Runtime)
     {
+        Queue = queue;
         _seed = seed;
         var random = new Random(seed);
         Shards = random.Next(1, 5);
@@ -77,6 +79,9 @@ internal sealed class StageTorture
     /// <summary>After how many returned writes the ending starts; −1: after the last write.</summary>
     public int EndAfter { get; }
     public StageFullMode FullMode { get; }
+
+    /// <summary>The channel the shards queue in.</summary>
+    public ShardQueue Queue { get; }
     public WriteOrderLog Log { get; }
 
     /// <summary>The stage's counts read when its completion completed, before anything else could run.</summary>
@@ -97,7 +102,7 @@ internal sealed class StageTorture
 
     public override string ToString() =>
         $"seed {_seed}: shards={Shards} workers={Workers} capacity={Capacity} writers={Writers} keys={Keys} perWriter={PerWriter} " +
-        $"dedupe={DedupeShape} attempts={Retries} yield={YieldPercent}% ending={Ending} endAfter={EndAfter} batch={Batch} full={FullMode}";
+        $"dedupe={DedupeShape} attempts={Retries} yield={YieldPercent}% ending={Ending} endAfter={EndAfter} batch={Batch} full={FullMode} queue={Queue}";
 
     /// <summary>Whether item <paramref name="id"/> fails for good (one in twenty).</summary>
     private static bool FailsForGood(int id) => Mix(id) % 20 == 0;
@@ -208,6 +213,7 @@ internal sealed class StageTorture
             WorkersPerShard = Workers,
             Capacity = Capacity,
             FullMode = FullMode,
+            Queue = Queue,
             KeySelector = static item => item.Key,
             Dedupe = dedupe,
             Retry = new RetryOptions { MaxAttempts = Retries, BaseDelay = TimeSpan.Zero, MaxDelay = TimeSpan.Zero, IsTransient = static ex => ex is TimeoutException },

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Engine.Dedupe;
 using Engine.Internal;
+using Engine.Queues;
 using Engine.Routing;
 
 namespace Engine.Shards;
@@ -178,7 +179,10 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 _ => BoundedChannelFullMode.Wait,
             },
         };
-        Channel<Envelope<T>> channel = Channel.CreateBounded<Envelope<T>>(options, OnEvicted);
+        // The ring evicts nothing, so the drop-oldest and drop-newest modes stay on the runtime's channel.
+        Channel<Envelope<T>> channel = runtime.Queue == ShardQueue.Ring && options.FullMode == BoundedChannelFullMode.Wait
+            ? new RingChannel<Envelope<T>>(runtime.Capacity)
+            : Channel.CreateBounded<Envelope<T>>(options, OnEvicted);
         _reader = channel.Reader;
         _writer = channel.Writer;
         Counters = new ShardCounters();

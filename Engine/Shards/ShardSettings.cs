@@ -1,3 +1,4 @@
+using Engine.Queues;
 using Engine.Dedupe;
 using Engine.Retry;
 
@@ -22,6 +23,9 @@ internal sealed class ShardSettings<T>
     public StageFullMode FullMode { get; init; }
 
     public int Capacity { get; init; }
+
+    /// <summary>Which channel the shards queue in.</summary>
+    public ShardQueue Queue { get; init; }
 
     public required TimeProvider TimeProvider { get; init; }
 

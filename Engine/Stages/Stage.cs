@@ -108,6 +108,7 @@ public static class Stage
             Name = options.Name,
             FullMode = options.FullMode,
             Capacity = options.Capacity,
+            Queue = options.Queue,
             TimeProvider = options.TimeProvider,
             Retry = options.Retry is null ? RetryPolicy.None : new RetryPolicy(options.Retry),
             Dedupe = options.Dedupe is null ? null : new DedupePolicy<T>(options.Dedupe, options.Shards),
