@@ -355,6 +355,9 @@ public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures, I
             }
 
             PartitionRecord record = _records.GetOrAdd(p, _ => new PartitionRecord());
+            // The lease is certainly ours from when the request was sent (the server stores it later), so
+            // the safe deadline counts from here.
+            long sent = Stopwatch.GetTimestamp();
             NatsResult<ulong> lease = await _runtime.Owners.TryCreateAsync(NatsStageNames.LeaseKey(p), _memberValue, cancellationToken: attempt.Token).ConfigureAwait(false);
             if (!lease.Success)
             {
@@ -363,7 +366,7 @@ public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures, I
                 continue;
             }
 
-            var worker = new PartitionWorker<T>(_runtime, MemberName, p, lease.Value, _handler, Wake);
+            var worker = new PartitionWorker<T>(_runtime, MemberName, p, lease.Value, sent, _handler, Wake);
             _workers[p] = worker;
             try
             {
