@@ -146,7 +146,7 @@ internal sealed class MemberProcess : IAsyncDisposable
             return;
         }
 
-        _log.Enqueue(line);
+        _log.Enqueue(Stopwatch.GetTimestamp() / 1000000 + " " + line);
         if (line.StartsWith("ready", StringComparison.Ordinal))
         {
             _ready.TrySetResult();
