@@ -63,7 +63,6 @@ public class LeaseSafetyTests
             "--url", server.Url, "--stage", stage, "--partitions", partitions);
         await a.UntilAsync(m => m.Count >= 300, "a has handled 300 items");
 
-        TestContext.Out.WriteLine("fault at " + Stopwatch.GetTimestamp() / 1000000);
         var sinceFault = Stopwatch.StartNew();
         await fault(a);
         TimeSpan takeover;
@@ -94,7 +93,6 @@ public class LeaseSafetyTests
         await a.LeaveAsync();
         await b.LeaveAsync();
 
-        TestContext.Out.WriteLine("B LOG\n" + b.Log + "\nA LOG\n" + a.Log);
         IReadOnlyList<Run> all = runs.Runs;
         List<Run> late = RunLog.LateStarts(all);
         List<string> overlaps = RunLog.Overlaps(all);

@@ -146,7 +146,8 @@ internal sealed class MemberProcess : IAsyncDisposable
             return;
         }
 
-        _log.Enqueue(Stopwatch.GetTimestamp() / 1000000 + " " + line);
+        // Prefixed with the monotonic clock in ms, to line events up with run logs and other members.
+        _log.Enqueue(string.Create(CultureInfo.InvariantCulture, $"{Stopwatch.GetTimestamp() * 1000 / Stopwatch.Frequency} {line}"));
         if (line.StartsWith("ready", StringComparison.Ordinal))
         {
             _ready.TrySetResult();
