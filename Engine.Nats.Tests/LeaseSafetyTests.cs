@@ -20,13 +20,7 @@ public class LeaseSafetyTests
     private const int ItemCount = 3000;
     private const int Keys = 40;
     private static readonly TimeSpan Ttl = TestStage.LeaseTtl;
-
-    /// <summary>
-    /// docs/scale-out.md's takeover bound (one TTL for the heartbeat and leases to expire, plus one
-    /// reconcile, a third of it) with 2 s of slack for the server, three processes and other builds on
-    /// two shared cores.
-    /// </summary>
-    private static readonly TimeSpan TakeoverBound = Ttl + (Ttl / 3) + TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan TakeoverBound = TestStage.TakeoverBound;
 
     [Test]
     public async Task A_member_frozen_past_its_lease_starts_no_run_after_its_safe_deadline()
