@@ -69,9 +69,10 @@ public readonly struct NatsItemContext
     /// <summary>
     /// The <see cref="Stopwatch.GetTimestamp"/> value until which this member certainly held the
     /// partition's lease when the run started: when the last renewal was sent, plus the lease TTL, less a
-    /// fiftieth of it for clock-rate drift. Renewals move the member's deadline on while the run goes;
-    /// if the deadline passes without one, the handler's cancellation token is cancelled (and no other
-    /// run, pull or ack of this epoch happens). A handler that writes a side effect late in a long run can
+    /// fiftieth of it for clock-rate drift. Renewals move the member's deadline on while the run goes.
+    /// A tenth of the TTL before the deadline, if no renewal moved it, the member stops the partition:
+    /// the handler's cancellation token is cancelled, and no other run, pull or ack of this epoch
+    /// happens. A handler that writes a side effect late in a long run can
     /// compare <see cref="LeaseRemaining"/> first; effects already under way when the process froze still
     /// need the sink to check <see cref="FencingToken"/>.
     /// </summary>

@@ -24,9 +24,9 @@ namespace Engine.Nats;
 /// <remarks>
 /// Lease safety does not wait for the server to say no: every pull, handler run and ack first checks
 /// <see cref="HoldsLease"/>, which compares the monotonic clock with the safe deadline (the time the
-/// last successful renewal was <em>sent</em>, plus the TTL, less <see cref="SafetyMargin"/>). The server
-/// cannot expire the lease before that, so a process that wakes from a pause past it stops before it
-/// runs anything, whatever the renewal loop has not yet learnt.
+/// last successful renewal was <em>sent</em>, plus the TTL, less <see cref="SafetyMargin"/>), less
+/// <see cref="StartGuard"/>. The server cannot expire the lease before the deadline, so a process that
+/// wakes from a pause past it stops before it runs anything, whatever the renewal loop has not yet learnt.
 /// </remarks>
 /// <typeparam name="T">The item type.</typeparam>
 [DebuggerDisplay("Partition = {Partition}, Epoch = {Epoch}, Fenced = {IsFenced}")]
@@ -57,6 +57,9 @@ internal sealed class PartitionWorker<T>
 
     /// <summary>How long a lease is certainly this member's after the request that created or renewed it was sent (TTL less the margin), in stopwatch ticks.</summary>
     private readonly long _safeTicks;
+
+    /// <summary><see cref="StartGuard"/> in stopwatch ticks.</summary>
+    private readonly long _guardTicks;
 
     /// <summary>Fences the worker when the safe deadline passes with no renewal that moved it (a paused process wakes to it late, which is why every use also checks the clock).</summary>
     private readonly ITimer _lapse;
@@ -105,12 +108,10 @@ internal sealed class PartitionWorker<T>
         StartedAt = Stopwatch.GetTimestamp();
         TimeSpan safe = runtime.Options.LeaseTtl - SafetyMargin(runtime.Options.LeaseTtl);
         _safeTicks = (long)(safe.TotalSeconds * Stopwatch.Frequency);
+        _guardTicks = (long)(StartGuard(runtime.Options.LeaseTtl).TotalSeconds * Stopwatch.Frequency);
         _safeUntil = leaseSentAt + _safeTicks;
-        _lapse = TimeProvider.System.CreateTimer(static state => ((PartitionWorker<T>)state!).OnLapseTimer(), this, Remaining(_safeUntil), Timeout.InfiniteTimeSpan);
+        _lapse = TimeProvider.System.CreateTimer(static state => ((PartitionWorker<T>)state!).OnLapseTimer(), this, Remaining(_safeUntil - _guardTicks), Timeout.InfiniteTimeSpan);
     }
-
-    /// <summary>The stopwatch timestamp until which the lease is certainly this member's.</summary>
-    public long SafeUntil => Volatile.Read(ref _safeUntil);
 
     /// <summary>
     /// What the safe deadline keeps back from the TTL for clock-rate drift between this process and the
@@ -119,6 +120,15 @@ internal sealed class PartitionWorker<T>
     /// monotonic clock that stops while the process is frozen (some VM freezes) breaks the assumption.
     /// </summary>
     public static TimeSpan SafetyMargin(TimeSpan leaseTtl) => leaseTtl / 50;
+
+    /// <summary>
+    /// How long before the safe deadline the member already stops: a tenth of the TTL. A run is checked
+    /// before the handler is called, and on a loaded machine the thread can lose the CPU between the
+    /// check and the handler's first instruction; the guard keeps such a run's actual start before the
+    /// deadline unless it was held off that long. A healthy member never gets near it: each renewal is
+    /// sent a third of the TTL after the last and must answer within another third.
+    /// </summary>
+    public static TimeSpan StartGuard(TimeSpan leaseTtl) => leaseTtl / 10;
 
     public int Partition { get; }
 
@@ -156,7 +166,7 @@ internal sealed class PartitionWorker<T>
             return false;
         }
 
-        if (Stopwatch.GetTimestamp() < Volatile.Read(ref _safeUntil))
+        if (Stopwatch.GetTimestamp() < Volatile.Read(ref _safeUntil) - _guardTicks)
         {
             return true;
         }
@@ -525,7 +535,7 @@ internal sealed class PartitionWorker<T>
                 Volatile.Write(ref _revision, renewed.Value);
                 lastSent = sent;
                 Volatile.Write(ref _safeUntil, sent + _safeTicks);
-                _lapse.Change(Remaining(sent + _safeTicks), Timeout.InfiniteTimeSpan);
+                _lapse.Change(Remaining(sent + _safeTicks - _guardTicks), Timeout.InfiniteTimeSpan);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -708,7 +718,7 @@ internal sealed class PartitionWorker<T>
         {
             try
             {
-                _lapse.Change(Remaining(Volatile.Read(ref _safeUntil)), Timeout.InfiniteTimeSpan);
+                _lapse.Change(Remaining(Volatile.Read(ref _safeUntil) - _guardTicks), Timeout.InfiniteTimeSpan);
             }
             catch (ObjectDisposedException)
             {
