@@ -532,6 +532,7 @@ internal sealed class PartitionWorker<T>
                     return;
                 }
 
+                Debug.Assert(sent + _safeTicks >= Volatile.Read(ref _safeUntil), "renewals are sent one after another, so the safe deadline only moves forward");
                 Volatile.Write(ref _revision, renewed.Value);
                 lastSent = sent;
                 Volatile.Write(ref _safeUntil, sent + _safeTicks);
