@@ -3,13 +3,19 @@
 //
 //   member:   Engine.Nats.Member --url nats://127.0.0.1:4222 --stage orders --member a [--partitions 16]
 //             [--lease-ms 3000] [--work-ms 0] [--fail-every 0] [--results] [--max-ack-pending 256]
-//   producer: Engine.Nats.Member --produce 10000 --keys 100 --url ... --stage orders
+//   producer: Engine.Nats.Member --produce 10000 --keys 100 --url ... --stage orders [--rate 0]
+//             (--rate N: about N items a second, in chunks every 50 ms; 0 = as fast as PubAcks come)
 //   status:   Engine.Nats.Member --status --url ... --stage orders   (stored, settled, remaining, drained)
 //
 // A member prints "ready", then "count N" every --report items and "owned p1,p2,..." when its share
 // changes; it leaves gracefully on SIGTERM or Ctrl+C (and with --stdin on stdin EOF or "leave"), printing "left". With --results each
 // processed item is also written (awaiting the PubAck) to the stream {stage}_RESULTS as
-// "key value member", so a test can check loss, order and duplicates across processes.
+// "key value member", so a test can check loss, order and duplicates across processes. With --log-runs
+// every handler run (each attempt) prints, when it ends, one line
+//   run {key} {value} {partition} {fencing token} {attempt} {redelivered 0|1} {start} {end} {lease deadline} {ok|fail|cancel}
+// with Stopwatch timestamps (CLOCK_MONOTONIC on Linux, comparable across processes of one machine),
+// so a test can check that no run started after its lease's safe deadline and order across members.
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -67,7 +73,24 @@ if (produce > 0)
         }
     }
 
-    long written = await writer.WriteManyAsync(Items(), (int)arguments.Number("in-flight", 256));
+    long rate = arguments.Number("rate", 0);
+    int inFlight = (int)arguments.Number("in-flight", 256);
+    long written = 0;
+    if (rate <= 0)
+    {
+        written = await writer.WriteManyAsync(Items(), inFlight);
+    }
+    else
+    {
+        // Paced: a chunk every 50 ms, so the load is spread over the run (a fault lands mid-stream).
+        using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
+        foreach (MemberItem[] chunk in Items().Chunk((int)Math.Max(1, rate / 20)))
+        {
+            await pace.WaitForNextTickAsync();
+            written += await writer.WriteManyAsync(chunk, inFlight);
+        }
+    }
+
     Console.WriteLine($"produced {written}");
     return 0;
 }
@@ -76,6 +99,7 @@ int workMs = (int)arguments.Number("work-ms", 0);
 long failEvery = arguments.Number("fail-every", 0);
 long report = arguments.Number("report", 100);
 bool results = arguments.Flag("results");
+bool logRuns = arguments.Flag("log-runs");
 var js = new NatsJSContext(connection);
 string resultsStream = stage + "_RESULTS";
 if (results)
@@ -86,6 +110,29 @@ if (results)
 long processed = 0;
 string name = "?";
 await using NatsStageMember<MemberItem> stageMember = await NatsStage.StartMemberAsync<MemberItem>(connection, options, async (item, context, ct) =>
+{
+    long start = Stopwatch.GetTimestamp();
+    string outcome = "fail";
+    try
+    {
+        await HandleAsync(item, context, ct);
+        outcome = "ok";
+    }
+    catch (OperationCanceledException) when (ct.IsCancellationRequested)
+    {
+        outcome = "cancel";
+        throw;
+    }
+    finally
+    {
+        if (logRuns)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"run {item.Key} {item.Value} {context.Partition} {context.FencingToken} {context.Engine.Attempt} {(context.Redelivered ? 1 : 0)} {start} {Stopwatch.GetTimestamp()} {context.LeaseDeadline} {outcome}"));
+        }
+    }
+});
+
+async ValueTask HandleAsync(MemberItem item, NatsItemContext context, CancellationToken ct)
 {
     if (workMs > 0)
     {
@@ -109,7 +156,8 @@ await using NatsStageMember<MemberItem> stageMember = await NatsStage.StartMembe
     {
         Console.WriteLine($"count {n}");
     }
-});
+}
+
 name = stageMember.MemberName;
 
 // Besides every --report items, the count is printed when it changed in the last --report-ms, so a

@@ -75,7 +75,7 @@ public partial class DemoScaleOutTests
             Assert.That(Figure(2), Is.EqualTo(written), "and settled");
             Assert.That(Figure(3), Is.Zero, "nothing left");
             Assert.That(output, Does.Contain("owners: (none)=0-7").Or.Contain("owners: b=0-7"), "a holds no lease any more");
-            Assert.That(takeover, Is.LessThan(TestStage.LeaseTtl + TimeSpan.FromSeconds(5)), "takeover within the lease TTL plus a generous bound");
+            Assert.That(takeover, Is.LessThan(TestStage.TakeoverBound), "takeover within the documented bound (TTL + TTL/3, plus slack)");
             Assert.That(b.ExitCode, Is.Zero, b.Output);
             Assert.That(b.Output, Does.Contain("leaving: finishing and acknowledging"));
             Assert.That(left.Success, Is.True, b.Output);

@@ -15,8 +15,9 @@ internal sealed class Delivery<T>
     /// <summary>0 until the message is settled; set once by <see cref="TrySettle"/>.</summary>
     private int _settled;
 
-    public Delivery(T item, ItemKey key, NatsJSMsg<byte[]> message, ulong sequence, string messageId)
+    public Delivery(T item, ItemKey key, NatsJSMsg<byte[]> message, ulong sequence, string messageId, bool redelivered)
     {
+        Redelivered = redelivered;
         Item = item;
         Key = key;
         Message = message;
@@ -33,6 +34,9 @@ internal sealed class Delivery<T>
     public ulong Sequence { get; }
 
     public string MessageId { get; }
+
+    /// <summary>Whether the message may have run before (see <see cref="NatsItemContext.Redelivered"/>).</summary>
+    public bool Redelivered { get; }
 
     public bool IsSettled => Volatile.Read(ref _settled) != 0;
 

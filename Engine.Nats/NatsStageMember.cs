@@ -46,6 +46,17 @@ public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures, I
     private readonly SemaphoreSlim _wake = new(0, 1);
     private Task _controlLoop = Task.CompletedTask;
     private Task _figuresLoop = Task.CompletedTask;
+    private Task _watchLoops = Task.CompletedTask;
+
+    /// <summary>
+    /// Each heartbeat's latest revision and when this member first saw it (by its own monotonic clock),
+    /// from a watch on the heartbeat bucket. A heartbeat unchanged for a TTL belongs to a member that is
+    /// gone, whether or not the server has expired the key yet (it lags by up to about one TTL).
+    /// </summary>
+    private readonly ConcurrentDictionary<string, Sighting> _heartbeats = new(StringComparer.Ordinal);
+
+    /// <summary>The same for the leases: a lease unchanged for a TTL since it was first seen can be taken over with a revision-checked update.</summary>
+    private readonly ConcurrentDictionary<string, Sighting> _leases = new(StringComparer.Ordinal);
 
     /// <summary>Lease owners and consumer figures as of the last refresh, for the meter (replaced whole by the figures loop).</summary>
     private ServerFigures _figures = new(new Dictionary<int, (string, ulong)>(), new Dictionary<int, ConsumerInfo>());
@@ -87,6 +98,9 @@ public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures, I
         await runtime.Members.PutAsync(name, member._memberValue, cancellationToken: cancellationToken).ConfigureAwait(false);
         member._controlLoop = Task.Run(member.ControlLoopAsync, CancellationToken.None);
         member._figuresLoop = Task.Run(member.FiguresLoopAsync, CancellationToken.None);
+        member._watchLoops = Task.WhenAll(
+            Task.Run(() => member.WatchLoopAsync(runtime.Members, member._heartbeats, wakeOnDelete: false), CancellationToken.None),
+            Task.Run(() => member.WatchLoopAsync(runtime.Owners, member._leases, wakeOnDelete: true), CancellationToken.None));
         NatsStageMeter.Register(member);
         NatsStageLog.Joined(runtime.Logger, runtime.Names.Stage, name);
         return member;
@@ -238,6 +252,64 @@ public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures, I
         }
     }
 
+    /// <summary>
+    /// Records when each revision of a bucket's keys was first seen here; never throws, resumes after a
+    /// failure. A released lease (a delete) wakes the control loop, so a rebalance does not wait a tick.
+    /// </summary>
+    private async Task WatchLoopAsync(INatsKVStore store, ConcurrentDictionary<string, Sighting> sightings, bool wakeOnDelete)
+    {
+        CancellationToken token = _stop.Token;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (NatsKVEntry<byte[]> entry in store.WatchAsync<byte[]>(opts: new NatsKVWatchOpts { MetaOnly = true }, cancellationToken: token).ConfigureAwait(false))
+                {
+                    bool deleted = entry.Operation != NatsKVOperation.Put;
+                    sightings.AddOrUpdate(
+                        entry.Key,
+                        static (_, e) => new Sighting(e.Revision, Stopwatch.GetTimestamp(), e.Deleted),
+                        static (_, old, e) => old.Revision == e.Revision ? old : new Sighting(e.Revision, Stopwatch.GetTimestamp(), e.Deleted),
+                        (entry.Revision, Deleted: deleted));
+                    if (deleted && wakeOnDelete)
+                    {
+                        Wake();
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                NatsStageLog.Swallowed(_runtime.Logger, ex, Name, "watching " + store.Bucket);
+            }
+
+            try
+            {
+                await Task.Delay(_runtime.Options.LeaseTtl / 3, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Whether a key's latest revision seen here has stood unchanged for a lease TTL by this member's clock (so its writer stopped renewing it).</summary>
+    private bool IsStale(ConcurrentDictionary<string, Sighting> sightings, string key, out ulong revision)
+    {
+        if (sightings.TryGetValue(key, out Sighting? seen) && !seen.Deleted && Stopwatch.GetElapsedTime(seen.Since) >= _runtime.Options.LeaseTtl)
+        {
+            revision = seen.Revision;
+            return true;
+        }
+
+        revision = 0;
+        return false;
+    }
+
     private static string Sanitize(string text)
     {
         var builder = new StringBuilder(text.Length);
@@ -252,7 +324,7 @@ public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures, I
     private async Task LeaveCoreAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(_controlLoop, _figuresLoop).ConfigureAwait(false);
+        await Task.WhenAll(_controlLoop, _figuresLoop, _watchLoops).ConfigureAwait(false);
         try
         {
             await _runtime.Members.DeleteAsync(MemberName).ConfigureAwait(false);
@@ -314,7 +386,11 @@ public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures, I
         var live = new List<string>();
         await foreach (string key in _runtime.Members.GetKeysAsync(cancellationToken: attempt.Token).ConfigureAwait(false))
         {
-            live.Add(key);
+            // A heartbeat the server still holds but that nobody renewed for a TTL is a member gone.
+            if (key == MemberName || !IsStale(_heartbeats, key, out _))
+            {
+                live.Add(key);
+            }
         }
 
         if (!live.Contains(MemberName, StringComparer.Ordinal))
@@ -355,7 +431,20 @@ public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures, I
             }
 
             PartitionRecord record = _records.GetOrAdd(p, _ => new PartitionRecord());
-            NatsResult<ulong> lease = await _runtime.Owners.TryCreateAsync(NatsStageNames.LeaseKey(p), _memberValue, cancellationToken: attempt.Token).ConfigureAwait(false);
+            // The lease is certainly ours from when the request was sent (the server stores it later), so
+            // the safe deadline counts from here.
+            string leaseKey = NatsStageNames.LeaseKey(p);
+            long sent = Stopwatch.GetTimestamp();
+            NatsResult<ulong> lease = await _runtime.Owners.TryCreateAsync(leaseKey, _memberValue, cancellationToken: attempt.Token).ConfigureAwait(false);
+            if (!lease.Success && IsStale(_leases, leaseKey, out ulong staleRevision))
+            {
+                // The holder has not renewed for a TTL since this member saw its revision, and it saw it
+                // after the holder sent it: the holder's safe deadline has passed, whatever the server's
+                // expiry says. The update succeeds only if that revision is still the latest.
+                sent = Stopwatch.GetTimestamp();
+                lease = await _runtime.Owners.TryUpdateAsync(leaseKey, _memberValue, staleRevision, cancellationToken: attempt.Token).ConfigureAwait(false);
+            }
+
             if (!lease.Success)
             {
                 // Held by another member: it releases it (rebalance) or its lease expires (crash).
@@ -363,7 +452,7 @@ public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures, I
                 continue;
             }
 
-            var worker = new PartitionWorker<T>(_runtime, MemberName, p, lease.Value, _handler, Wake);
+            var worker = new PartitionWorker<T>(_runtime, MemberName, p, lease.Value, sent, _handler, Wake);
             _workers[p] = worker;
             try
             {
@@ -426,6 +515,9 @@ public sealed class NatsStageMember<T> : IAsyncDisposable, INatsMemberFigures, I
             NatsStageLog.Swallowed(_runtime.Logger, ex, Name, "an OwnershipChanged handler");
         }
     }
+
+    /// <summary>A key's revision, when this member first saw it (stopwatch timestamp), and whether it was a delete or purge.</summary>
+    private sealed record Sighting(ulong Revision, long Since, bool Deleted);
 
     /// <summary>Lease owners (with revisions) and owned consumers' info, read together.</summary>
     private sealed record ServerFigures(Dictionary<int, (string Owner, ulong Revision)> Owners, Dictionary<int, ConsumerInfo> Consumers);

@@ -38,6 +38,9 @@ internal sealed class NatsStageNames
 
     public string DeadLetterFilter => $"dlq.{Stage}.>";
 
+    /// <summary>The config bucket's key for how far earlier epochs of a partition delivered (see <see cref="PartitionWorker{T}"/>).</summary>
+    public static string DeliveredMarkKey(int partition) => string.Create(CultureInfo.InvariantCulture, $"delivered-p{partition}");
+
     public static string LeaseKey(int partition) => string.Create(CultureInfo.InvariantCulture, $"p{partition}");
 
     /// <summary>The prefix of every epoch consumer of a partition: <c>p{partition}-e</c>.</summary>

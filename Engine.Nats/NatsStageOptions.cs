@@ -56,7 +56,9 @@ public sealed class NatsStageOptions<T>
 
     /// <summary>
     /// How long a partition lease and a member heartbeat live without renewal. A member renews every
-    /// third of it and stops working a partition at once when a renewal fails; a crashed member's
+    /// third of it and stops working a partition at once when a renewal fails, or when its own monotonic
+    /// clock says the lease may have lapsed (the last renewal's send time plus this, less a fiftieth for
+    /// clock drift and a tenth as a guard), whichever comes first. A crashed, frozen or cut-off member's
     /// partitions are taken over after at most about this long plus one reconcile (a third of it). The
     /// default value is 3 seconds; from 0.5 seconds to 5 minutes.
     /// </summary>

@@ -58,6 +58,9 @@ internal sealed partial class NatsStageRuntime<T>
 
     public INatsKVStore Owners { get; private set; } = null!;
 
+    /// <summary>The layout, and per partition how far earlier epochs delivered (no expiry).</summary>
+    public INatsKVStore Config { get; private set; } = null!;
+
     public int Partitions => Layout.Partitions;
 
     /// <summary>Validates the options, then creates (or checks) the streams and buckets, retrying with back-off while the server does not answer.</summary>
@@ -98,6 +101,7 @@ internal sealed partial class NatsStageRuntime<T>
     {
         StreamConfigStorage storage = Options.MemoryStorage ? StreamConfigStorage.Memory : StreamConfigStorage.File;
         INatsKVStore config = await Kv.CreateOrUpdateStoreAsync(new NatsKVConfig(Names.ConfigBucket) { History = 1, Storage = Options.MemoryStorage ? NatsKVStorageType.Memory : NatsKVStorageType.File, NumberOfReplicas = Options.Replicas }, cancellationToken).ConfigureAwait(false);
+        Config = config;
         string mine = Layout.Describe();
         NatsResult<ulong> created = await config.TryCreateAsync(NatsStageLayout.Key, Encoding.UTF8.GetBytes(mine), cancellationToken: cancellationToken).ConfigureAwait(false);
         if (!created.Success)

@@ -18,12 +18,19 @@ namespace Engine.Nats;
 /// One partition owned by this member for one epoch (one lease revision): a fresh durable consumer
 /// <c>p{p}-e{revision}</c>, a consume loop feeding a local <see cref="Stage{T}"/>, lease renewal and
 /// progress acks. It ends either released (graceful: stop pulling, finish and ack, delete the consumer
-/// and the lease) or fenced (a renewal failed: stop at once, ack nothing more, leave the consumer for
-/// the next owner to delete).
+/// and the lease) or fenced (a renewal failed, or the lease lapsed by this process's own clock: stop at
+/// once, ack nothing more, leave the consumer for the next owner to delete).
 /// </summary>
+/// <remarks>
+/// Lease safety does not wait for the server to say no: every pull, handler run and ack first checks
+/// <see cref="HoldsLease"/>, which compares the monotonic clock with the safe deadline (the time the
+/// last successful renewal was <em>sent</em>, plus the TTL, less <see cref="SafetyMargin"/>), less
+/// <see cref="StartGuard"/>. The server cannot expire the lease before the deadline, so a process that
+/// wakes from a pause past it stops before it runs anything, whatever the renewal loop has not yet learnt.
+/// </remarks>
 /// <typeparam name="T">The item type.</typeparam>
 [DebuggerDisplay("Partition = {Partition}, Epoch = {Epoch}, Fenced = {IsFenced}")]
-[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Its token sources never get a timer or a wait handle, so there is nothing to free; disposing them would race late Cancel calls from the loops.")]
+[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Its token sources never get a timer or a wait handle, so there is nothing to free; disposing them would race late Cancel calls from the loops. The lapse timer is disposed when the worker ends.")]
 internal sealed class PartitionWorker<T>
 {
     private readonly NatsStageRuntime<T> _runtime;
@@ -48,8 +55,26 @@ internal sealed class PartitionWorker<T>
     private readonly string _consumerName;
     private readonly RetryOptions? _retry;
 
+    /// <summary>How long a lease is certainly this member's after the request that created or renewed it was sent (TTL less the margin), in stopwatch ticks.</summary>
+    private readonly long _safeTicks;
+
+    /// <summary><see cref="StartGuard"/> in stopwatch ticks.</summary>
+    private readonly long _guardTicks;
+
+    /// <summary>Fences the worker when the safe deadline passes with no renewal that moved it (a paused process wakes to it late, which is why every use also checks the clock).</summary>
+    private readonly ITimer _lapse;
+
     /// <summary>The lease's current revision (renewals move it); only the renewal loop writes it.</summary>
     private ulong _revision;
+
+    /// <summary>The stopwatch timestamp until which the lease is certainly this member's (see the remarks); only moves forward.</summary>
+    private long _safeUntil;
+
+    /// <summary>
+    /// Messages of this partition up to this stream sequence were delivered by an earlier epoch's
+    /// consumer and not acknowledged: they may have run before (a crash, a fence, a drain that timed out).
+    /// </summary>
+    private ulong _deliveredBefore;
 
     /// <summary>1 once fenced; never reset.</summary>
     private int _fenced;
@@ -67,7 +92,8 @@ internal sealed class PartitionWorker<T>
     private long _skipped;
     private long _ackFailures;
 
-    public PartitionWorker(NatsStageRuntime<T> runtime, string member, int partition, ulong revision, Func<T, NatsItemContext, CancellationToken, ValueTask> handler, Action onEnded)
+    /// <summary>A worker for one epoch; <paramref name="leaseSentAt"/> is the stopwatch timestamp taken just before the request that created the lease (revision <paramref name="revision"/>) was sent.</summary>
+    public PartitionWorker(NatsStageRuntime<T> runtime, string member, int partition, ulong revision, long leaseSentAt, Func<T, NatsItemContext, CancellationToken, ValueTask> handler, Action onEnded)
     {
         _runtime = runtime;
         _member = member;
@@ -80,7 +106,29 @@ internal sealed class PartitionWorker<T>
         _consumerName = NatsStageNames.ConsumerName(partition, revision);
         _retry = runtime.Options.LocalStage.Retry;
         StartedAt = Stopwatch.GetTimestamp();
+        TimeSpan safe = runtime.Options.LeaseTtl - SafetyMargin(runtime.Options.LeaseTtl);
+        _safeTicks = (long)(safe.TotalSeconds * Stopwatch.Frequency);
+        _guardTicks = (long)(StartGuard(runtime.Options.LeaseTtl).TotalSeconds * Stopwatch.Frequency);
+        _safeUntil = leaseSentAt + _safeTicks;
+        _lapse = TimeProvider.System.CreateTimer(static state => ((PartitionWorker<T>)state!).OnLapseTimer(), this, Remaining(_safeUntil - _guardTicks), Timeout.InfiniteTimeSpan);
     }
+
+    /// <summary>
+    /// What the safe deadline keeps back from the TTL for clock-rate drift between this process and the
+    /// server (the server expires the lease by its own clock): a fiftieth of the TTL, 20,000 ppm, forty
+    /// times the most an NTP-disciplined clock is slewed (500 ppm). Beyond drift it covers nothing: a
+    /// monotonic clock that stops while the process is frozen (some VM freezes) breaks the assumption.
+    /// </summary>
+    public static TimeSpan SafetyMargin(TimeSpan leaseTtl) => leaseTtl / 50;
+
+    /// <summary>
+    /// How long before the safe deadline the member already stops: a tenth of the TTL. A run is checked
+    /// before the handler is called, and on a loaded machine the thread can lose the CPU between the
+    /// check and the handler's first instruction; the guard keeps such a run's actual start before the
+    /// deadline unless it was held off that long. A healthy member never gets near it: each renewal is
+    /// sent a third of the TTL after the last and must answer within another third.
+    /// </summary>
+    public static TimeSpan StartGuard(TimeSpan leaseTtl) => leaseTtl / 10;
 
     public int Partition { get; }
 
@@ -105,6 +153,27 @@ internal sealed class PartitionWorker<T>
     public long AckFailures => Interlocked.Read(ref _ackFailures);
 
     public int Unsettled => _unsettled.Count;
+
+    /// <summary>
+    /// True while the lease is certainly this member's by the monotonic clock (and the worker is not
+    /// fenced). The first call that finds the deadline passed fences the worker, so nothing more is
+    /// pulled, run or acknowledged in this epoch. A clock read and a compare: no server round trip.
+    /// </summary>
+    public bool HoldsLease()
+    {
+        if (IsFenced)
+        {
+            return false;
+        }
+
+        if (Stopwatch.GetTimestamp() < Volatile.Read(ref _safeUntil) - _guardTicks)
+        {
+            return true;
+        }
+
+        Fence("the lease lapsed by this member's clock (no renewal sent within the TTL less the margin answered in time)");
+        return false;
+    }
 
     public StageCounts LocalCounts => _stage?.GetCounts() ?? default;
 
@@ -146,6 +215,10 @@ internal sealed class PartitionWorker<T>
                 }
             }
 
+            // Before the old consumers go, remember how far they delivered: what they delivered and nobody
+            // acknowledged is still in the work queue and comes to this epoch, and may have run already.
+            // The mark is stored, so an owner that crashes before it delivers that far passes it on.
+            _deliveredBefore = await CarryDeliveredMarkAsync(old, cancellationToken).ConfigureAwait(false);
             foreach (string name in old)
             {
                 try
@@ -181,6 +254,34 @@ internal sealed class PartitionWorker<T>
         }
     }
 
+    /// <summary>The highest stream sequence earlier epochs delivered (the stored mark and every old consumer's figure), stored again when it grew.</summary>
+    private async Task<ulong> CarryDeliveredMarkAsync(List<string> oldConsumers, CancellationToken cancellationToken)
+    {
+        string key = NatsStageNames.DeliveredMarkKey(Partition);
+        NatsResult<NatsKVEntry<byte[]>> entry = await _runtime.Config.TryGetEntryAsync<byte[]>(key, cancellationToken: cancellationToken).ConfigureAwait(false);
+        ulong stored = entry.Success && entry.Value.Value is { } bytes ? ulong.Parse(Encoding.ASCII.GetString(bytes), CultureInfo.InvariantCulture) : 0;
+        ulong mark = stored;
+        foreach (string name in oldConsumers)
+        {
+            try
+            {
+                INatsJSConsumer consumer = await _runtime.Js.GetConsumerAsync(_stream, name, cancellationToken).ConfigureAwait(false);
+                mark = Math.Max(mark, consumer.Info.Delivered.StreamSeq);
+            }
+            catch (NatsJSApiException ex) when (ex.Error.Code == 404)
+            {
+                // Deleted meanwhile by a graceful release: it left nothing unacknowledged.
+            }
+        }
+
+        if (mark > stored)
+        {
+            await _runtime.Config.PutAsync(key, Encoding.ASCII.GetBytes(mark.ToString(CultureInfo.InvariantCulture)), cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+
+        return mark;
+    }
+
     /// <summary>
     /// Hands the partition over: stops pulling, lets the local stage finish and acknowledge what it holds
     /// (up to the drain timeout), deletes this epoch's consumer and then the lease. Idempotent; after a
@@ -207,9 +308,15 @@ internal sealed class PartitionWorker<T>
             if (!IsFenced)
             {
                 // Acks are fire-and-forget publishes; a round trip makes sure the server has read them
-                // before the consumer goes, so a graceful handover redelivers nothing.
+                // before the consumer goes, so a graceful handover redelivers nothing. When the drain
+                // timed out, items that may have run are left unacknowledged: the consumer stays, so the
+                // next owner reads how far it delivered and marks them as possibly run before.
                 await _runtime.Connection.PingAsync(_life.Token).ConfigureAwait(false);
-                await _runtime.Js.DeleteConsumerAsync(_stream, _consumerName, _life.Token).ConfigureAwait(false);
+                if (_unsettled.IsEmpty)
+                {
+                    await _runtime.Js.DeleteConsumerAsync(_stream, _consumerName, _life.Token).ConfigureAwait(false);
+                }
+
                 await _life.CancelAsync().ConfigureAwait(false);
                 await Task.WhenAll(_renewLoop, _progressLoop).ConfigureAwait(false);
                 await _runtime.Owners.TryDeleteAsync(NatsStageNames.LeaseKey(Partition), new NatsKVDeleteOpts { Revision = Volatile.Read(ref _revision) }).ConfigureAwait(false);
@@ -245,11 +352,11 @@ internal sealed class PartitionWorker<T>
         {
             try
             {
+                // The abort first: it cancels the token running handlers hold, at once, so a long run
+                // learns the lease is gone and can stop writing side effects.
+                ValueTask<StageCounts> abort = _stage is { } stage ? stage.AbortAsync() : default;
                 await _consumeLoop.ConfigureAwait(false);
-                if (_stage is { } stage)
-                {
-                    await stage.AbortAsync().ConfigureAwait(false);
-                }
+                await abort.ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -279,6 +386,9 @@ internal sealed class PartitionWorker<T>
             // The loops catch their own errors; this is only a safety net.
             NatsStageLog.Swallowed(_runtime.Logger, ex, _runtime.Names.Stage, "a partition loop");
         }
+
+        // After the renewal loop, the only other caller of Change.
+        await _lapse.DisposeAsync().ConfigureAwait(false);
 
         if (_ended.TrySetResult())
         {
@@ -331,8 +441,9 @@ internal sealed class PartitionWorker<T>
             var opts = new NatsJSConsumeOpts { MaxMsgs = Math.Clamp(_runtime.Options.MaxAckPending, 1, 1000) };
             await foreach (NatsJSMsg<byte[]> message in _consumer.ConsumeAsync<byte[]>(opts: opts, cancellationToken: token).ConfigureAwait(false))
             {
-                if (IsFenced)
+                if (!HoldsLease())
                 {
+                    // Pulled, never run: the next owner gets it.
                     break;
                 }
 
@@ -350,12 +461,13 @@ internal sealed class PartitionWorker<T>
                 catch (Exception ex)
                 {
                     // A payload nobody can read would block its key for ever: dead-letter it now.
-                    var poison = new Delivery<T>(default!, default, message, sequence, messageId);
+                    var poison = new Delivery<T>(default!, default, message, sequence, messageId, redelivered: false);
                     await DeadLetterAsync(poison, ex, 0).ConfigureAwait(false);
                     continue;
                 }
 
-                var delivery = new Delivery<T>(item, key, message, sequence, messageId);
+                bool redelivered = sequence <= _deliveredBefore || (message.Metadata?.NumDelivered ?? 1) > 1;
+                var delivery = new Delivery<T>(item, key, message, sequence, messageId, redelivered);
                 _unsettled[sequence] = delivery;
                 try
                 {
@@ -380,22 +492,33 @@ internal sealed class PartitionWorker<T>
         }
     }
 
-    /// <summary>Renews the lease every third of its TTL; the first failure fences the partition.</summary>
+    /// <summary>
+    /// Renews the lease a third of its TTL after the last renewal was sent (so a slow answer does not
+    /// push the next one later); the first failure fences the partition, and so does an answer that
+    /// comes after the safe deadline passed (the lease may have been someone else's in between).
+    /// </summary>
     private async Task RenewLoopAsync()
     {
         CancellationToken token = _life.Token;
         TimeSpan interval = _runtime.Options.LeaseTtl / 3;
         string key = NatsStageNames.LeaseKey(Partition);
         byte[] value = Encoding.UTF8.GetBytes(_member);
+        long lastSent = Volatile.Read(ref _safeUntil) - _safeTicks;
         while (!token.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(interval, token).ConfigureAwait(false);
+                TimeSpan wait = interval - Stopwatch.GetElapsedTime(lastSent);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, token).ConfigureAwait(false);
+                }
+
                 using var attempt = CancellationTokenSource.CreateLinkedTokenSource(token);
 
                 // A renewal slower than a third of the TTL leaves too little lease to trust: give up.
                 attempt.CancelAfter(interval);
+                long sent = Stopwatch.GetTimestamp();
                 NatsResult<ulong> renewed = await _runtime.Owners.TryUpdateAsync(key, value, Volatile.Read(ref _revision), cancellationToken: attempt.Token).ConfigureAwait(false);
                 if (!renewed.Success)
                 {
@@ -403,7 +526,17 @@ internal sealed class PartitionWorker<T>
                     return;
                 }
 
+                // Only a lease still held may be extended: one that lapsed meanwhile stays lapsed.
+                if (!HoldsLease())
+                {
+                    return;
+                }
+
+                Debug.Assert(sent + _safeTicks >= Volatile.Read(ref _safeUntil), "renewals are sent one after another, so the safe deadline only moves forward");
                 Volatile.Write(ref _revision, renewed.Value);
+                lastSent = sent;
+                Volatile.Write(ref _safeUntil, sent + _safeTicks);
+                _lapse.Change(Remaining(sent + _safeTicks - _guardTicks), Timeout.InfiniteTimeSpan);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -429,7 +562,7 @@ internal sealed class PartitionWorker<T>
                 await Task.Delay(interval, token).ConfigureAwait(false);
                 foreach (Delivery<T> delivery in _unsettled.Values)
                 {
-                    if (!delivery.IsSettled && !IsFenced)
+                    if (!delivery.IsSettled && HoldsLease())
                     {
                         await delivery.Message.AckProgressAsync(cancellationToken: token).ConfigureAwait(false);
                     }
@@ -449,14 +582,17 @@ internal sealed class PartitionWorker<T>
     /// <summary>The local stage's handler: the user's handler, then the ack. Ack failures never reach the engine (they would make it retry a processed item).</summary>
     private async ValueTask HandleAsync(Delivery<T> delivery, ItemContext context, CancellationToken cancellationToken)
     {
-        if (IsFenced)
+        // The deadline read before the check: the run starts only if the lease is certainly held until then.
+        long deadline = Volatile.Read(ref _safeUntil);
+        if (!HoldsLease())
         {
-            // This epoch is over; the next owner runs the item (it was never acked).
+            // This epoch is over (a fence, or the lease lapsed while this process was paused); the next
+            // owner runs the item (it was never acked).
             Interlocked.Increment(ref _skipped);
             return;
         }
 
-        var natsContext = new NatsItemContext(context, Partition, delivery.Sequence, delivery.MessageId, Epoch, delivery.Message.Metadata?.NumDelivered ?? 1);
+        var natsContext = new NatsItemContext(context, Partition, delivery.Sequence, delivery.MessageId, Epoch, delivery.Message.Metadata?.NumDelivered ?? 1, deadline, delivery.Redelivered);
         try
         {
             await _handler(delivery.Item, natsContext, cancellationToken).ConfigureAwait(false);
@@ -495,7 +631,7 @@ internal sealed class PartitionWorker<T>
 
     private async ValueTask AckAsync(Delivery<T> delivery)
     {
-        if (IsFenced || !delivery.TrySettle())
+        if (!HoldsLease() || !delivery.TrySettle())
         {
             return;
         }
@@ -522,7 +658,7 @@ internal sealed class PartitionWorker<T>
     /// </summary>
     private async Task DeadLetterAsync(Delivery<T> delivery, Exception error, int attempts)
     {
-        if (IsFenced || !delivery.TrySettle())
+        if (!HoldsLease() || !delivery.TrySettle())
         {
             return;
         }
@@ -540,6 +676,13 @@ internal sealed class PartitionWorker<T>
         try
         {
             await NatsStageWriter<T>.PublishAsync(_runtime, _runtime.Names.DeadLetterSubject(Partition, token), delivery.Message.Data ?? [], delivery.MessageId, headers, CancellationToken.None).ConfigureAwait(false);
+            if (!HoldsLease())
+            {
+                // The lease lapsed during the publish: the next owner dead-letters it again, and the
+                // DLQ stream's duplicate window drops the copy (same message id).
+                return;
+            }
+
             await delivery.Message.AckTerminateAsync().ConfigureAwait(false);
             Interlocked.Increment(ref _deadLettered);
         }
@@ -553,6 +696,34 @@ internal sealed class PartitionWorker<T>
             catch (Exception nakError)
             {
                 NatsStageLog.Minor(_runtime.Logger, nakError, _runtime.Names.Stage, "a nak", Partition);
+            }
+        }
+    }
+
+    /// <summary>How long from now until a stopwatch timestamp (zero when it has passed).</summary>
+    private static TimeSpan Remaining(long until)
+    {
+        long ticks = until - Stopwatch.GetTimestamp();
+        return ticks <= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds((double)ticks / Stopwatch.Frequency);
+    }
+
+    /// <summary>The lapse timer fired: fence if the deadline has passed, else (a renewal moved it meanwhile) wait again.</summary>
+    private void OnLapseTimer()
+    {
+        if (Ended.IsCompleted || IsFenced)
+        {
+            return;
+        }
+
+        if (HoldsLease())
+        {
+            try
+            {
+                _lapse.Change(Remaining(Volatile.Read(ref _safeUntil) - _guardTicks), Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Ended meanwhile.
             }
         }
     }

@@ -19,19 +19,23 @@ internal sealed class NatsServer : IAsyncDisposable
     public const string RequireVariable = "ENGINE_REQUIRE_NATS";
     private readonly string _directory;
     private readonly string _mappings;
+    private readonly string _host;
+    private readonly string? _netns;
     private readonly ConcurrentQueue<string> _log = new();
     private Process? _process;
 
-    private NatsServer(string directory, int port, string mappings)
+    private NatsServer(string directory, int port, string mappings, string host, string? netns)
     {
         _directory = directory;
         Port = port;
         _mappings = mappings;
+        _host = host;
+        _netns = netns;
     }
 
     public int Port { get; }
 
-    public string Url => $"nats://127.0.0.1:{Port}";
+    public string Url => $"nats://{_host}:{Port}";
 
     /// <summary>The server's log so far, for failure messages.</summary>
     public string Log => string.Join('\n', _log);
@@ -48,12 +52,21 @@ internal sealed class NatsServer : IAsyncDisposable
         "/usr/bin/nats-server");
 
     /// <summary>Starts a server; <paramref name="mappings"/> is the body of a <c>mappings</c> block, if any.</summary>
-    public static async Task<NatsServer> StartNewAsync(string mappings = "")
+    public static Task<NatsServer> StartNewAsync(string mappings = "") => StartNewAsync(mappings, "127.0.0.1", FreePort(), null);
+
+    /// <summary>
+    /// Starts a server inside network namespace <paramref name="netns"/> (<c>ip netns exec</c>), listening
+    /// only on <paramref name="host"/>, an address the test gave that namespace; clients reach it only from
+    /// namespaces joined to it.
+    /// </summary>
+    public static Task<NatsServer> StartInNamespaceAsync(string netns, string host) => StartNewAsync("", host, 4222, netns);
+
+    private static async Task<NatsServer> StartNewAsync(string mappings, string host, int port, string? netns)
     {
         _ = Executable();
         string directory = Path.Combine(Path.GetTempPath(), "engine-nats-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var server = new NatsServer(directory, FreePort(), mappings);
+        var server = new NatsServer(directory, port, mappings, host, netns);
         await server.StartAsync();
         return server;
     }
@@ -64,11 +77,13 @@ internal sealed class NatsServer : IAsyncDisposable
         string config = Path.Combine(_directory, "nats.conf");
         string store = Path.Combine(_directory, "store");
         await File.WriteAllTextAsync(config, string.Join('\n',
-            $"listen: \"127.0.0.1:{Port}\"",
+            $"listen: \"{_host}:{Port}\"",
             $"jetstream {{ store_dir: \"{store}\" }}",
             string.IsNullOrEmpty(_mappings) ? string.Empty : $"mappings = {{ {_mappings} }}",
             string.Empty));
-        _process = await LocalServer.StartAsync(Executable(), ["-js", "-c", config], "Server is ready", _log, TestWait.Patience);
+        _process = _netns is null
+            ? await LocalServer.StartAsync(Executable(), ["-js", "-c", config], "Server is ready", _log, TestWait.Patience)
+            : await LocalServer.StartAsync("ip", ["netns", "exec", _netns, Executable(), "-js", "-c", config], "Server is ready", _log, TestWait.Patience);
     }
 
     /// <summary>A new client connection to this server (the caller disposes it).</summary>

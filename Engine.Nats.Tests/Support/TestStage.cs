@@ -8,6 +8,13 @@ internal static class TestStage
 {
     public static readonly TimeSpan LeaseTtl = TimeSpan.FromMilliseconds(1500);
 
+    /// <summary>
+    /// docs/scale-out.md's takeover bound after a member dies, freezes or is cut off (one TTL for its
+    /// heartbeat and leases to stand unrenewed, plus one reconcile, a third of it), with 2 s of slack for
+    /// the server, several processes and other builds sharing two cores.
+    /// </summary>
+    public static readonly TimeSpan TakeoverBound = LeaseTtl + (LeaseTtl / 3) + TimeSpan.FromSeconds(2);
+
     public static NatsStageOptions<TestItem> Options(string name, int partitions = 8, string? member = null) => new()
     {
         Name = name,
