@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using System.Threading.Tasks.Dataflow;
 using Akka.Streams.Dsl;
 using BenchmarkDotNet.Attributes;
+using Engine.Queues;
 using Engine.Stages;
 
 namespace Engine.Benchmarks;
@@ -30,6 +31,9 @@ public class HandOffBenchmarks
     [GlobalSetup(Target = nameof(EngineStage))]
     public void CheckEngineStage() => Check(nameof(EngineStage), EngineStage);
 
+    [GlobalSetup(Target = nameof(EngineRing))]
+    public void CheckEngineRing() => Check(nameof(EngineRing), EngineRing);
+
     [GlobalSetup(Target = nameof(EngineWriteMany))]
     public void CheckEngineWriteMany() => Check(nameof(EngineWriteMany), EngineWriteMany);
 
@@ -53,6 +57,20 @@ public class HandOffBenchmarks
     public async Task EngineStage()
     {
         Stage<int> stage = CreateStage();
+        for (int i = 0; i < Items; i++)
+        {
+            await stage.WriteAsync(i);
+        }
+
+        stage.Complete();
+        await stage.Completion;
+    }
+
+    /// <summary>The same stage queueing in the engine's own lock-free <c>RingChannel</c> (issue 24; not yet the default).</summary>
+    [Benchmark]
+    public async Task EngineRing()
+    {
+        Stage<int> stage = CreateStage(ShardQueue.Ring);
         for (int i = 0; i < Items; i++)
         {
             await stage.WriteAsync(i);
@@ -126,9 +144,9 @@ public class HandOffBenchmarks
             .RunForeach(item => _sum += item, _akka!.Materializer);
 
     /// <summary>The engine's stage: one shard, one key, metrics on (the default), the trivial handler.</summary>
-    private Stage<int> CreateStage() =>
+    private Stage<int> CreateStage(ShardQueue queue = ShardQueue.Runtime) =>
         Stage.Create(
-            new StageOptions<int> { Name = "handoff", Shards = 1, Capacity = Capacity, KeySelector = _ => "k" },
+            new StageOptions<int> { Name = "handoff", Shards = 1, Capacity = Capacity, KeySelector = _ => "k", Queue = queue },
             (int item, CancellationToken _) => _sum += item);
 
     private void Check(string contender, Func<Task> run)

@@ -3,6 +3,7 @@ using System.Threading.Tasks.Dataflow;
 using Akka;
 using Akka.Streams.Dsl;
 using BenchmarkDotNet.Attributes;
+using Engine.Queues;
 using Engine.Routing;
 using Engine.Stages;
 
@@ -35,6 +36,9 @@ public class KeyedShardingBenchmarks
     [GlobalSetup(Target = nameof(Engine))]
     public void CheckEngine() => Check(nameof(Engine), Engine);
 
+    [GlobalSetup(Target = nameof(EngineRing))]
+    public void CheckEngineRing() => Check(nameof(EngineRing), EngineRing);
+
     [GlobalSetup(Target = nameof(EngineWriteMany))]
     public void CheckEngineWriteMany() => Check(nameof(EngineWriteMany), EngineWriteMany);
 
@@ -59,6 +63,24 @@ public class KeyedShardingBenchmarks
     {
         Reset();
         Stage<int> stage = CreateStage();
+        for (int i = 0; i < Items; i++)
+        {
+            await stage.WriteAsync(i);
+        }
+
+        stage.Complete();
+        await stage.Completion;
+    }
+
+    /// <summary>
+    /// The engine again, its shards queueing in the engine's own lock-free <c>RingChannel</c> instead
+    /// of the runtime's bounded channel (issue 24; not yet the default).
+    /// </summary>
+    [Benchmark]
+    public async Task EngineRing()
+    {
+        Reset();
+        Stage<int> stage = CreateStage(ShardQueue.Ring);
         for (int i = 0; i < Items; i++)
         {
             await stage.WriteAsync(i);
@@ -167,11 +189,11 @@ public class KeyedShardingBenchmarks
     }
 
     /// <summary>The engine's stage: metrics on (the default), one worker per shard, the trivial handler.</summary>
-    private Stage<int> CreateStage()
+    private Stage<int> CreateStage(ShardQueue queue = ShardQueue.Runtime)
     {
         string[] keys = _keys;
         return Stage.Create(
-            new StageOptions<int> { Name = "keyed", Shards = Shards, Capacity = Capacity, KeySelector = i => keys[i % Keys] },
+            new StageOptions<int> { Name = "keyed", Shards = Shards, Capacity = Capacity, KeySelector = i => keys[i % Keys], Queue = queue },
             (int item, CancellationToken _) => Handle(item));
     }
 
