@@ -136,6 +136,13 @@ internal sealed partial class Shard<T>
         lock (_lock)
         {
             AssertLocked();
+            if (_completing)
+            {
+                // As in the first attempt: a completing shard takes nothing, not even a replace. The
+                // channel closes right after the flag is set, and then the wait ends as refused.
+                return false;
+            }
+
             if (_index!.TryGetWaiting(slot.DedupeKey, out DedupeSlot<T>? waiting))
             {
                 ReplaceLocked(waiting, slot.AsWrite());
