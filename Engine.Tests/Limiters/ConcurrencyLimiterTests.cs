@@ -107,15 +107,18 @@ public class ConcurrencyLimiterTests
 
     /// <summary>
     /// Many callers acquiring with tokens cancelled at random moments, leases disposed from several
-    /// threads: the limit is never exceeded, no slot leaks, nothing hangs.
+    /// threads, snapshots taken all along: the limit is never exceeded, no slot leaks, nothing hangs,
+    /// every snapshot's wait time is consistent (min ≤ mean ≤ max, min ≤ last ≤ max) and the snapshots
+    /// count every acquire once.
     /// </summary>
     [Test]
-    public async Task Under_random_cancellation_the_limit_holds_and_no_slot_leaks([Values(11, 12)] int seed)
+    public async Task Under_random_cancellation_the_limit_holds_no_slot_leaks_and_every_snapshot_is_consistent([Values(11, 12)] int seed)
     {
         const int Max = 3;
         using ConcurrencyLimiter limiter = ConcurrencyLimiter.Create(new ConcurrencyLimiterOptions { Name = "stress", MaxConcurrency = Max });
         int inside = 0;
         int exceeded = 0;
+        long acquired = 0;
         async Task CallerAsync(int caller)
         {
             var random = new Random((seed * 1_000) + caller);
@@ -138,6 +141,8 @@ public class ConcurrencyLimiterTests
                     continue;
                 }
 
+                Interlocked.Increment(ref acquired);
+
                 if (Interlocked.Increment(ref inside) > Max)
                 {
                     Interlocked.Increment(ref exceeded);
@@ -156,7 +161,30 @@ public class ConcurrencyLimiterTests
             }
         }
 
-        await Task.WhenAll(Enumerable.Range(0, 32).Select(c => Task.Run(() => CallerAsync(c)))).Within();
-        Assert.That((exceeded, limiter.Held, limiter.WaitingCount), Is.EqualTo((0, 0, 0)));
+        Task callers = Task.WhenAll(Enumerable.Range(0, 32).Select(c => Task.Run(() => CallerAsync(c))));
+        var inconsistent = new List<LatencySummary>();
+        long counted = 0;
+        await Task.Run(() =>
+        {
+            while (!callers.IsCompleted)
+            {
+                LatencySummary waits = limiter.TakeMetricsSnapshot().WaitTime;
+                counted += waits.Count;
+                if (waits.Count > 0 && !(waits.MinMilliseconds <= waits.MeanMilliseconds && waits.MeanMilliseconds <= waits.MaxMilliseconds
+                    && waits.MinMilliseconds <= waits.LastMilliseconds && waits.LastMilliseconds <= waits.MaxMilliseconds))
+                {
+                    inconsistent.Add(waits);
+                }
+            }
+        });
+
+        await callers.Within();
+        counted += limiter.TakeMetricsSnapshot().WaitTime.Count;
+        Assert.Multiple(() =>
+        {
+            Assert.That((exceeded, limiter.Held, limiter.WaitingCount), Is.EqualTo((0, 0, 0)));
+            Assert.That(inconsistent, Is.Empty);
+            Assert.That(counted, Is.EqualTo(acquired), "every acquire in exactly one snapshot");
+        });
     }
 }

@@ -59,11 +59,17 @@ internal sealed class HistogramInterval
             Buckets[i] += buckets[i];
         }
 
-        Count += later.Count;
-        Sum += later.Sum;
-        Min = Math.Min(Min, later.Min);
-        Max = Math.Max(Max, later.Max);
-        Last = later.Last;
-        LastAt = later.LastAt;
+        AddFigures(later.Count, later.Sum, later.Min, later.Max, later.Last, later.LastAt);
+    }
+
+    /// <summary>Adds the figures of a later interval of <paramref name="count"/> values (its buckets are the caller's to add).</summary>
+    public void AddFigures(long count, long sum, long min, long max, long last, long lastAt)
+    {
+        Count += count;
+        Sum += sum;
+        Min = Math.Min(Min, min);
+        Max = Math.Max(Max, max);
+        Last = last;
+        LastAt = lastAt;
     }
 }

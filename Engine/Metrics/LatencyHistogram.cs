@@ -87,8 +87,8 @@ internal sealed class LatencyHistogram
     /// <summary>Everything collected so far, for a reader that attaches late; under <see cref="_readGate"/>.</summary>
     private readonly HistogramInterval _total = new();
 
-    /// <summary>The interval being collected, reused; under <see cref="_readGate"/>.</summary>
-    private readonly HistogramInterval _collecting = new();
+    /// <summary>Where a collect folds the interval: <see cref="_total"/> and every live reader's pending interval; reused under <see cref="_readGate"/>.</summary>
+    private readonly List<HistogramInterval> _targets = [];
 
     /// <summary>The count and sum handed to readers so far; under <see cref="_readGate"/>.</summary>
     private long _collectedCount;
@@ -293,45 +293,55 @@ internal sealed class LatencyHistogram
         // A non-empty interval is the epoch before the requested one: every record after the previous
         // collect saw at least that epoch, and none wrote into it after this cut.
         Debug.Assert(count > 0 && (switched ? cut.ClosedEpoch : cut.Epoch) == requested - 1, "the interval is the epoch before the request");
-        HistogramInterval interval = _collecting;
-        interval.Clear();
-        interval.Count = count;
-        interval.Sum = (switched ? cut.ClosedSum : cut.Sum) - _collectedSum;
-        interval.Min = switched ? cut.ClosedMin : cut.Min;
-        interval.Max = switched ? cut.ClosedMax : cut.Max;
-        interval.Last = switched ? cut.ClosedLast : cut.Last;
-        interval.LastAt = switched ? cut.ClosedLastAt : cut.LastAt;
+        long sum = (switched ? cut.ClosedSum : cut.Sum) - _collectedSum;
         _collectedCount += count;
-        _collectedSum += interval.Sum;
+        _collectedSum += sum;
+        _targets.Clear();
+        _targets.Add(_total);
+        for (int i = _readers.Count - 1; i >= 0; i--)
+        {
+            if (_readers[i].TryGetTarget(out HistogramCursor? reader))
+            {
+                _targets.Add(reader.Pending);
+            }
+            else
+            {
+                _readers.RemoveAt(i);
+            }
+        }
+
+        foreach (HistogramInterval target in _targets)
+        {
+            target.AddFigures(
+                count,
+                sum,
+                switched ? cut.ClosedMin : cut.Min,
+                switched ? cut.ClosedMax : cut.Max,
+                switched ? cut.ClosedLast : cut.Last,
+                switched ? cut.ClosedLastAt : cut.LastAt);
+        }
 
         long[] closed = _buckets[(int)((requested - 1) & 1)]!;
-        long[] into = interval.Buckets;
         long inBuckets = 0;
         for (int i = 0; i < closed.Length; i++)
         {
             long n = Volatile.Read(ref closed[i]);
-            if (n != 0)
+            if (n == 0)
             {
-                into[i] = n;
-                inBuckets += n;
-
-                // Zeroed before the next request is published, so the epoch after next starts empty.
-                closed[i] = 0;
-            }
-        }
-
-        Debug.Assert(inBuckets == count, "the buckets hold exactly the interval's values");
-        _total.Add(interval);
-        for (int i = _readers.Count - 1; i >= 0; i--)
-        {
-            if (!_readers[i].TryGetTarget(out HistogramCursor? reader))
-            {
-                _readers.RemoveAt(i);
                 continue;
             }
 
-            reader.Pending.Add(interval);
+            inBuckets += n;
+            foreach (HistogramInterval target in _targets)
+            {
+                target.Buckets[i] += n;
+            }
+
+            // Zeroed before the next request is published, so the epoch after next starts empty.
+            closed[i] = 0;
         }
+
+        Debug.Assert(inBuckets == count, "the buckets hold exactly the interval's values");
     }
 
     /// <summary>Reads the recorders' figures between two equal, even sequence values.</summary>
