@@ -145,7 +145,9 @@ public sealed record LatencySummary
             SumMilliseconds = sumMicros / 1000.0,
             MinMilliseconds = min / 1000.0,
             MaxMilliseconds = max / 1000.0,
-            MeanMilliseconds = sumMicros / 1000.0 / count,
+            // Divided in microseconds first: both roundings are monotonic and the extremes are whole
+            // microseconds, so min ≤ mean ≤ max holds in floating point too (0.411 / 3 would not).
+            MeanMilliseconds = (double)sumMicros / count / 1000.0,
             StdDevMilliseconds = count <= 1 ? 0 : Math.Sqrt(squares / count) / 1000.0,
             P50 = Percentile(buckets, count, 0.50, min, max),
             P75 = Percentile(buckets, count, 0.75, min, max),
