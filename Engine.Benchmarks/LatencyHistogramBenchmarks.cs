@@ -4,7 +4,7 @@ using Engine.Metrics;
 namespace Engine.Benchmarks;
 
 /// <summary>
-/// One histogram record on its own, with one writer (plain writes) and with several (interlocked),
+/// One histogram record on its own, with one writer (plain writes) and with several (a compare-and-swap),
 /// over a spread of latencies (0.01 ms to about 10 ms): the recording path the exact min and max
 /// were added to.
 /// </summary>

@@ -106,9 +106,11 @@ try
     {
         await pipeline.WriteAsync(workload.Next(), stop.Token);
         offered++;
-        if (options.Rate > 0 && clock.Elapsed < pace * offered)
+        // Read the clock once: read twice, the second read can pass the due time and give a negative delay.
+        TimeSpan ahead = pace * offered - clock.Elapsed;
+        if (options.Rate > 0 && ahead > TimeSpan.Zero)
         {
-            await Task.Delay(pace * offered - clock.Elapsed, stop.Token);
+            await Task.Delay(ahead, stop.Token);
         }
     }
 }

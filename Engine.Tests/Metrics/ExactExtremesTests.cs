@@ -6,9 +6,9 @@ public class ExactExtremesTests
 {
     private static LatencySummary Take(LatencyHistogram histogram, HistogramCursor cursor)
     {
-        var delta = new long[LatencyHistogram.BucketCount];
-        long sum = cursor.Take(histogram, new long[LatencyHistogram.BucketCount], delta, out long min, out long max);
-        return LatencySummary.From(delta, sum, min, max);
+        var interval = new HistogramInterval();
+        histogram.Take(cursor, interval);
+        return LatencySummary.From(interval);
     }
 
     [TestCase(true)]
@@ -69,23 +69,23 @@ public class ExactExtremesTests
     }
 
     [Test]
-    public void An_extreme_that_landed_in_another_interval_falls_back_to_the_bucket_bound()
+    public void Every_bucket_holds_the_values_from_its_low_to_its_high_bound()
     {
-        // A value whose count is in this interval but whose extreme was taken by the previous read
-        // (recorded while that read ran): the exact max seen (100 µs) lies below the last non-empty
-        // bucket (the 5,000 µs one), so the bucket's upper bound stands in for it.
-        var buckets = new long[LatencyHistogram.BucketCount];
-        buckets[LatencyHistogram.BucketOf(100)]++;
-        buckets[LatencyHistogram.BucketOf(5_000)]++;
-        LatencySummary summary = LatencySummary.From(buckets, 5_100, 100, 100);
-        int top = LatencyHistogram.BucketOf(5_000);
         Assert.Multiple(() =>
         {
-            Assert.That(summary.MinMilliseconds, Is.EqualTo(0.1));
-            Assert.That(summary.MaxMilliseconds, Is.EqualTo(LatencyHistogram.HighOf(top) / 1000.0));
-            Assert.That(LatencyHistogram.LowOf(top), Is.LessThanOrEqualTo(5_000));
-            Assert.That(LatencyHistogram.HighOf(top), Is.GreaterThanOrEqualTo(5_000));
-            Assert.That(summary.MeanMilliseconds, Is.LessThanOrEqualTo(summary.MaxMilliseconds));
+            Assert.That(LatencyHistogram.BucketOf(long.MinValue), Is.Zero);
+            Assert.That(LatencyHistogram.BucketOf(-5), Is.Zero);
+            Assert.That(LatencyHistogram.BucketOf(long.MaxValue), Is.EqualTo(LatencyHistogram.BucketCount - 1));
+            for (int bucket = 0; bucket < LatencyHistogram.BucketCount; bucket++)
+            {
+                long low = LatencyHistogram.LowOf(bucket);
+                long high = LatencyHistogram.HighOf(bucket);
+                Assert.That((LatencyHistogram.BucketOf(low), LatencyHistogram.BucketOf(high)), Is.EqualTo((bucket, bucket)), $"bucket {bucket}: {low}..{high}");
+                if (bucket > 0)
+                {
+                    Assert.That(low, Is.EqualTo(LatencyHistogram.HighOf(bucket - 1) + 1), $"bucket {bucket} starts where {bucket - 1} ends");
+                }
+            }
         });
     }
 }

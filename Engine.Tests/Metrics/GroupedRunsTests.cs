@@ -19,8 +19,10 @@ public class GroupedRunsTests
         metrics.RunStarted(worker, 100, -1);
         metrics.RunsEnded(worker, 100, 100, RunTiming.GroupSize);
 
-        long[] counts = new long[LatencyHistogram.BucketCount];
-        long sum = metrics.WorkDuration.Read(counts);
+        var taken = new HistogramInterval();
+        metrics.WorkDuration.Take(new HistogramCursor(), taken);
+        long[] counts = taken.Buckets;
+        long sum = taken.Sum;
         Assert.Multiple(() =>
         {
             Assert.That(counts[0], Is.EqualTo(RunTiming.GroupSize), "every run in the first bucket, as one-by-one timing would put it");
@@ -37,8 +39,10 @@ public class GroupedRunsTests
         metrics.RunStarted(worker, 200, -1);
         metrics.RunsEnded(worker, 200, 210, RunTiming.GroupSize);
 
-        long[] counts = new long[LatencyHistogram.BucketCount];
-        long sum = metrics.WorkDuration.Read(counts);
+        var taken = new HistogramInterval();
+        metrics.WorkDuration.Take(new HistogramCursor(), taken);
+        long[] counts = taken.Buckets;
+        long sum = taken.Sum;
         Assert.Multiple(() =>
         {
             Assert.That(counts.Sum(), Is.EqualTo(RunTiming.GroupSize), "one record per run");

@@ -6,28 +6,48 @@ namespace Engine.Limiters;
 
 /// <summary>
 /// An instrumented async semaphore: at most <c>MaxConcurrency</c> holders at once; others wait in
-/// order. Reports slots held, callers waiting and how long they waited.
+/// order (first come, first served). Reports slots held, callers waiting and how long they waited.
 /// </summary>
+/// <remarks>
+/// The waiters are a queue of its own rather than <see cref="SemaphoreSlim"/>'s: a semaphore removes
+/// a cancelled waiter only when the cancellation callback gets to it, and a release in between hands
+/// the slot to the cancelled waiter while the next one keeps waiting. Here a release takes the first
+/// waiter still queued, under the same lock that cancellation removes a waiter with.
+/// </remarks>
 [DebuggerDisplay("Limiter {Name}: Held = {Held}, Waiting = {_waiting}")]
 public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
 {
-    private readonly SemaphoreSlim _slots;
     private readonly TimeProvider _clock;
     private readonly int _max;
     private readonly LatencyHistogram _waits = new(singleWriter: false);
     private readonly HistogramCursor _ownCursor = new();
-    private readonly long[] _scratch = new long[LatencyHistogram.BucketCount];
+
+    /// <summary>Where a snapshot takes the wait-time interval; reused under <see cref="_snapshotGate"/>.</summary>
+    private readonly HistogramInterval _taken = new();
     private readonly Lock _snapshotGate = new();
     private readonly EngineMeter _meter;
+
+    /// <summary>Guards the free slots, the queue of waiters and <see cref="_disposed"/>.</summary>
+    private readonly Lock _gate = new();
+
+    /// <summary>Free slots; under <see cref="_gate"/> (read without it for the figures).</summary>
+    private int _available;
+
+    /// <summary>The queue of waiters, oldest first; under <see cref="_gate"/>.</summary>
+    private Waiter? _head;
+    private Waiter? _tail;
+
+    /// <summary>Waiters queued; written under <see cref="_gate"/>.</summary>
     private int _waiting;
+    private bool _disposed;
     private long _acquired;
 
     private ConcurrencyLimiter(ConcurrencyLimiterOptions options)
     {
         Name = options.Name;
         _max = options.MaxConcurrency;
+        _available = _max;
         _clock = options.TimeProvider;
-        _slots = new SemaphoreSlim(_max, _max);
         _meter = EngineMeter.For(options.MeterFactory);
         _meter.Register(this);
     }
@@ -36,7 +56,7 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
     public string Name { get; }
 
     /// <summary>Slots held now.</summary>
-    public int Held => _max - _slots.CurrentCount;
+    public int Held => _max - Volatile.Read(ref _available);
 
     /// <summary>Callers waiting for a slot now.</summary>
     public int WaitingCount => Volatile.Read(ref _waiting);
@@ -58,34 +78,56 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
         return new ConcurrencyLimiter(options);
     }
 
-    /// <summary>Waits for a slot; dispose the lease to give it back.</summary>
+    /// <summary>
+    /// Waits for a slot; dispose the lease to give it back. Callers get slots in the order they called;
+    /// a caller whose token fires before this returns gets no slot, and a slot it was being handed goes
+    /// to the next caller.
+    /// </summary>
     /// <param name="cancellationToken">Stops waiting; then no slot is held.</param>
     /// <returns>The lease.</returns>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired first.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired before a lease was returned.</exception>
+    /// <exception cref="ObjectDisposedException">The limiter was disposed before a slot was granted.</exception>
     public async ValueTask<Lease> AcquireAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         long start = _clock.GetTimestamp();
-        long waited = 0;
-        if (!_slots.Wait(0, CancellationToken.None))
+        long end = start;
+        Waiter? waiter = null;
+        lock (_gate)
         {
-            Interlocked.Increment(ref _waiting);
-            try
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_available > 0 && _head is null)
             {
-                await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+                _available--;
             }
-            finally
+            else
             {
-                Interlocked.Decrement(ref _waiting);
+                waiter = new Waiter(this, cancellationToken);
+                Enqueue(waiter);
             }
-
-            waited = _clock.GetTimestamp() - start;
         }
 
-        _waits.Record((long)(waited * 1_000_000.0 / _clock.TimestampFrequency));
+        if (waiter is not null)
+        {
+            // Registered after queueing: a token that fired meanwhile runs the callback right here.
+            using (cancellationToken.UnsafeRegister(static state => ((Waiter)state!).Cancel(), waiter))
+            {
+                await waiter.Task.ConfigureAwait(false);
+            }
+
+            end = _clock.GetTimestamp();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // The slot came as the token fired: the caller asked to stop, so it goes on to the next.
+                Release();
+                throw new OperationCanceledException(cancellationToken);
+            }
+        }
+
+        _waits.Record((long)((end - start) * 1_000_000.0 / _clock.TimestampFrequency), end);
         if (_meter.LimiterWait.Enabled)
         {
-            _meter.LimiterWait.Record(waited / (double)_clock.TimestampFrequency, new KeyValuePair<string, object?>("limiter", Name));
+            _meter.LimiterWait.Record((end - start) / (double)_clock.TimestampFrequency, new KeyValuePair<string, object?>("limiter", Name));
         }
 
         Interlocked.Increment(ref _acquired);
@@ -112,7 +154,7 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
         var cursor = new HistogramCursor();
         lock (_snapshotGate)
         {
-            cursor.Take(_waits, _scratch, new long[LatencyHistogram.BucketCount]);
+            _waits.Take(cursor, _taken);
         }
 
         return cursor;
@@ -123,8 +165,7 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
         HistogramCursor cursor = consumer?.For(this, OpenCursorNow, static _ => { }) ?? _ownCursor;
         lock (_snapshotGate)
         {
-            var delta = new long[LatencyHistogram.BucketCount];
-            long sumDelta = cursor.Take(_waits, _scratch, delta, out long min, out long max);
+            _waits.Take(cursor, _taken);
             return new LimiterMetricsSnapshot
             {
                 Limiter = Name,
@@ -132,16 +173,128 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
                 Waiting = Volatile.Read(ref _waiting),
                 MaxConcurrency = _max,
                 Acquired = Volatile.Read(ref _acquired),
-                WaitTime = LatencySummary.From(delta, sumDelta, min, max),
+                WaitTime = LatencySummary.From(_taken),
             };
         }
     }
 
-    /// <summary>Releases the semaphore's resources; leases must have been returned.</summary>
+    /// <summary>
+    /// Stops the limiter: callers still waiting get an <see cref="ObjectDisposedException"/>, and so do
+    /// later calls to <see cref="AcquireAsync"/>; leases still held may be disposed as usual.
+    /// </summary>
     public void Dispose()
     {
+        Waiter? waiting;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            waiting = _head;
+            for (Waiter? w = _head; w is not null; w = w.Next)
+            {
+                w.Queued = false;
+            }
+
+            _head = null;
+            _tail = null;
+            Volatile.Write(ref _waiting, 0);
+        }
+
         _meter.Unregister(this);
-        _slots.Dispose();
+        for (Waiter? w = waiting; w is not null;)
+        {
+            Waiter? next = w.Next;
+            w.TrySetException(new ObjectDisposedException(GetType().FullName, $"ConcurrencyLimiter '{Name}' was disposed while this caller waited for a slot."));
+            w = next;
+        }
+    }
+
+    /// <summary>Gives a slot back: to the first waiter still queued, or to the free slots.</summary>
+    private void Release()
+    {
+        Waiter? next;
+        lock (_gate)
+        {
+            next = _head;
+            if (next is null)
+            {
+                _available++;
+                Debug.Assert(_available <= _max, "no more slots are given back than were taken");
+                return;
+            }
+
+            Remove(next);
+        }
+
+        // Completed outside the lock; its continuation runs elsewhere (RunContinuationsAsynchronously).
+        next.TrySetResult();
+    }
+
+    /// <summary>Takes a waiter whose token fired out of the queue, unless a release took it first.</summary>
+    private void Cancel(Waiter waiter)
+    {
+        lock (_gate)
+        {
+            if (!waiter.Queued)
+            {
+                return;
+            }
+
+            Remove(waiter);
+        }
+
+        waiter.TrySetCanceled(waiter.Token);
+    }
+
+    /// <summary>Appends a waiter (under <see cref="_gate"/>).</summary>
+    private void Enqueue(Waiter waiter)
+    {
+        Debug.Assert(_gate.IsHeldByCurrentThread, "the queue is changed under the gate");
+        waiter.Previous = _tail;
+        if (_tail is null)
+        {
+            _head = waiter;
+        }
+        else
+        {
+            _tail.Next = waiter;
+        }
+
+        _tail = waiter;
+        waiter.Queued = true;
+        Volatile.Write(ref _waiting, _waiting + 1);
+    }
+
+    /// <summary>Unlinks a queued waiter (under <see cref="_gate"/>).</summary>
+    private void Remove(Waiter waiter)
+    {
+        Debug.Assert(_gate.IsHeldByCurrentThread && waiter.Queued, "a queued waiter is removed under the gate");
+        if (waiter.Previous is null)
+        {
+            _head = waiter.Next;
+        }
+        else
+        {
+            waiter.Previous.Next = waiter.Next;
+        }
+
+        if (waiter.Next is null)
+        {
+            _tail = waiter.Previous;
+        }
+        else
+        {
+            waiter.Next.Previous = waiter.Previous;
+        }
+
+        waiter.Previous = null;
+        waiter.Next = null;
+        waiter.Queued = false;
+        Volatile.Write(ref _waiting, _waiting - 1);
     }
 
     /// <summary>
@@ -154,7 +307,22 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
 
         internal Lease(ConcurrencyLimiter owner) => _owner = owner;
 
-        /// <summary>Gives the slot back; only the first call does.</summary>
-        public void Dispose() => Interlocked.Exchange(ref _owner, null)?._slots.Release();
+        /// <summary>Gives the slot back (to the first caller waiting, if any); only the first call does.</summary>
+        public void Dispose() => Interlocked.Exchange(ref _owner, null)?.Release();
+    }
+
+    /// <summary>A caller waiting for a slot: completed by a release (granted) or by its token (cancelled).</summary>
+    private sealed class Waiter(ConcurrencyLimiter owner, CancellationToken token) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        /// <summary>The caller's token.</summary>
+        public CancellationToken Token { get; } = token;
+
+        /// <summary>Neighbours in the queue and whether it is in it; under the limiter's gate.</summary>
+        public Waiter? Previous;
+        public Waiter? Next;
+        public bool Queued;
+
+        /// <summary>Called by the token: leaves the queue unless a slot was handed over first.</summary>
+        public void Cancel() => owner.Cancel(this);
     }
 }

@@ -20,6 +20,10 @@ public sealed class PeriodicLoop : IAsyncDisposable, ILoopMetricsSource
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _trigger = new(0, 1);
     private readonly Task _loop;
+
+    /// <summary>The stop, once asked for: every <see cref="StopAsync"/> returns it.</summary>
+    private Task? _stopped;
+    private int _disposed;
     private int _running;
     private long _runs;
     private long _failedRuns;
@@ -104,27 +108,54 @@ public sealed class PeriodicLoop : IAsyncDisposable, ILoopMetricsSource
 
     /// <summary>
     /// Stops the loop: no new run starts; a run in progress sees its token cancelled and is awaited.
-    /// Idempotent. Do not await it from inside the job: it waits for that very run.
+    /// Idempotent, and safe to call from several threads and together with <see cref="DisposeAsync"/>:
+    /// every call returns the same task. Do not await it from inside the job: it waits for that very run.
     /// </summary>
     /// <returns>A task that completes when the loop has ended.</returns>
-    public async Task StopAsync()
+    public Task StopAsync()
     {
-        if (!_stop.IsCancellationRequested)
+        if (Volatile.Read(ref _stopped) is { } stopped)
         {
-            await _stop.CancelAsync().ConfigureAwait(false);
+            return stopped;
         }
 
-        await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _meter.Unregister(this);
+        // One caller stops the loop; every other one, racing or later, awaits that same stop, so the
+        // stop source is cancelled once and never after DisposeAsync disposed it.
+        var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref _stopped, mine.Task, null) is { } raced)
+        {
+            return raced;
+        }
+
+        _ = StopOnceAsync(mine);
+        return mine.Task;
     }
 
-    /// <summary>Stops the loop (see <see cref="StopAsync"/>).</summary>
+    private async Task StopOnceAsync(TaskCompletionSource done)
+    {
+        try
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+            await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            _meter.Unregister(this);
+        }
+        finally
+        {
+            done.TrySetResult();
+        }
+    }
+
+    /// <summary>Stops the loop (see <see cref="StopAsync"/>) and releases its resources. Idempotent; safe together with <see cref="StopAsync"/>.</summary>
     /// <returns>A task that completes when the loop has ended.</returns>
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        _stop.Dispose();
-        _trigger.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            // Nothing uses them any more: the stop has run to its end and the loop with it.
+            _stop.Dispose();
+            _trigger.Dispose();
+        }
     }
 
     private async Task RunAsync()

@@ -1,21 +1,38 @@
 using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Engine.Metrics;
 
 /// <summary>
 /// A log-linear latency histogram in microseconds: values below 32 µs have a bucket each; above, every
-/// power of two is split into 32 buckets, so any value is known within about 3%. Counts only grow;
-/// an interval is the difference of two reads, so a snapshot never stops or resets recording and a
-/// sample is never lost (one recorded while a snapshot reads may land in the next interval).
+/// power of two is split into 32 buckets, so any value is known within about 3%. Next to the buckets it
+/// keeps the count, sum, smallest, largest and last value, and every reader's interval holds exactly
+/// the values recorded in it: its buckets, count, sum, extremes and last value describe the same
+/// samples, however a snapshot races recording. A snapshot never stops or resets recording and a
+/// sample is never lost.
 /// </summary>
 /// <remarks>
-/// The library keeps no dependency beyond the BCL, so this replaces HdrHistogram: recording is one
-/// array increment (plain with a single writer, interlocked otherwise), an add to the sum and a
-/// compare against the smallest and largest value since the last read of them, with no lock and no
-/// allocation. The exact extremes exist because a bucket only knows a value to within 3%, and a
-/// minimum rounded to its bucket can exceed the exact mean; they are taken per reader (see
-/// <see cref="TakeExtremes"/>).
+/// <para>
+/// The library keeps no dependency beyond the BCL, so this replaces HdrHistogram. Recording takes no
+/// lock and allocates nothing: a record is written inside a sequence (odd while it is written), into
+/// the buckets and extremes of the current <em>epoch</em>. A reader closes an interval by asking for
+/// the next epoch; the first record that sees the request moves the epoch's totals, extremes and last
+/// value aside and starts the next epoch in the other of two bucket arrays. The reader then reads a
+/// consistent cut through the sequence (retrying while a record is half written): either the epoch it
+/// asked for has started, and the interval is the closed epoch, or no record has seen the request yet,
+/// and the interval is everything recorded so far (every later record starts the new epoch).
+/// </para>
+/// <para>
+/// With one writer the sequence is written with plain stores (no interlocked instruction); the reader
+/// makes its request visible to that writer with a process-wide memory barrier
+/// (<see cref="ProcessBarrier"/>), so a record either sees the request or is already visible as in
+/// progress. With several writers the sequence doubles as a spin lock taken with one compare-and-swap,
+/// which is also the full fence the request needs; that replaces the two interlocked additions (count
+/// and sum) the histogram used before.
+/// </para>
 /// </remarks>
+[DebuggerDisplay("Histogram: Epoch = {_epoch}, Sum = {_sum}")]
 internal sealed class LatencyHistogram
 {
     public const int SubBits = 5;
@@ -23,196 +40,362 @@ internal sealed class LatencyHistogram
     public const int Magnitudes = 36;
     public const int BucketCount = SubBuckets + (Magnitudes * SubBuckets);
 
-    private readonly long[] _counts = new long[BucketCount];
+    /// <summary>The bucket arrays of even and odd epochs; the reader allocates the next one before it asks for that epoch and zeroes a closed one after reading it.</summary>
+    private readonly long[]?[] _buckets = [new long[BucketCount], null];
+
+
     private readonly bool _singleWriter;
+
+    /// <summary>Odd while a record is being written; written by recorders only.</summary>
+    private long _sequence;
+
+    /// <summary>The epoch the readers asked for; written by readers only (under <see cref="_readGate"/>).</summary>
+    private long _requested;
+
+    // The fields below are written by recorders only, inside the sequence.
+
+    /// <summary>The epoch records are written into.</summary>
+    private long _epoch;
+
+    /// <summary>The sum of every value recorded (their number is half the sequence).</summary>
     private long _sum;
+
+    /// <summary>The bucket array of <see cref="_epoch"/>.</summary>
+    private long[] _current;
+
+    /// <summary>Smallest, largest and last value of the current epoch (<see cref="long.MaxValue"/>, −1 and 0 with none), and when the last was recorded.</summary>
+    private long _min = long.MaxValue;
+    private long _max = -1;
     private long _last;
     private long _lastAt;
 
-    /// <summary>Smallest value recorded since the last <see cref="TakeExtremes"/> by any reader (<see cref="long.MaxValue"/>: none). Written by recorders, reset by readers.</summary>
-    private long _min = long.MaxValue;
+    /// <summary>The epoch closed last, the count and sum when it closed, and its extremes and last value.</summary>
+    private long _closedEpoch;
+    private long _closedCount;
+    private long _closedSum;
+    private long _closedMin = long.MaxValue;
+    private long _closedMax = -1;
+    private long _closedLast;
+    private long _closedLastAt;
 
-    /// <summary>Largest value recorded since the last <see cref="TakeExtremes"/> by any reader (−1: none). Written by recorders, reset by readers.</summary>
-    private long _max = -1;
-
-    /// <summary>Guards <see cref="_readers"/>, <see cref="_everMin"/> and <see cref="_everMax"/>; taken by readers only, never when recording.</summary>
+    /// <summary>Serialises readers; never taken when recording.</summary>
     private readonly Lock _readGate = new();
 
     /// <summary>Every reader's cursor, held weakly: a closed cursor is not announced, it just stops being referenced.</summary>
     private readonly List<WeakReference<HistogramCursor>> _readers = [];
 
-    /// <summary>Extremes over every value ever recorded, as of the last read: a new reader's first interval starts at the first value.</summary>
-    private long _everMin = long.MaxValue;
-    private long _everMax = -1;
+    /// <summary>Everything collected so far, for a reader that attaches late; under <see cref="_readGate"/>.</summary>
+    private readonly HistogramInterval _total = new();
 
-    public LatencyHistogram(bool singleWriter) => _singleWriter = singleWriter;
+    /// <summary>Where a collect folds the interval: <see cref="_total"/> and every live reader's pending interval; reused under <see cref="_readGate"/>.</summary>
+    private readonly List<HistogramInterval> _targets = [];
 
-    /// <summary>The most recently recorded value, in microseconds.</summary>
-    public long Last => Volatile.Read(ref _last);
+    /// <summary>The count and sum handed to readers so far; under <see cref="_readGate"/>.</summary>
+    private long _collectedCount;
+    private long _collectedSum;
 
-    /// <summary>When <see cref="Last"/> was recorded (clock ticks, as given to <see cref="Record(long, long)"/>).</summary>
-    public long LastAt => Volatile.Read(ref _lastAt);
+    /// <summary>Whether <see cref="Prepare"/> asked for an epoch that no collect has taken yet, and the barrier mark taken then; under <see cref="_readGate"/>.</summary>
+    private bool _prepared;
+    private long _preparedMark;
 
-    /// <summary>Records a duration in microseconds that ended at <paramref name="at"/> (clock ticks).</summary>
-    public void Record(long micros, long at)
+    public LatencyHistogram(bool singleWriter)
     {
-        Volatile.Write(ref _lastAt, at);
-        Record(micros);
+        _singleWriter = singleWriter;
+        _current = _buckets[0]!;
     }
 
-    /// <summary>Records a duration in microseconds (negative values count as 0; huge ones go to the last bucket).</summary>
-    public void Record(long micros)
+    /// <summary>The most recently recorded value, in microseconds (as of the last record; for diagnostics).</summary>
+    public long Last => Volatile.Read(ref _last);
+
+    /// <summary>Records a duration in microseconds that ended at <paramref name="at"/> (clock ticks).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Record(long micros, long at)
     {
         long value = Math.Max(0, micros);
         int bucket = BucketOf(value);
-        Volatile.Write(ref _last, value);
-
-        // The extremes are written before the count, and a reader reads the counts before the
-        // extremes: a value counted in a reader's interval is then always in that reader's extremes
-        // or an earlier one's (see LatencySummary.From for what is done with the rare earlier case).
+        long sequence;
         if (_singleWriter)
         {
-            if (value < _min)
-            {
-                _min = value;
-            }
-
-            if (value > _max)
-            {
-                _max = value;
-            }
-
-            // Release: the extremes above are visible before the count is.
-            Volatile.Write(ref _counts[bucket], _counts[bucket] + 1);
-            _sum += value;
+            sequence = _sequence;
+            Debug.Assert((sequence & 1) == 0, "a single writer never finds a record half written");
+            Volatile.Write(ref _sequence, sequence + 1);
         }
         else
         {
-            LowerTo(ref _min, value);
-            RaiseTo(ref _max, value);
-            Interlocked.Increment(ref _counts[bucket]);
-            Interlocked.Add(ref _sum, value);
+            sequence = EnterShared();
+        }
+
+        // Every store below is a release: none becomes visible before the odd sequence, so a reader
+        // that sees the sequence unchanged across its reads saw none of a half-written record.
+        long requested = Volatile.Read(ref _requested);
+        if (requested != _epoch)
+        {
+            CloseEpoch(requested, sequence / 2);
+        }
+
+        ref long slot = ref _current[bucket];
+        Volatile.Write(ref slot, slot + 1);
+        Volatile.Write(ref _sum, _sum + value);
+        if (value < _min)
+        {
+            Volatile.Write(ref _min, value);
+        }
+
+        if (value > _max)
+        {
+            Volatile.Write(ref _max, value);
+        }
+
+        Volatile.Write(ref _last, value);
+        Volatile.Write(ref _lastAt, at);
+        Volatile.Write(ref _sequence, sequence + 2);
+    }
+
+    /// <summary>Records a duration in microseconds (negative values count as 0; huge ones go to the last bucket).</summary>
+    public void Record(long micros) => Record(micros, 0);
+
+    /// <summary>Starts writing a record with several writers: the even sequence it starts from, now made odd.</summary>
+    private long EnterShared()
+    {
+        // Several writers take the sequence as a spin lock: a record is a handful of stores, so a
+        // writer that finds it taken waits for about as long as an interlocked add would have.
+        var spinner = default(SpinWait);
+        while (true)
+        {
+            long sequence = Volatile.Read(ref _sequence);
+            if ((sequence & 1) == 0 && Interlocked.CompareExchange(ref _sequence, sequence + 1, sequence) == sequence)
+            {
+                return sequence;
+            }
+
+            spinner.SpinOnce(sleep1Threshold: -1);
         }
     }
 
-    /// <summary>Copies the cumulative counts into <paramref name="into"/> and returns the cumulative sum.</summary>
-    public long Read(long[] into)
+    /// <summary>Moves the current epoch's figures (<paramref name="count"/> values so far) aside and starts <paramref name="requested"/> (inside the sequence).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CloseEpoch(long requested, long count)
     {
-        for (int i = 0; i < BucketCount; i++)
-        {
-            into[i] = Volatile.Read(ref _counts[i]);
-        }
-
-        return Volatile.Read(ref _sum);
+        Debug.Assert(requested > _epoch, "readers only ask for later epochs");
+        Debug.Assert(_buckets[(int)(requested & 1)] is not null, "the reader allocates the next epoch's buckets before asking for it");
+        Volatile.Write(ref _closedEpoch, _epoch);
+        Volatile.Write(ref _closedCount, count);
+        Volatile.Write(ref _closedSum, _sum);
+        Volatile.Write(ref _closedMin, _min);
+        Volatile.Write(ref _closedMax, _max);
+        Volatile.Write(ref _closedLast, _last);
+        Volatile.Write(ref _closedLastAt, _lastAt);
+        Volatile.Write(ref _min, long.MaxValue);
+        Volatile.Write(ref _max, -1);
+        Volatile.Write(ref _current, _buckets[(int)(requested & 1)]!);
+        Volatile.Write(ref _epoch, requested);
     }
 
     /// <summary>
-    /// Registers <paramref name="reader"/>, whose first extremes are those of every value recorded so
-    /// far (its first interval starts at the first value), unless it was registered before.
+    /// Registers <paramref name="reader"/>, whose first interval holds every value recorded so far
+    /// (it starts at the first value), unless it was registered before.
     /// </summary>
     public void Attach(HistogramCursor reader)
     {
         lock (_readGate)
         {
-            if (reader.Histogram == this)
-            {
-                return;
-            }
+            AttachLocked(reader);
+        }
+    }
 
-            Debug.Assert(reader.Histogram is null, "a cursor reads one histogram");
+    private void AttachLocked(HistogramCursor reader)
+    {
+        if (reader.Histogram == this)
+        {
+            return;
+        }
+
+        Debug.Assert(reader.Histogram is null, "a cursor reads one histogram");
+        Collect();
+        reader.Histogram = this;
+        reader.Pending.Add(_total);
+        _readers.Add(new WeakReference<HistogramCursor>(reader));
+    }
+
+    /// <summary>
+    /// Closes <paramref name="reader"/>'s interval: everything recorded since its previous call is moved
+    /// into <paramref name="into"/> (which is cleared first). The values recorded since any reader's last
+    /// call are handed to every registered reader, so readers at different paces each see whole intervals.
+    /// </summary>
+    public void Take(HistogramCursor reader, HistogramInterval into)
+    {
+        lock (_readGate)
+        {
+            AttachLocked(reader);
             Collect();
-            reader.Histogram = this;
-            reader.PendingMin = _everMin;
-            reader.PendingMax = _everMax;
-            _readers.Add(new WeakReference<HistogramCursor>(reader));
+            into.Clear();
+            into.Add(reader.Pending);
+            reader.Pending.Clear();
         }
     }
 
     /// <summary>
-    /// The smallest and largest value recorded since <paramref name="reader"/>'s previous call
-    /// (<see cref="long.MaxValue"/> and −1 when none). The values recorded since any reader's last call
-    /// are handed to every registered reader, so readers at different paces each see whole intervals.
+    /// Asks recorders for the next epoch now, so that one <see cref="ProcessBarrier"/> can serve many
+    /// histograms read together (a stage's shards); the next <see cref="Take"/> closes at that request.
     /// </summary>
-    public (long Min, long Max) TakeExtremes(HistogramCursor reader)
+    public void Prepare()
     {
-        Attach(reader);
         lock (_readGate)
         {
-            Collect();
-            (long min, long max) = (reader.PendingMin, reader.PendingMax);
-            reader.PendingMin = long.MaxValue;
-            reader.PendingMax = -1;
-            return (min, max);
+            if (!_prepared)
+            {
+                Request();
+                _prepared = true;
+            }
         }
     }
 
-    /// <summary>Takes the recorders' extremes and folds them into every live reader (under <see cref="_readGate"/>).</summary>
+    /// <summary>Publishes the request for the next epoch (under <see cref="_readGate"/>).</summary>
+    private void Request()
+    {
+        long next = _requested + 1;
+        ref long[]? buckets = ref _buckets[(int)(next & 1)];
+        buckets ??= new long[BucketCount];
+
+        // A full fence: the request (and the buckets above) are visible before the barrier mark and
+        // before the sequence is read.
+        Interlocked.Exchange(ref _requested, next);
+        _preparedMark = ProcessBarrier.Mark();
+    }
+
+    /// <summary>Closes the interval since the previous collect and folds it into every reader (under <see cref="_readGate"/>).</summary>
     private void Collect()
     {
-        Debug.Assert(_readGate.IsHeldByCurrentThread, "readers are folded under the read gate");
-        long min = Interlocked.Exchange(ref _min, long.MaxValue);
-        long max = Interlocked.Exchange(ref _max, -1);
-        _everMin = Math.Min(_everMin, min);
-        _everMax = Math.Max(_everMax, max);
+        Debug.Assert(_readGate.IsHeldByCurrentThread, "readers collect under the read gate");
+        if (!_prepared)
+        {
+            Request();
+        }
+
+        _prepared = false;
+        if (_singleWriter)
+        {
+            // The writer stores its sequence and loads the request with no fence between: a barrier
+            // on every core after the request makes sure that a record which missed the request
+            // shows as in progress now, so the cut below waits for it.
+            ProcessBarrier.PassSince(_preparedMark);
+        }
+
+        long requested = _requested;
+        Cut cut = ReadCut();
+        bool switched = cut.Epoch == requested;
+        long count = (switched ? cut.ClosedCount : cut.Count) - _collectedCount;
+        if (count == 0)
+        {
+            return;
+        }
+
+        // A non-empty interval is the epoch before the requested one: every record after the previous
+        // collect saw at least that epoch, and none wrote into it after this cut.
+        Debug.Assert(count > 0 && (switched ? cut.ClosedEpoch : cut.Epoch) == requested - 1, "the interval is the epoch before the request");
+        long sum = (switched ? cut.ClosedSum : cut.Sum) - _collectedSum;
+        _collectedCount += count;
+        _collectedSum += sum;
+        _targets.Clear();
+        _targets.Add(_total);
         for (int i = _readers.Count - 1; i >= 0; i--)
         {
-            if (!_readers[i].TryGetTarget(out HistogramCursor? reader))
+            if (_readers[i].TryGetTarget(out HistogramCursor? reader))
+            {
+                _targets.Add(reader.Pending);
+            }
+            else
             {
                 _readers.RemoveAt(i);
+            }
+        }
+
+        foreach (HistogramInterval target in _targets)
+        {
+            target.AddFigures(
+                count,
+                sum,
+                switched ? cut.ClosedMin : cut.Min,
+                switched ? cut.ClosedMax : cut.Max,
+                switched ? cut.ClosedLast : cut.Last,
+                switched ? cut.ClosedLastAt : cut.LastAt);
+        }
+
+        long[] closed = _buckets[(int)((requested - 1) & 1)]!;
+        long inBuckets = 0;
+        for (int i = 0; i < closed.Length; i++)
+        {
+            long n = Volatile.Read(ref closed[i]);
+            if (n == 0)
+            {
                 continue;
             }
 
-            reader.PendingMin = Math.Min(reader.PendingMin, min);
-            reader.PendingMax = Math.Max(reader.PendingMax, max);
-        }
-    }
-
-    private static void LowerTo(ref long target, long value)
-    {
-        long current = Volatile.Read(ref target);
-        while (value < current)
-        {
-            long seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
+            inBuckets += n;
+            foreach (HistogramInterval target in _targets)
             {
-                return;
+                target.Buckets[i] += n;
             }
 
-            current = seen;
+            // Zeroed before the next request is published, so the epoch after next starts empty.
+            closed[i] = 0;
         }
+
+        Debug.Assert(inBuckets == count, "the buckets hold exactly the interval's values");
     }
 
-    private static void RaiseTo(ref long target, long value)
+    /// <summary>Reads the recorders' figures between two equal, even sequence values.</summary>
+    private Cut ReadCut()
     {
-        long current = Volatile.Read(ref target);
-        while (value > current)
+        var spinner = default(SpinWait);
+        while (true)
         {
-            long seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
+            long before = Volatile.Read(ref _sequence);
+            if ((before & 1) == 0)
             {
-                return;
+                var cut = new Cut(
+                    Volatile.Read(ref _epoch),
+                    before / 2,
+                    Volatile.Read(ref _sum),
+                    Volatile.Read(ref _min),
+                    Volatile.Read(ref _max),
+                    Volatile.Read(ref _last),
+                    Volatile.Read(ref _lastAt),
+                    Volatile.Read(ref _closedEpoch),
+                    Volatile.Read(ref _closedCount),
+                    Volatile.Read(ref _closedSum),
+                    Volatile.Read(ref _closedMin),
+                    Volatile.Read(ref _closedMax),
+                    Volatile.Read(ref _closedLast),
+                    Volatile.Read(ref _closedLastAt));
+                if (Volatile.Read(ref _sequence) == before)
+                {
+                    return cut;
+                }
             }
 
-            current = seen;
+            spinner.SpinOnce();
         }
     }
 
+    /// <summary>The bucket of a value in microseconds (0 and below: bucket 0; huge values: the last bucket).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int BucketOf(long micros)
     {
-        if (micros < SubBuckets)
+        if (micros <= 0)
         {
-            return micros <= 0 ? 0 : (int)micros;
+            return 0;
         }
 
-        int magnitude = 63 - (int)long.LeadingZeroCount(micros);
-        int shift = magnitude - SubBits;
+        // Values below 32 µs have shift 0 and are their own bucket; above, the bucket is 32 per power
+        // of two plus the value's top 6 bits (32 to 63), so one formula serves both without a branch.
+        int shift = 58 - BitOperations.LeadingZeroCount((ulong)micros | SubBuckets);
         if (shift >= Magnitudes)
         {
             return BucketCount - 1;
         }
 
-        int sub = (int)(micros >> shift) & (SubBuckets - 1);
-        return SubBuckets + (shift * SubBuckets) + sub;
+        return (shift << SubBits) + (int)(micros >> shift);
     }
 
     /// <summary>The smallest value a bucket holds, in microseconds.</summary>
@@ -245,4 +428,9 @@ internal sealed class LatencyHistogram
         double width = 1L << shift;
         return low + (width / 2);
     }
+
+    /// <summary>The recorders' figures as one reader saw them, between two equal sequence values.</summary>
+    private readonly record struct Cut(
+        long Epoch, long Count, long Sum, long Min, long Max, long Last, long LastAt,
+        long ClosedEpoch, long ClosedCount, long ClosedSum, long ClosedMin, long ClosedMax, long ClosedLast, long ClosedLastAt);
 }

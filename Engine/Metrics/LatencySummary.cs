@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Engine.Metrics;
 
 /// <summary>
@@ -83,15 +85,17 @@ public sealed record LatencySummary
         return newest is null ? merged : merged with { LastMilliseconds = newest.LastMilliseconds, LastAt = newest.LastAt };
     }
 
-    /// <summary>Summarises bucket counts (microsecond buckets of <see cref="LatencyHistogram"/>) and an exact sum.</summary>
-    internal static LatencySummary From(long[] buckets, long sumMicros) => From(buckets, sumMicros, long.MaxValue, -1);
+    /// <summary>Summarises one interval of a <see cref="LatencyHistogram"/>.</summary>
+    internal static LatencySummary From(HistogramInterval interval)
+    {
+        LatencySummary summary = From(interval.Buckets, interval.Sum, interval.Min, interval.Max);
+        Debug.Assert(summary.Count == interval.Count, "an interval's count is the sum of its buckets");
+        return summary.Count == 0 ? summary : summary with { LastMilliseconds = interval.Last / 1000.0, LastAt = interval.LastAt };
+    }
 
     /// <summary>
-    /// As <see cref="From(long[], long)"/> with the exact smallest and largest value recorded in the
-    /// interval (<see cref="long.MaxValue"/> and −1 when unknown). An exact extreme must lie in the
-    /// interval's first (last) non-empty bucket or beyond it; one that does not belongs to a value
-    /// recorded while the previous snapshot was read (its count landed here, its extreme there), and
-    /// then the bucket's bound is used instead, so min ≤ mean ≤ max always holds.
+    /// Summarises bucket counts (microsecond buckets of <see cref="LatencyHistogram"/>), their exact sum
+    /// and the exact smallest and largest value among them (<see cref="long.MaxValue"/> and −1 with none).
     /// </summary>
     internal static LatencySummary From(long[] buckets, long sumMicros, long minMicros, long maxMicros)
     {
@@ -129,16 +133,21 @@ public sealed record LatencySummary
             }
         }
 
-        bool exact = minMicros <= maxMicros;
-        double min = exact && minMicros <= LatencyHistogram.HighOf(first) ? minMicros : exact ? LatencyHistogram.LowOf(first) : LatencyHistogram.ValueOf(first);
-        double max = exact && maxMicros >= LatencyHistogram.LowOf(last) ? maxMicros : exact ? Math.Min(LatencyHistogram.HighOf(last), (double)long.MaxValue) : LatencyHistogram.ValueOf(last);
+        // The extremes are values of these very samples (a histogram's interval holds its buckets,
+        // sum and extremes from one cut), so each lies in the first (last) non-empty bucket.
+        Debug.Assert(minMicros >= LatencyHistogram.LowOf(first) && minMicros <= LatencyHistogram.HighOf(first), "the minimum lies in the first non-empty bucket");
+        Debug.Assert(maxMicros >= LatencyHistogram.LowOf(last) && maxMicros <= LatencyHistogram.HighOf(last), "the maximum lies in the last non-empty bucket");
+        double min = minMicros;
+        double max = maxMicros;
         return new LatencySummary
         {
             Count = count,
             SumMilliseconds = sumMicros / 1000.0,
             MinMilliseconds = min / 1000.0,
             MaxMilliseconds = max / 1000.0,
-            MeanMilliseconds = sumMicros / 1000.0 / count,
+            // Divided in microseconds first: both roundings are monotonic and the extremes are whole
+            // microseconds, so min ≤ mean ≤ max holds in floating point too (0.411 / 3 would not).
+            MeanMilliseconds = (double)sumMicros / count / 1000.0,
             StdDevMilliseconds = count <= 1 ? 0 : Math.Sqrt(squares / count) / 1000.0,
             P50 = Percentile(buckets, count, 0.50, min, max),
             P75 = Percentile(buckets, count, 0.75, min, max),

@@ -16,7 +16,9 @@ internal sealed class ShardMetrics : ShardObserver
 
     /// <summary>See <see cref="RunTiming.ExactGroupTicks"/>.</summary>
     private readonly long _exactGroupTicks;
-    private readonly long[] _scratch = new long[LatencyHistogram.BucketCount];
+
+    /// <summary>Where <see cref="Snapshot"/> takes each histogram's interval; reused (the stage serialises snapshots).</summary>
+    private readonly HistogramInterval _taken = new();
     private readonly long _startTimestamp;
     private long _peakHeld;
     private long _busyReported;
@@ -273,14 +275,17 @@ internal sealed class ShardMetrics : ShardObserver
         cursor.PreviousSnapshot = now;
         double utilization = elapsed == 0 ? 0 : Math.Clamp(busyDelta / ((double)elapsed * Slots.Length), 0, 1);
 
-        workSum = cursor.Work!.Take(WorkDuration, _scratch, workDelta, out long workMin, out long workMax);
-        waitSum = cursor.Wait!.Take(QueueWait, _scratch, waitDelta, out long waitMin, out long waitMax);
-        long endToEndMin = long.MaxValue;
-        long endToEndMax = -1;
-        endToEndSum = EndToEnd is null ? 0 : cursor.EndToEnd!.Take(EndToEnd, _scratch, endToEndDelta, out endToEndMin, out endToEndMax);
+        LatencySummary work = Take(WorkDuration, cursor.Work!, workDelta, out workSum);
+        LatencySummary wait = Take(QueueWait, cursor.Wait!, waitDelta, out waitSum);
+        LatencySummary? endToEnd = null;
+        endToEndSum = 0;
         if (EndToEnd is null)
         {
             Array.Clear(endToEndDelta);
+        }
+        else
+        {
+            endToEnd = Take(EndToEnd, cursor.EndToEnd!, endToEndDelta, out endToEndSum);
         }
 
         StageCounts interval = counts.Minus(cursor.PreviousCounts);
@@ -299,14 +304,28 @@ internal sealed class ShardMetrics : ShardObserver
             Utilization = utilization,
             UnfinishedWork = TimeSpan.FromSeconds(unfinished / (double)TicksPerSecond),
             LongestRunning = TimeSpan.FromSeconds(longest / (double)TicksPerSecond),
-            WorkDuration = WithLast(LatencySummary.From(workDelta, workSum, workMin, workMax), WorkDuration),
-            QueueWait = WithLast(LatencySummary.From(waitDelta, waitSum, waitMin, waitMax), QueueWait),
-            EndToEnd = EndToEnd is null ? null : WithLast(LatencySummary.From(endToEndDelta, endToEndSum, endToEndMin, endToEndMax), EndToEnd),
+            WorkDuration = work,
+            QueueWait = wait,
+            EndToEnd = endToEnd,
         };
     }
 
-    private static LatencySummary WithLast(LatencySummary summary, LatencyHistogram histogram) =>
-        summary.Count == 0 ? summary : summary with { LastMilliseconds = histogram.Last / 1000.0, LastAt = histogram.LastAt };
+    /// <summary>Closes <paramref name="cursor"/>'s interval of <paramref name="histogram"/>: its buckets into <paramref name="delta"/>, its sum, and its summary.</summary>
+    private LatencySummary Take(LatencyHistogram histogram, HistogramCursor cursor, long[] delta, out long sum)
+    {
+        histogram.Take(cursor, _taken);
+        Array.Copy(_taken.Buckets, delta, delta.Length);
+        sum = _taken.Sum;
+        return LatencySummary.From(_taken);
+    }
+
+    /// <summary>Asks every histogram of the shard for a new interval, ahead of a <see cref="Snapshot"/> (see <see cref="LatencyHistogram.Prepare"/>).</summary>
+    public void PrepareSnapshot()
+    {
+        WorkDuration.Prepare();
+        QueueWait.Prepare();
+        EndToEnd?.Prepare();
+    }
 
     /// <summary>A worker's timing: the start of the handler run in progress (0 when idle) and the busy time of finished runs.</summary>
     internal sealed class WorkerSlot : ShardWorker

@@ -99,6 +99,14 @@ internal sealed class StageMetrics
             long endToEndSum = 0;
             double busyWorkers = 0;
             int workers = 0;
+
+            // Every shard's histograms ask for their next interval first, so one process-wide barrier
+            // serves them all (see ProcessBarrier).
+            foreach (ShardMetrics? metrics in _shards)
+            {
+                metrics?.PrepareSnapshot();
+            }
+
             for (int i = 0; i < _shards.Length; i++)
             {
                 StageCounts counts = readCounts(i);
