@@ -1,5 +1,5 @@
-using Engine.Queues;
 using Engine.Dedupe;
+using Engine.Queues;
 using Engine.Retry;
 
 namespace Engine.Shards;
