@@ -65,14 +65,14 @@ public partial class DemoSmokeTests
     [Test]
     public async Task A_soak_samples_each_interval_of_both_phases_and_ends_with_its_verdict_and_the_summary()
     {
-        (int exitCode, string output, string error) = await RunAsync("--soak", "--duration", "1", "--idle", "1", "--report-interval", "0.25", "--rate", "5000", "--no-live");
-        string[] samples = [.. output.Split('\n').Where(l => Regex.IsMatch(l, @"^soak: phase=(busy|idle) t_s=\d+ rss_mb=[\d.]+ heap_mb=[\d.]+ gen2=\d+ threads=\d+ ingest_per_s=[\d.]+$"))];
+        (int exitCode, string output, string error) = await RunAsync("--soak", "--duration", "1.5", "--idle", "1", "--report-interval", "0.5", "--rate", "5000", "--no-live");
+        string[] samples = [.. output.Split('\n').Where(l => Regex.IsMatch(l, @"^soak: phase=(busy|idle) t_s=\d+ rss_mb=[\d.]+ anon_mb=([\d.]+|-) heap_mb=[\d.]+ gen2=\d+ threads=\d+ ingest_per_s=[\d.]+$"))];
         Assert.Multiple(() =>
         {
             Assert.That(exitCode, Is.Zero, error + output);
             Assert.That(samples.Count(l => l.StartsWith("soak: phase=busy", StringComparison.Ordinal)), Is.GreaterThanOrEqualTo(2), output);
             Assert.That(samples.Count(l => l.StartsWith("soak: phase=idle", StringComparison.Ordinal)), Is.GreaterThanOrEqualTo(2), output);
-            Assert.That(output, Does.Match(@"(?m)^soak: phase=busy samples=\d+ rss_mb=\S+ rss_last_third_growth_mb=\S+ heap_mb=\S+ heap_last_third_growth_mb=\S+ gen2=\S+ threads=\S+ plateau=(true|false|unknown)$"));
+            Assert.That(output, Does.Match(@"(?m)^soak: phase=busy samples=\d+ rss_mb=\S+ rss_last_third_growth_mb=\S+ anon_mb=\S+ anon_last_third_growth_mb=\S+ heap_mb=\S+ heap_last_third_growth_mb=\S+ gen2=\S+ threads=\S+ plateau=(true|false|unknown)$"));
             Assert.That(output, Does.Match(@"(?m)^soak: plateau=(true|false) stalled_intervals=0$"));
             Assert.That(SummaryLine().Match(output).Groups[8].Value, Is.EqualTo("true"));
         });
