@@ -19,6 +19,8 @@ internal sealed class DemoCommandLine
     private readonly Option<int> _capacity = Number("--capacity", "channel capacity per shard", 1024, 1, 1 << 24);
     private readonly Option<double> _reportInterval = Number<double>("--report-interval", "how often the view is refreshed, seconds", 1, 0.1, 3600);
     private readonly Option<int> _seed = Number("--seed", "random seed of the workload", 42, int.MinValue, int.MaxValue);
+    private readonly Option<bool> _soak = new("--soak") { Description = "a soak: --duration of load at --rate, then --idle without it, printing the process's memory, GC heap, gen-2 count, threads and throughput every --report-interval and a verdict on whether memory reached a plateau; exit code 4 when an interval under load stalled (docs/soak.md)" };
+    private readonly Option<double> _idle = Number<double>("--idle", "with --soak: how long to stay idle after the load, seconds [default: --duration]", 0, 0, 86_400);
     private readonly Option<bool> _noLive = new("--no-live") { Description = "plain periodic lines instead of the redrawn view (the default when stdout is not a terminal)" };
     private readonly Option<string?> _influx = new("--influx") { Description = "also report to this InfluxDB server, e.g. http://127.0.0.1:8086", HelpName = "url" };
     private readonly Option<string?> _influxDb = new("--influx-db") { Description = "InfluxDB 1.x database (created if missing)", HelpName = "name" };
@@ -36,13 +38,16 @@ internal sealed class DemoCommandLine
 
     public DemoCommandLine()
     {
+        // --idle defaults to --duration, which help cannot print as a number.
+        _idle.DefaultValueFactory = null;
         Root = new RootCommand("Engine demo: a state-update pipeline (ingest -> enrich -> detect -> batch -> store) under load, with live figures.")
         {
-            _duration, _rate, _entities, _shards, _workers, _capacity, _reportInterval, _influx, _influxDb, _influxOrg, _influxBucket, _influxToken, _requireDelivery, _noLive, _seed,
+            _duration, _rate, _entities, _shards, _workers, _capacity, _reportInterval, _influx, _influxDb, _influxOrg, _influxBucket, _influxToken, _requireDelivery, _noLive, _seed, _soak, _idle,
             _nats, _member, _produce, _status, _stage, _partitions, _leaseTtl,
         };
         Root.Validators.Add(ValidateInflux);
         Root.Validators.Add(ValidateNats);
+        Root.Validators.Add(ValidateSoak);
     }
 
     public RootCommand Root { get; }
@@ -65,6 +70,8 @@ internal sealed class DemoCommandLine
         InfluxBucket = parsed.GetValue(_influxBucket),
         InfluxToken = parsed.GetValue(_influxToken),
         RequireDelivery = parsed.GetValue(_requireDelivery),
+        Soak = parsed.GetValue(_soak),
+        Idle = TimeSpan.FromSeconds(parsed.GetResult(_idle) is { Implicit: false } ? parsed.GetValue(_idle) : parsed.GetValue(_duration)),
         Nats = parsed.GetValue(_nats),
         Member = parsed.GetValue(_member),
         Produce = parsed.GetValue(_produce),
@@ -176,6 +183,18 @@ internal sealed class DemoCommandLine
         else if (Given(_status) && (Given(_leaseTtl) || Given(_partitions)))
         {
             result.AddError("--status reads the partition count from the server and takes no --lease-ttl or --partitions.");
+        }
+    }
+
+    private void ValidateSoak(CommandResult result)
+    {
+        if (result.GetResult(_idle) is { Implicit: false } && !result.GetValue(_soak))
+        {
+            result.AddError("--idle needs --soak.");
+        }
+        else if (result.GetValue(_soak) && result.GetValue(_nats) is not null)
+        {
+            result.AddError("--soak runs the in-process demo and takes no --nats.");
         }
     }
 

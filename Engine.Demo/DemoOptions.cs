@@ -39,6 +39,12 @@ internal sealed record DemoOptions
     /// <summary>Whether points that never made it into InfluxDB fail the run (exit code 3).</summary>
     public bool RequireDelivery { get; init; }
 
+    /// <summary>Whether to run a soak: <see cref="Duration"/> of load, then <see cref="Idle"/> without it, sampled every <see cref="ReportInterval"/>.</summary>
+    public bool Soak { get; init; }
+
+    /// <summary>With <see cref="Soak"/>: how long to stay idle after the load.</summary>
+    public TimeSpan Idle { get; init; }
+
     /// <summary>The NATS server of the distributed mode (<c>--nats</c>), or null for the in-process demo.</summary>
     public string? Nats { get; init; }
 

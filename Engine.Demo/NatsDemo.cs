@@ -218,6 +218,7 @@ internal static class NatsDemo
         string pace = options.Rate == 0 ? "as fast as the server takes them" : string.Create(Invariant, $"{options.Rate}/s");
         Console.WriteLine(string.Create(Invariant, $"producing to stage {writer.Name} ({writer.Partitions} partitions) for {options.Duration.TotalSeconds:0.#} s, {pace}, {options.Entities} entities"));
         var clock = Stopwatch.StartNew();
+        var pacer = new Pacer(options.Rate, TimeProvider.System);
         TimeSpan nextReport = options.ReportInterval;
         long produced = 0;
         bool interrupted = false;
@@ -235,10 +236,11 @@ internal static class NatsDemo
             int count = (int)Math.Min(due - produced, 1000);
             if (count <= 0)
             {
-                TimeSpan wait = TimeSpan.FromSeconds((produced + 1) / (double)options.Rate) - clock.Elapsed;
                 try
                 {
-                    await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, stopping);
+                    // Until one more item is due: the pacer started just after the clock, so by then
+                    // "due" has grown past "produced".
+                    await pacer.WaitAsync(produced + 1, stopping);
                 }
                 catch (OperationCanceledException)
                 {

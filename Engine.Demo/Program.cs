@@ -96,8 +96,12 @@ if (options.Influx is not null)
 view?.Start();
 reporting.Start();
 
+// With --soak, the process is sampled on its own timer from here on, so a producer that stalls is seen.
+await using SoakMonitor? soak = options.Soak
+    ? SoakMonitor.Start(() => pipeline.GetCounts().Stages[0].Counts.Accepted, options.ReportInterval, options.Rate, Console.Out)
+    : null;
 var clock = Stopwatch.StartNew();
-var pace = TimeSpan.FromSeconds(1.0 / Math.Max(1, options.Rate));
+var pacer = new Pacer(options.Rate, TimeProvider.System);
 long offered = 0;
 bool interrupted = false;
 try
@@ -106,12 +110,14 @@ try
     {
         await pipeline.WriteAsync(workload.Next(), stop.Token);
         offered++;
-        // Read the clock once: read twice, the second read can pass the due time and give a negative delay.
-        TimeSpan ahead = pace * offered - clock.Elapsed;
-        if (options.Rate > 0 && ahead > TimeSpan.Zero)
-        {
-            await Task.Delay(ahead, stop.Token);
-        }
+        await pacer.WaitAsync(offered, stop.Token);
+    }
+
+    if (soak is not null)
+    {
+        // The idle phase: the pipeline, the resync loop and the reporters keep running without the load.
+        soak.BeginIdle();
+        await Task.Delay(options.Idle, stop.Token);
     }
 }
 catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -119,6 +125,7 @@ catch (OperationCanceledException) when (stop.IsCancellationRequested)
     interrupted = true;
 }
 
+int stalledIntervals = soak is null ? 0 : await soak.FinishAsync();
 await resync.StopAsync();
 
 // Drain for up to 10 s, saying what is left each report interval (in the view's header when live).
@@ -178,4 +185,4 @@ bool conserved = counts.Stages.All(s => s.Counts.IsConserved && s.Counts.Pending
 Console.WriteLine(string.Create(
     CultureInfo.InvariantCulture,
     $"summary: accepted={Sum(c => c.Accepted)} processed={Sum(c => c.Processed)} superseded={Sum(c => c.Superseded)} dropped={Sum(c => c.Dropped)} dead_lettered={Sum(c => c.DeadLettered)} abandoned={Sum(c => c.Abandoned)} e2e_p99_ms={p99:F1} conserved={(conserved ? "true" : "false")}"));
-return !conserved ? 1 : options.RequireDelivery && undelivered > 0 ? 3 : 0;
+return !conserved ? 1 : options.RequireDelivery && undelivered > 0 ? 3 : stalledIntervals > 0 ? 4 : 0;

@@ -63,6 +63,22 @@ public partial class DemoSmokeTests
     }
 
     [Test]
+    public async Task A_soak_samples_each_interval_of_both_phases_and_ends_with_its_verdict_and_the_summary()
+    {
+        (int exitCode, string output, string error) = await RunAsync("--soak", "--duration", "1.5", "--idle", "1", "--report-interval", "0.5", "--rate", "5000", "--no-live");
+        string[] samples = [.. output.Split('\n').Where(l => Regex.IsMatch(l, @"^soak: phase=(busy|idle) t_s=\d+ rss_mb=[\d.]+ anon_mb=([\d.]+|-) heap_mb=[\d.]+ gen2=\d+ threads=\d+ ingest_per_s=[\d.]+$"))];
+        Assert.Multiple(() =>
+        {
+            Assert.That(exitCode, Is.Zero, error + output);
+            Assert.That(samples.Count(l => l.StartsWith("soak: phase=busy", StringComparison.Ordinal)), Is.GreaterThanOrEqualTo(2), output);
+            Assert.That(samples.Count(l => l.StartsWith("soak: phase=idle", StringComparison.Ordinal)), Is.GreaterThanOrEqualTo(2), output);
+            Assert.That(output, Does.Match(@"(?m)^soak: phase=busy samples=\d+ rss_mb=\S+ rss_last_third_growth_mb=\S+ anon_mb=\S+ anon_last_third_growth_mb=\S+ heap_mb=\S+ heap_last_third_growth_mb=\S+ gen2=\S+ threads=\S+ plateau=(true|false|unknown)$"));
+            Assert.That(output, Does.Match(@"(?m)^soak: plateau=(true|false) stalled_intervals=0$"));
+            Assert.That(SummaryLine().Match(output).Groups[8].Value, Is.EqualTo("true"));
+        });
+    }
+
+    [Test]
     public async Task With_influx_options_the_measurements_reach_a_real_InfluxDB()
     {
         await using InfluxDbServer server = await InfluxDbServer.StartNewAsync();
@@ -136,6 +152,7 @@ public partial class DemoSmokeTests
     [TestCase("--rate", "-1", "error: --rate must be a number from 0 to 10000000, not '-1'.")]
     [TestCase("--require-delivery", "true", "error: --require-delivery needs --influx <url>.")]
     [TestCase("--bogus", "1", "error: Unrecognized command or argument '--bogus'.")]
+    [TestCase("--idle", "5", "error: --idle needs --soak.")]
     public async Task Bad_option_combinations_name_the_option(string option, string value, string message)
     {
         (int exitCode, string output, string error) = await RunAsync(option, value);
@@ -176,7 +193,7 @@ public partial class DemoSmokeTests
     {
         (int exitCode, string output, _) = await RunAsync("--help");
         Assert.That(exitCode, Is.Zero);
-        foreach (string option in new[] { "--duration", "--rate", "--entities", "--shards", "--workers", "--capacity", "--report-interval", "--influx", "--influx-db", "--influx-org", "--influx-bucket", "--influx-token", "--require-delivery", "--no-live", "--seed", "--nats", "--member", "--produce", "--status", "--stage", "--partitions", "--lease-ttl" })
+        foreach (string option in new[] { "--duration", "--rate", "--entities", "--shards", "--workers", "--capacity", "--report-interval", "--influx", "--influx-db", "--influx-org", "--influx-bucket", "--influx-token", "--require-delivery", "--no-live", "--seed", "--nats", "--member", "--produce", "--status", "--stage", "--partitions", "--lease-ttl", "--soak", "--idle" })
         {
             Assert.That(output, Does.Contain(option + " "));
         }
