@@ -14,7 +14,7 @@ namespace Engine.Limiters;
 /// the slot to the cancelled waiter while the next one keeps waiting. Here a release takes the first
 /// waiter still queued, under the same lock that cancellation removes a waiter with.
 /// </remarks>
-[DebuggerDisplay("Limiter {Name}: Held = {Held}, Waiting = {_waiting}")]
+[DebuggerDisplay("Limiter {Name}: Held = {Held}, Waiting = {WaitingCount}")]
 public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
 {
     private readonly TimeProvider _clock;
@@ -33,12 +33,8 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
     /// <summary>Free slots; under <see cref="_gate"/> (read without it for the figures).</summary>
     private int _available;
 
-    /// <summary>The queue of waiters, oldest first; under <see cref="_gate"/>.</summary>
-    private Waiter? _head;
-    private Waiter? _tail;
-
-    /// <summary>Waiters queued; written under <see cref="_gate"/>.</summary>
-    private int _waiting;
+    /// <summary>The queue of waiters, oldest first; under <see cref="_gate"/> (its count readable without).</summary>
+    private readonly WaiterQueue<Waiter> _waiters = new();
     private bool _disposed;
     private long _acquired;
 
@@ -59,7 +55,7 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
     public int Held => _max - Volatile.Read(ref _available);
 
     /// <summary>Callers waiting for a slot now.</summary>
-    public int WaitingCount => Volatile.Read(ref _waiting);
+    public int WaitingCount => _waiters.Count;
 
     /// <summary>Creates a limiter.</summary>
     /// <param name="options">The limit; validated and copied now.</param>
@@ -96,14 +92,14 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_available > 0 && _head is null)
+            if (_available > 0 && _waiters.First is null)
             {
                 _available--;
             }
             else
             {
                 waiter = new Waiter(this, cancellationToken);
-                Enqueue(waiter);
+                _waiters.Add(waiter);
             }
         }
 
@@ -170,7 +166,7 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
             {
                 Limiter = Name,
                 Held = Held,
-                Waiting = Volatile.Read(ref _waiting),
+                Waiting = _waiters.Count,
                 MaxConcurrency = _max,
                 Acquired = Volatile.Read(ref _acquired),
                 WaitTime = LatencySummary.From(_taken),
@@ -184,7 +180,7 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
     /// </summary>
     public void Dispose()
     {
-        Waiter? waiting;
+        var waiting = new List<Waiter>();
         lock (_gate)
         {
             if (_disposed)
@@ -193,23 +189,16 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
             }
 
             _disposed = true;
-            waiting = _head;
-            for (Waiter? w = _head; w is not null; w = w.Next)
+            while (_waiters.TakeFirst() is { } waiter)
             {
-                w.Queued = false;
+                waiting.Add(waiter);
             }
-
-            _head = null;
-            _tail = null;
-            Volatile.Write(ref _waiting, 0);
         }
 
         _meter.Unregister(this);
-        for (Waiter? w = waiting; w is not null;)
+        foreach (Waiter waiter in waiting)
         {
-            Waiter? next = w.Next;
-            w.TrySetException(new ObjectDisposedException(GetType().FullName, $"ConcurrencyLimiter '{Name}' was disposed while this caller waited for a slot."));
-            w = next;
+            waiter.TrySetException(new ObjectDisposedException(GetType().FullName, $"ConcurrencyLimiter '{Name}' was disposed while this caller waited for a slot."));
         }
     }
 
@@ -219,15 +208,13 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
         Waiter? next;
         lock (_gate)
         {
-            next = _head;
+            next = _waiters.TakeFirst();
             if (next is null)
             {
                 _available++;
                 Debug.Assert(_available <= _max, "no more slots are given back than were taken");
                 return;
             }
-
-            Remove(next);
         }
 
         // Completed outside the lock; its continuation runs elsewhere (RunContinuationsAsynchronously).
@@ -239,62 +226,13 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
     {
         lock (_gate)
         {
-            if (!waiter.Queued)
+            if (!_waiters.Remove(waiter))
             {
                 return;
             }
-
-            Remove(waiter);
         }
 
         waiter.TrySetCanceled(waiter.Token);
-    }
-
-    /// <summary>Appends a waiter (under <see cref="_gate"/>).</summary>
-    private void Enqueue(Waiter waiter)
-    {
-        Debug.Assert(_gate.IsHeldByCurrentThread, "the queue is changed under the gate");
-        waiter.Previous = _tail;
-        if (_tail is null)
-        {
-            _head = waiter;
-        }
-        else
-        {
-            _tail.Next = waiter;
-        }
-
-        _tail = waiter;
-        waiter.Queued = true;
-        Volatile.Write(ref _waiting, _waiting + 1);
-    }
-
-    /// <summary>Unlinks a queued waiter (under <see cref="_gate"/>).</summary>
-    private void Remove(Waiter waiter)
-    {
-        Debug.Assert(_gate.IsHeldByCurrentThread && waiter.Queued, "a queued waiter is removed under the gate");
-        if (waiter.Previous is null)
-        {
-            _head = waiter.Next;
-        }
-        else
-        {
-            waiter.Previous.Next = waiter.Next;
-        }
-
-        if (waiter.Next is null)
-        {
-            _tail = waiter.Previous;
-        }
-        else
-        {
-            waiter.Next.Previous = waiter.Previous;
-        }
-
-        waiter.Previous = null;
-        waiter.Next = null;
-        waiter.Queued = false;
-        Volatile.Write(ref _waiting, _waiting - 1);
     }
 
     /// <summary>
@@ -312,15 +250,19 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
     }
 
     /// <summary>A caller waiting for a slot: completed by a release (granted) or by its token (cancelled).</summary>
-    private sealed class Waiter(ConcurrencyLimiter owner, CancellationToken token) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+    private sealed class Waiter(ConcurrencyLimiter owner, CancellationToken token) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), IQueuedWaiter<Waiter>
     {
         /// <summary>The caller's token.</summary>
         public CancellationToken Token { get; } = token;
 
-        /// <summary>Neighbours in the queue and whether it is in it; under the limiter's gate.</summary>
-        public Waiter? Previous;
-        public Waiter? Next;
-        public bool Queued;
+        /// <inheritdoc/>
+        public Waiter? Previous { get; set; }
+
+        /// <inheritdoc/>
+        public Waiter? Next { get; set; }
+
+        /// <inheritdoc/>
+        public bool Queued { get; set; }
 
         /// <summary>Called by the token: leaves the queue unless a slot was handed over first.</summary>
         public void Cancel() => owner.Cancel(this);

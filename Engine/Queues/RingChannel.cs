@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using System.Threading.Tasks.Sources;
+using Engine.Internal;
 
 namespace Engine.Queues;
 
@@ -64,10 +65,10 @@ internal sealed class RingChannel<T> : Channel<T>
     private readonly Lock _waitLock = new();
 
     /// <summary>Writers waiting for room, oldest first. Under <see cref="_waitLock"/>.</summary>
-    private readonly WaiterList _writers = new();
+    private readonly WaiterQueue<Waiter> _writers = new();
 
     /// <summary>Readers waiting for an item. Under <see cref="_waitLock"/>.</summary>
-    private readonly WaiterList _readers = new();
+    private readonly WaiterQueue<Waiter> _readers = new();
 
     /// <summary>Waiters for waits without a token, reused. Under <see cref="_waitLock"/>.</summary>
     private readonly Stack<Waiter> _pool = new();
@@ -283,7 +284,7 @@ internal sealed class RingChannel<T> : Channel<T>
     }
 
     /// <summary>Queues a waiter, unless what it waits for arrived while it was being queued (the other half of the Dekker pattern).</summary>
-    private ValueTask<bool> WaitAsync(WaiterList list, ref int waiting, bool writers, CancellationToken cancellationToken)
+    private ValueTask<bool> WaitAsync(WaiterQueue<Waiter> list, ref int waiting, bool writers, CancellationToken cancellationToken)
     {
         Waiter waiter;
         lock (_waitLock)
@@ -308,7 +309,7 @@ internal sealed class RingChannel<T> : Channel<T>
             CancellationTokenRegistration registration = waiter.Register(writers ? _writers : _readers, cancellationToken);
             lock (_waitLock)
             {
-                if (waiter.Listed)
+                if (waiter.Queued)
                 {
                     waiter.Registration = registration;
                     registration = default;
@@ -348,7 +349,7 @@ internal sealed class RingChannel<T> : Channel<T>
     }
 
     /// <summary>A waiter's token fired while it waited: it leaves its list and its wait ends cancelled.</summary>
-    private void Cancel(Waiter waiter, WaiterList list, CancellationToken cancellationToken)
+    private void Cancel(Waiter waiter, WaiterQueue<Waiter> list, CancellationToken cancellationToken)
     {
         lock (_waitLock)
         {
@@ -441,30 +442,33 @@ internal sealed class RingChannel<T> : Channel<T>
     }
 
     /// <summary>A writer's or reader's pending wait, awaited once through a <see cref="ValueTask{TResult}"/>.</summary>
-    private sealed class Waiter(RingChannel<T> owner, bool pooled) : IValueTaskSource<bool>
+    private sealed class Waiter(RingChannel<T> owner, bool pooled) : IValueTaskSource<bool>, IQueuedWaiter<Waiter>
     {
         private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
         public bool Pooled { get; } = pooled;
 
+        /// <inheritdoc/>
         public Waiter? Previous { get; set; }
 
+        /// <inheritdoc/>
         public Waiter? Next { get; set; }
 
-        public bool Listed { get; set; }
+        /// <inheritdoc/>
+        public bool Queued { get; set; }
 
         public ValueTask<bool> Task => new(this, _core.Version);
 
         /// <summary>The token's registration while the waiter is listed. Under the owner's wait lock.</summary>
         public CancellationTokenRegistration Registration { get; set; }
 
-        public CancellationTokenRegistration Register(WaiterList list, CancellationToken cancellationToken) =>
+        public CancellationTokenRegistration Register(WaiterQueue<Waiter> list, CancellationToken cancellationToken) =>
             cancellationToken.UnsafeRegister(static (state, token) =>
             {
-                var (waiter, list) = ((Waiter, WaiterList))state!;
+                var (waiter, list) = ((Waiter, WaiterQueue<Waiter>))state!;
                 waiter.Cancelled(list, token);
             }, (this, list));
 
-        private void Cancelled(WaiterList list, CancellationToken cancellationToken) => owner.Cancel(this, list, cancellationToken);
+        private void Cancelled(WaiterQueue<Waiter> list, CancellationToken cancellationToken) => owner.Cancel(this, list, cancellationToken);
 
         /// <summary>Ends the wait. Under the owner's wait lock; the continuation runs elsewhere.</summary>
         public void Wake(bool result)
@@ -505,73 +509,6 @@ internal sealed class RingChannel<T> : Channel<T>
 
         public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
             _core.OnCompleted(continuation, state, token, flags);
-    }
-
-    /// <summary>Waiters in arrival order, linked through themselves (removing a cancelled one costs nothing). Under the wait lock.</summary>
-    private sealed class WaiterList
-    {
-        private Waiter? _first;
-        private Waiter? _last;
-
-        public void Add(Waiter waiter)
-        {
-            Debug.Assert(!waiter.Listed, "a waiter is in one list once");
-            waiter.Listed = true;
-            waiter.Previous = _last;
-            waiter.Next = null;
-            if (_last is null)
-            {
-                _first = waiter;
-            }
-            else
-            {
-                _last.Next = waiter;
-            }
-
-            _last = waiter;
-        }
-
-        public Waiter? TakeFirst()
-        {
-            Waiter? first = _first;
-            if (first is not null)
-            {
-                Remove(first);
-            }
-
-            return first;
-        }
-
-        public bool Remove(Waiter waiter)
-        {
-            if (!waiter.Listed)
-            {
-                return false;
-            }
-
-            if (waiter.Previous is null)
-            {
-                _first = waiter.Next;
-            }
-            else
-            {
-                waiter.Previous.Next = waiter.Next;
-            }
-
-            if (waiter.Next is null)
-            {
-                _last = waiter.Previous;
-            }
-            else
-            {
-                waiter.Next.Previous = waiter.Previous;
-            }
-
-            waiter.Previous = null;
-            waiter.Next = null;
-            waiter.Listed = false;
-            return true;
-        }
     }
 
     private sealed class RingReader(RingChannel<T> channel) : ChannelReader<T>
