@@ -62,7 +62,11 @@ public class RebalanceTests
         Assert.That(log.Lost(TestStage.Expected(items)), Is.Zero, "lost");
         Assert.That(log.OrderViolations(), Is.Empty);
         Assert.That(log.Duplicates, Is.Zero, "a graceful handover acknowledges everything it ran before it lets go");
-        Assert.That(snapshot.Partitions.Where(p => p.Partition % 2 == 1).All(p => p.Handovers == 2 && p.OwnedHere), Is.True, "a took the odd partitions twice");
+        // At least twice: at the start and after b left. On a starved machine (CI runs the test projects in
+        // parallel) a member may also fence a partition itself when its lease renewal is late by its own
+        // clock, or briefly count a member whose heartbeat went unrenewed for a TTL as gone, and take the
+        // partition once more; that is the lease-safety rule at work, not a loss (the checks above hold).
+        Assert.That(snapshot.Partitions.Where(p => p.Partition % 2 == 1).All(p => p.Handovers >= 2 && p.OwnedHere), Is.True, "a took the odd partitions at least twice and owns them");
         Assert.That(snapshot.Partitions.All(p => p.Owner == "a"), Is.True);
         Assert.That(snapshot.LiveMembers, Is.EqualTo(new[] { "a" }));
     }
