@@ -272,7 +272,7 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     double IStageMeterSource.ShardBusySeconds(int shard) => _figures.BusySeconds(shard);
 
     bool IStageMeterSource.ShardUsed(int shard) =>
-        Volatile.Read(ref _shards[shard].Counters.Accepted) != 0 || Volatile.Read(ref _shards[shard].Counters.Refused) != 0;
+        _shards[shard].Accepted != 0 || Volatile.Read(ref _shards[shard].Counters.Refused) != 0;
 
     /// <summary>Every shard's internal state, one line each, for diagnostics.</summary>
     internal string Describe() => string.Join(Environment.NewLine, _shards.Select(s => s.ToString()));

@@ -127,7 +127,7 @@ public sealed class StageOptions<T>
     /// <summary>Whether the stage ends a pipeline branch, so it records end-to-end latency; set by the pipeline builder.</summary>
     internal bool RecordsEndToEnd { get; set; }
 
-    /// <summary>Which channel the shards queue in (see <see cref="Queues.ShardQueue"/>); tests run the shard's suites on each.</summary>
+    /// <summary>Which channel the shards queue in (see <see cref="Queues.ShardQueue"/>); the ring by default. Tests run the shard's suites on each.</summary>
     internal Queues.ShardQueue Queue { get; set; }
 
     /// <summary>The clock for timestamps, retry backoffs and drain timeouts. The default value is <see cref="TimeProvider.System"/>.</summary>
