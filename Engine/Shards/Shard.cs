@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Engine.Dedupe;
@@ -144,6 +145,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>See <see cref="RunTiming.FastRunTicks"/>.</summary>
     private readonly long _fastRunTicks;
 
+    /// <summary><see cref="ShardSettings{T}.LatencySampling"/> less one: a write is timed when the accept count has none of these bits.</summary>
+    private readonly long _samplingMask;
+
     /// <summary>The observer wants kinds; read once, so a run costs no call to ask.</summary>
     private readonly bool _countsKinds;
 
@@ -166,6 +170,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         _observer = observer;
         _countsKinds = observer?.CountsKinds ?? false;
         _recordsEndToEnd = observer?.RecordsEndToEnd ?? false;
+        Debug.Assert(BitOperations.IsPow2(runtime.LatencySampling), "the sampling interval is a validated power of two");
+        _samplingMask = runtime.LatencySampling - 1;
         _flushTicks = observer is null ? long.MaxValue : Math.Max(1, runtime.TimeProvider.TimestampFrequency / 200);
         _exactGroupTicks = RunTiming.ExactGroupTicks(runtime.TimeProvider.TimestampFrequency);
         _fastRunTicks = RunTiming.FastRunTicks(runtime.TimeProvider.TimestampFrequency);
@@ -197,6 +203,23 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         _writer = _channel.Writer;
         _writeIsFenced = _channel.WriteIsFenced;
         Counters = new ShardCounters();
+    }
+
+    /// <summary>
+    /// The stamp a write takes: <see cref="AcceptStamp"/> when the write is timed (one in
+    /// <see cref="ShardSettings{T}.LatencySampling"/>, by the shard's accept count at the write) or when
+    /// the item enters now and the handler sees its entry time (an <see cref="ItemContext"/>); else 0, and
+    /// no clock is read. An item stamped 0 has no queue wait recorded (see <see cref="BeginRun"/>).
+    /// </summary>
+    /// <param name="entryTimestamp">The item's entry timestamp, or 0 when it enters the pipeline here.</param>
+    public long StampFor(long entryTimestamp)
+    {
+        if (_samplingMask != 0 && (_channel.Accepted & _samplingMask) != 0 && (entryTimestamp != 0 || _runtime.ContextHandler is null))
+        {
+            return 0;
+        }
+
+        return AcceptStamp();
     }
 
     /// <summary>The shard's number: 0..Shards-1 for keyed shards, Shards for the unkeyed one.</summary>
@@ -880,7 +903,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             start = previousEnd != 0 ? previousEnd : _runtime.TimeProvider.GetTimestamp();
             // A run that starts at the previous run's end can precede its item's accept by a little:
             // the wait is then 0, never "no wait" (−1 is a retry's).
-            observer.RunStarted(slot!, start, envelope.Attempts == 1 ? Math.Max(0, start - envelope.AcceptedTimestamp) : -1);
+            // An item the write did not time (AcceptedTimestamp 0, see StampFor) records no wait either.
+            observer.RunStarted(slot!, start, envelope.Attempts == 1 && envelope.AcceptedTimestamp != 0 ? Math.Max(0, start - envelope.AcceptedTimestamp) : -1);
         }
 
         return true;
@@ -1055,7 +1079,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>In a pipeline's sink, an item settled here (processed, or failed for good) ends its journey: record its end-to-end latency.</summary>
     private void RecordEndToEnd(in Envelope<T> envelope, long end)
     {
-        if (_recordsEndToEnd)
+        if (_recordsEndToEnd && envelope.EntryTimestamp != 0)
         {
             // Inside a group of runs timed together, "end" is the group's start, which can precede
             // the entry of an item written meanwhile (see RunTiming): never a negative latency.

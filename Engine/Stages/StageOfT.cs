@@ -335,7 +335,7 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     private WriteOutcome TryWriteKeyed(T item, ItemKey key, long entryTimestamp, object? trace, bool willWait, out Shard<T> shard, out Envelope<T> waitWith)
     {
         shard = _shards[ShardOf(key)];
-        long now = _runtime.StampsWrites ? shard.AcceptStamp() : 0;
+        long now = _runtime.StampsWrites ? shard.StampFor(entryTimestamp) : 0;
         if (entryTimestamp == 0)
         {
             entryTimestamp = now;
