@@ -143,7 +143,8 @@ internal sealed class RingChannel<T> : CountingChannel<T>
     private static long TailIndex(long tail) => tail & ~ClosedBit;
 
     /// <summary>Claims a place and publishes the item, or returns false when the ring is full or closed.</summary>
-    private bool TryWrite(T item)
+    /// <remarks>Internal so the shard can write without the writer's virtual call and copies of a large item.</remarks>
+    internal bool TryWrite(in T item)
     {
         var spinner = default(SpinWait);
         while (true)
@@ -196,7 +197,8 @@ internal sealed class RingChannel<T> : CountingChannel<T>
     }
 
     /// <summary>Takes the oldest item, or returns false when none is claimed.</summary>
-    private bool TryRead([MaybeNullWhen(false)] out T item)
+    /// <remarks>Internal so the shard can take without the reader's virtual call.</remarks>
+    internal bool TryRead([MaybeNullWhen(false)] out T item)
     {
         var spinner = default(SpinWait);
         while (true)
@@ -585,7 +587,7 @@ internal sealed class RingChannel<T> : CountingChannel<T>
     {
         public override bool TryComplete(Exception? error = null) => channel.TryComplete(error);
 
-        public override bool TryWrite(T item) => channel.TryWrite(item);
+        public override bool TryWrite(T item) => channel.TryWrite(in item);
 
         public override ValueTask<bool> WaitToWriteAsync(CancellationToken cancellationToken = default) => channel.WaitToWriteAsync(cancellationToken);
 
@@ -596,7 +598,7 @@ internal sealed class RingChannel<T> : CountingChannel<T>
                 return ValueTask.FromCanceled(cancellationToken);
             }
 
-            return channel.TryWrite(item) ? default : WriteWaitingAsync(item, cancellationToken);
+            return channel.TryWrite(in item) ? default : WriteWaitingAsync(item, cancellationToken);
         }
 
         /// <summary>Waits for room; a completed channel ends it with <see cref="ChannelClosedException"/> (carrying the completion's error), as the runtime's channels do.</summary>
@@ -604,7 +606,7 @@ internal sealed class RingChannel<T> : CountingChannel<T>
         {
             while (await Closed.Wrap(channel.WaitToWriteAsync(cancellationToken)).ConfigureAwait(false))
             {
-                if (channel.TryWrite(item))
+                if (channel.TryWrite(in item))
                 {
                     return;
                 }

@@ -77,7 +77,7 @@ internal sealed partial class Shard<T>
                 slot = _index.Rent(in write);
                 envelope = new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot };
                 // Counted by the channel when it takes it (see Shard's remarks).
-                written = _writer.TryWrite(envelope);
+                written = TryWriteChannel(in envelope);
                 if (written)
                 {
                     _index.Register(slot);
@@ -156,7 +156,7 @@ internal sealed partial class Shard<T>
                 return true;
             }
 
-            if (!_writer.TryWrite(envelope))
+            if (!TryWriteChannel(in envelope))
             {
                 return false;
             }

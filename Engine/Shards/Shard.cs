@@ -51,6 +51,13 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>The shard's queue; it counts the items it accepts (see the type's remarks).</summary>
     private readonly CountingChannel<Envelope<T>> _channel;
 
+    /// <summary>
+    /// <see cref="_channel"/> when it is the ring, else null: the hot write and take call it directly
+    /// (no virtual call, no copies of the envelope on the way); everything else goes through the
+    /// channel's reader and writer.
+    /// </summary>
+    private readonly RingChannel<Envelope<T>>? _ring;
+
     private readonly ChannelReader<Envelope<T>> _reader;
     private readonly ChannelWriter<Envelope<T>> _writer;
 
@@ -199,6 +206,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         _channel = runtime.Queue == ShardQueue.Ring && options.FullMode == BoundedChannelFullMode.Wait
             ? new RingChannel<Envelope<T>>(runtime.Capacity)
             : new CountedBoundedChannel<Envelope<T>>(options, OnEvicted);
+        _ring = _channel as RingChannel<Envelope<T>>;
         _reader = _channel.Reader;
         _writer = _channel.Writer;
         _writeIsFenced = _channel.WriteIsFenced;
@@ -339,7 +347,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// </remarks>
     public WriteOutcome TryWrite(in Envelope<T> envelope, bool willWait)
     {
-        if (_writer.TryWrite(envelope))
+        if (TryWriteChannel(in envelope))
         {
             ObserveHeld(openCounts: 0);
             EnsureLoop(fenced: _writeIsFenced);
@@ -412,7 +420,13 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// false return (full, closed, or dropped by the full mode) leaves the item out, and the caller
     /// writes it again the way a single write would, which reports why.
     /// </summary>
-    public bool TryWriteCounted(in Envelope<T> envelope) => _writer.TryWrite(envelope);
+    public bool TryWriteCounted(in Envelope<T> envelope) => TryWriteChannel(in envelope);
+
+    /// <summary>The channel's write, straight to the ring when the channel is one (see <see cref="_ring"/>).</summary>
+    private bool TryWriteChannel(in Envelope<T> envelope) => _ring is { } ring ? ring.TryWrite(in envelope) : _writer.TryWrite(envelope);
+
+    /// <summary>The channel's take, straight from the ring when the channel is one (see <see cref="_ring"/>).</summary>
+    private bool TryReadChannel(out Envelope<T> envelope) => _ring is { } ring ? ring.TryRead(out envelope) : _reader.TryRead(out envelope);
 
     /// <summary>
     /// Closes a group of writes opened by <see cref="BeginWrites"/>, or one waiting write that got its
@@ -1028,7 +1042,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         {
             if (Held < _holdLimit)
             {
-                return _reader.TryRead(out envelope);
+                return TryReadChannel(out envelope);
             }
 
             envelope = default;
@@ -1038,7 +1052,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         lock (_lock)
         {
             AssertLocked();
-            while (Held < _holdLimit && _reader.TryRead(out envelope))
+            while (Held < _holdLimit && TryReadChannel(out envelope))
             {
                 if (_runtime.IsAborted)
                 {
