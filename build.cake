@@ -8,6 +8,10 @@ var benchJob = Argument("job", "");
 var soakDuration = Argument("soak-duration", 1800.0);
 var soakRate = Argument("soak-rate", 20000);
 var soakInterval = Argument("soak-interval", 30.0);
+// Pack only: each pack gets a prerelease suffix of its own, so a local feed packed again is not shadowed
+// by the NuGet cache (which keeps the first package of a version); --public-release=true packs 1.0.0.
+var publicRelease = Argument("public-release", false);
+var versionSuffix = Argument("version-suffix", "local." + DateTime.UtcNow.ToString("yyyyMMdd.HHmmss"));
 var solution = "./Engine.sln";
 var artifacts = Directory("./artifacts");
 
@@ -81,7 +85,17 @@ Task("Pack")
     // Each package with its .snupkg symbols beside it.
     foreach (var project in new[] { "./Engine/Engine.csproj", "./Engine.Hosting/Engine.Hosting.csproj", "./Engine.Nats/Engine.Nats.csproj" })
     {
-        DotNetPack(project, new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts });
+        var settings = new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts, MSBuildSettings = new DotNetMSBuildSettings() };
+        if (publicRelease)
+        {
+            settings.MSBuildSettings.Properties["PublicRelease"] = new[] { "true" };
+        }
+        else
+        {
+            settings.MSBuildSettings.Properties["VersionSuffix"] = new[] { versionSuffix };
+        }
+
+        DotNetPack(project, settings);
     }
 });
 
