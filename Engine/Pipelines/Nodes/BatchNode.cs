@@ -1,6 +1,5 @@
 using System.Threading.Channels;
 using Engine.Internal;
-using Engine.Metrics;
 using Engine.Stages;
 using Engine.Tracing;
 
@@ -34,9 +33,6 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
     private int _writing;
     private int _buffered;
 
-    /// <summary>The node's counts and depth for snapshots, reporters and the meter; made when the node starts.</summary>
-    private NodeMetrics? _metrics;
-
     public BatchNode(string name, PipelineRuntime runtime, int size, TimeSpan? window, int capacity)
         : base(name, runtime)
     {
@@ -56,19 +52,8 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
 
     public override void Start()
     {
-        _metrics = new NodeMetrics(this);
+        OwnMetrics = new NodeMetrics(this);
         _ = RunAsync();
-    }
-
-    public override void OpenMetricsCursor(MetricsCursors consumer) => _metrics?.OpenMetricsCursor(consumer);
-
-    public override StageMetricsSnapshot? TakeMetricsSnapshot(MetricsCursors? consumer, long[] endToEnd, ref long endToEndSum) =>
-        _metrics?.TakeMetricsSnapshot(consumer, endToEnd, ref endToEndSum);
-
-    public override ValueTask DisposeAsync()
-    {
-        _metrics?.Unregister();
-        return default;
     }
 
     public async ValueTask WriteAsync(T item, long entryTimestamp, object? trace, CancellationToken cancellationToken)

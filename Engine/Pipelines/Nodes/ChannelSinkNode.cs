@@ -1,6 +1,5 @@
 using System.Threading.Channels;
 using Engine.Internal;
-using Engine.Metrics;
 using Engine.Stages;
 
 namespace Engine.Pipelines.Nodes;
@@ -23,9 +22,6 @@ internal sealed class ChannelSinkNode<T> : Node, ITarget<T>
     private long _refused;
     private int _aborted;
 
-    /// <summary>The node's counts for snapshots, reporters and the meter; made when the node starts.</summary>
-    private NodeMetrics? _metrics;
-
     public ChannelSinkNode(string name, PipelineRuntime runtime, ChannelWriter<T> writer, bool completeWriter)
         : base(name, runtime)
     {
@@ -39,18 +35,7 @@ internal sealed class ChannelSinkNode<T> : Node, ITarget<T>
 
     Node ITarget<T>.Node => this;
 
-    public override void Start() => _metrics = new NodeMetrics(this);
-
-    public override void OpenMetricsCursor(MetricsCursors consumer) => _metrics?.OpenMetricsCursor(consumer);
-
-    public override StageMetricsSnapshot? TakeMetricsSnapshot(MetricsCursors? consumer, long[] endToEnd, ref long endToEndSum) =>
-        _metrics?.TakeMetricsSnapshot(consumer, endToEnd, ref endToEndSum);
-
-    public override ValueTask DisposeAsync()
-    {
-        _metrics?.Unregister();
-        return default;
-    }
+    public override void Start() => OwnMetrics = new NodeMetrics(this);
 
     /// <remarks>The user's channel takes items only: what the item carries of its trace ends here.</remarks>
     public async ValueTask WriteAsync(T item, long entryTimestamp, object? trace, CancellationToken cancellationToken)
