@@ -1,4 +1,5 @@
 // Build script: dotnet tool restore && dotnet cake [--target=Build|Test|Bench|BenchNats|Demo|Soak|Pack|Clean] [--configuration=Release]
+// Pack only: [--version-suffix=local.20261208.101500] [--public-release=true]
 // Bench only: [--filter='*KeyedSharding*'] [--job=short]
 // Soak only: [--soak-duration=1800] [--soak-rate=20000] [--soak-interval=30]
 var target = Argument("target", "Default");
@@ -25,7 +26,14 @@ Task("Clean")
 Task("Build")
     .Does(() =>
 {
-    DotNetBuild(solution, new DotNetBuildSettings { Configuration = configuration });
+    // A public release's assemblies carry its version too (the packs reuse this build).
+    var settings = new DotNetBuildSettings { Configuration = configuration, MSBuildSettings = new DotNetMSBuildSettings() };
+    if (publicRelease)
+    {
+        settings.MSBuildSettings.Properties["PublicRelease"] = new[] { "true" };
+    }
+
+    DotNetBuild(solution, settings);
 });
 
 Task("Test")

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.IO.Compression;
 using System.Text;
 using System.Text.RegularExpressions;
+using System.Xml.Linq;
 using Engine.Nats.Tests.Support;
 
 namespace Engine.Packaging.Tests;
@@ -128,6 +130,30 @@ public partial class PackageTests
                 Directory.Delete(parent);
             }
         }
+    }
+
+    [Test]
+    public void Every_package_carries_its_own_readme_licence_description_and_tags()
+    {
+        var tagsSeen = new List<string>();
+        Assert.Multiple(() =>
+        {
+            foreach (string package in Packages)
+            {
+                using ZipArchive nupkg = ZipFile.OpenRead(Path.Combine(_work, "feed", $"{package}.{_version}.nupkg"));
+                Assert.That(nupkg.GetEntry("LICENSE"), Is.Not.Null, package + ": the licence file");
+                Assert.That(nupkg.GetEntry("PACKAGE.md"), Is.Not.Null, package + ": the package readme");
+                using var reader = new StreamReader(nupkg.GetEntry($"{package}.nuspec")!.Open());
+                XElement metadata = XDocument.Parse(reader.ReadToEnd()).Root!.Elements().Single(e => e.Name.LocalName == "metadata");
+                string Field(string name) => metadata.Elements().SingleOrDefault(e => e.Name.LocalName == name)?.Value ?? string.Empty;
+                Assert.That(Field("readme"), Is.EqualTo("PACKAGE.md"), package);
+                Assert.That(Field("version"), Is.EqualTo(_version), package);
+                Assert.That(Field("description"), Does.Contain(package == "Engine" ? "dataflow engine" : package["Engine.".Length..] == "Nats" ? "NATS" : "host"), package);
+                Assert.That(Field("tags"), Is.Not.Empty, package);
+                Assert.That(tagsSeen, Does.Not.Contain(Field("tags")), package + ": tags of its own");
+                tagsSeen.Add(Field("tags"));
+            }
+        });
     }
 
     [Test]
