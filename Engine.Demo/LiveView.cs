@@ -123,7 +123,7 @@ internal sealed class LiveView : IMetricsReporter
         foreach (ReporterStatus status in report.Reporters.Where(r => r.Reporter != Name))
         {
             string delivery = status.Delivery is { } d ? string.Create(Invariant, $", {d.Sent} points sent, {d.Buffered} buffered, {d.Dropped} dropped") : string.Empty;
-            rows.Add(new Text(string.Create(Invariant, $"reporter {status.Reporter}: {status.Succeeded} flushes ok, {status.Failed} failed{delivery}")));
+            rows.Add(new Text(string.Create(Invariant, $"reporter {status.Reporter} before this report: {status.Succeeded} flushes ok, {status.Failed} failed{delivery}")));
         }
 
         return new Rows(rows);

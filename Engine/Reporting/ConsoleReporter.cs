@@ -98,7 +98,7 @@ public sealed class ConsoleReporter : IMetricsReporter
 
         foreach (ReporterStatus status in report.Reporters)
         {
-            text.Append(Invariant, $"reporter {status.Reporter}: flushes ok {status.Succeeded}, failed {status.Failed} (timed out {status.TimedOut}), skipped {status.Skipped}");
+            text.Append(Invariant, $"reporter {status.Reporter} before this report: flushes ok {status.Succeeded}, failed {status.Failed} (timed out {status.TimedOut}), skipped {status.Skipped}");
             if (status.Delivery is { } d)
             {
                 text.Append(Invariant, $"; points sent {d.Sent}, buffered {d.Buffered}, dropped {d.Dropped}, rejected {d.Rejected}");
