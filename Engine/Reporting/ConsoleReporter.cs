@@ -1,3 +1,4 @@
+using Engine.Windows;
 using System.Globalization;
 using System.Text;
 using Engine.Internal;
@@ -139,6 +140,7 @@ public sealed class ConsoleReporter : IMetricsReporter
             StageLine line = StageLine.From(stage);
             text.Append(Invariant, $"  {Cut(line.Stage, 14),-14}{line.ItemsPerSecond,9:0.0}{line.Depth,8}{line.MaxShardDepth,7}{line.Utilization,6:0%}{Ms(line.WorkP50),10}{Ms(line.WorkP99),7}");
             text.Append(Invariant, $"{Ms(line.EndToEndP50),10}{Ms(line.EndToEndP99),7}{line.Errors,9}{line.Retries,9}{line.DeadLettered,9}{line.Superseded,12}{line.Dropped,9}\n");
+            WriteWindows(text, stage);
             if (showShards)
             {
                 text.Append("      shard  items/s   depth   peak  util  work p50    p99  wait p99  in flight  longest s\n");
@@ -149,6 +151,29 @@ public sealed class ConsoleReporter : IMetricsReporter
                 }
             }
         }
+    }
+
+    /// <summary>A keyed window step's line under its stage: windows open, emitted, flushed early or at completion, abandoned items, and the interval's items per window and lateness.</summary>
+    private static void WriteWindows(StringBuilder text, StageMetricsSnapshot stage)
+    {
+        if (stage.Windows.Count == 0)
+        {
+            return;
+        }
+
+        WindowCounts counts = default;
+        foreach (WindowMetricsSnapshot shard in stage.Windows)
+        {
+            counts += shard.Counts;
+        }
+
+        // Shards' distributions are not merged here: the interval's mean and largest window, and the worst shard's lateness p99, say enough on one line.
+        long windows = stage.Windows.Sum(w => w.ItemsPerWindow.Count);
+        double mean = windows == 0 ? 0 : stage.Windows.Sum(w => w.ItemsPerWindow.SumMilliseconds) / windows;
+        double largest = stage.Windows.Max(w => w.ItemsPerWindow.MaxMilliseconds);
+        double lateP99 = stage.Windows.Max(w => w.Lateness.P99);
+        text.Append(Invariant, $"    windows open {counts.Open}, emitted {counts.Emitted} ({counts.ItemsEmitted} items), early {counts.EarlyFlushes}, at completion {counts.CompletionFlushes}, abandoned items {counts.AbandonedItems}");
+        text.Append(Invariant, $"; items/window mean {mean:0.#} max {largest:0}, lateness p99 {Ms(lateP99)} ms\n");
     }
 
     /// <summary>

@@ -54,6 +54,9 @@ internal abstract class Node
     /// <summary>The node's item counts.</summary>
     public abstract StageCounts GetCounts();
 
+    /// <summary>The window accounting of a keyed window step; null for every other node.</summary>
+    public virtual Windows.WindowCounts? GetWindowCounts() => null;
+
     /// <summary>Opens <paramref name="consumer"/>'s metrics cursor on this node's stage, if it has one.</summary>
     public virtual void OpenMetricsCursor(MetricsCursors consumer)
     {
