@@ -110,6 +110,11 @@ internal sealed class LiveView : IMetricsReporter
         }
 
         rows.Add(table);
+        foreach (StageMetricsSnapshot stage in report.AllStages.Where(s => s.Windows.Count > 0))
+        {
+            rows.Add(new Text(WindowLine(stage)));
+        }
+
         foreach (LoopMetricsSnapshot loop in report.Loops)
         {
             rows.Add(new Text(string.Create(Invariant, $"loop {loop.Loop}: {loop.Runs} runs ({loop.FailedRuns} failed), last {loop.LastRunDuration.TotalMilliseconds:0} ms for {loop.LastRunItems} items")));
@@ -127,6 +132,18 @@ internal sealed class LiveView : IMetricsReporter
         }
 
         return new Rows(rows);
+    }
+
+    /// <summary>A keyed window step's line: windows open now, emitted, flushed early, and the interval's mean window and worst lateness p99.</summary>
+    private static string WindowLine(StageMetricsSnapshot stage)
+    {
+        long open = stage.Windows.Sum(w => w.Counts.Open);
+        long emitted = stage.Windows.Sum(w => w.Counts.Emitted);
+        long early = stage.Windows.Sum(w => w.Counts.EarlyFlushes);
+        long windows = stage.Windows.Sum(w => w.ItemsPerWindow.Count);
+        double mean = windows == 0 ? 0 : stage.Windows.Sum(w => w.ItemsPerWindow.SumMilliseconds) / windows;
+        double lateP99 = stage.Windows.Max(w => w.Lateness.P99);
+        return string.Create(Invariant, $"windows {stage.Stage}: {open} open, {emitted} emitted ({mean:0.0} items each), {early} flushed early, lateness p99 {lateP99:0.00} ms");
     }
 
     private static string Ms(double? milliseconds) => milliseconds is { } ms ? ms.ToString(ms >= 100 ? "0" : "0.00", Invariant) : "-";
