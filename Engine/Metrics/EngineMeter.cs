@@ -1,4 +1,3 @@
-using Engine.Windows;
 using System.Diagnostics.Metrics;
 
 namespace Engine.Metrics;

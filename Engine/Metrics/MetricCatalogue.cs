@@ -1,5 +1,4 @@
 
-using Engine.Windows;
 
 namespace Engine.Metrics;
 

@@ -1,3 +1,4 @@
+using Engine.Pipelines.Nodes;
 using Engine.Stages;
 using Engine.Windows;
 

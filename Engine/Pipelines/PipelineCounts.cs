@@ -14,7 +14,7 @@ public sealed class PipelineCounts
     /// <summary>Items abandoned by an abort, over all stages.</summary>
     public long Abandoned => _stages.Sum(s => s.Counts.Abandoned);
 
-    /// <summary>Whether every stage's accounting identity holds (see <see cref="StageCounts.IsConserved"/>), and every keyed window step's (see <see cref="Windows.WindowCounts.IsConserved"/>).</summary>
+    /// <summary>Whether every stage's accounting identity holds (see <see cref="StageCounts.IsConserved"/>), and every keyed window step's (see <see cref="WindowCounts.IsConserved"/>).</summary>
     public bool IsConserved => _stages.All(s => s.Counts.IsConserved && (s.Windows?.IsConserved ?? true));
 
     /// <summary>A stage's counts by name.</summary>
@@ -34,7 +34,7 @@ public sealed class PipelineCounts
     /// <param name="stage">The step's name.</param>
     /// <returns>Its window counts.</returns>
     /// <exception cref="KeyNotFoundException">No stage has that name, or it is not a keyed window step.</exception>
-    public Windows.WindowCounts WindowsOf(string stage) =>
+    public WindowCounts WindowsOf(string stage) =>
         _stages.FirstOrDefault(s => s.Stage == stage) is { Windows: { } windows } ? windows : throw new KeyNotFoundException($"The pipeline has no keyed window stage '{stage}'.");
 
     /// <inheritdoc />

@@ -8,5 +8,5 @@ namespace Engine.Pipelines;
 public readonly record struct PipelineStageCounts(string Stage, StageCounts Counts, long Emitted)
 {
     /// <summary>The window accounting of a keyed window step (<c>TumblingWindow</c>, <c>SessionWindow</c>, <c>BatchByKey</c>); null for every other stage.</summary>
-    public Windows.WindowCounts? Windows { get; init; }
+    public WindowCounts? Windows { get; init; }
 }

@@ -1,4 +1,3 @@
-using Engine.Windows;
 using Engine.Limiters;
 using Engine.Loops;
 using Engine.Metrics;

@@ -1,4 +1,3 @@
-using Engine.Windows;
 using System.Globalization;
 using System.Text;
 using Engine.Internal;

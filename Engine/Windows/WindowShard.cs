@@ -194,6 +194,37 @@ internal sealed class WindowShard<T, TAcc>
         }
     }
 
+    /// <summary>Closes a consumer's interval of the shard's window histograms: its snapshot, with <paramref name="counts"/> as read just before.</summary>
+    public WindowMetricsSnapshot TakeSnapshot(int shard, WindowCounts counts, HistogramCursor items, HistogramCursor lateness, HistogramInterval scratch)
+    {
+        ItemsPerWindow.Take(items, scratch);
+        LatencySummary sizes = LatencySummary.From(scratch);
+        Lateness.Take(lateness, scratch);
+        return new WindowMetricsSnapshot
+        {
+            Shard = shard,
+            Counts = counts,
+
+            // The histogram holds items where it would hold microseconds; a summary reads them as thousandths.
+            ItemsPerWindow = sizes with
+            {
+                SumMilliseconds = sizes.SumMilliseconds * 1000,
+                MinMilliseconds = sizes.MinMilliseconds * 1000,
+                MaxMilliseconds = sizes.MaxMilliseconds * 1000,
+                LastMilliseconds = sizes.LastMilliseconds * 1000,
+                MeanMilliseconds = sizes.MeanMilliseconds * 1000,
+                StdDevMilliseconds = sizes.StdDevMilliseconds * 1000,
+                P50 = sizes.P50 * 1000,
+                P75 = sizes.P75 * 1000,
+                P95 = sizes.P95 * 1000,
+                P98 = sizes.P98 * 1000,
+                P99 = sizes.P99 * 1000,
+                P999 = sizes.P999 * 1000,
+            },
+            Lateness = LatencySummary.From(scratch),
+        };
+    }
+
     /// <summary>The shard's window counts now.</summary>
     public WindowCounts GetCounts()
     {

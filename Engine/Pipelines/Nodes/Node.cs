@@ -55,7 +55,7 @@ internal abstract class Node
     public abstract StageCounts GetCounts();
 
     /// <summary>The window accounting of a keyed window step; null for every other node.</summary>
-    public virtual Windows.WindowCounts? GetWindowCounts() => null;
+    public virtual WindowCounts? GetWindowCounts() => null;
 
     /// <summary>Opens <paramref name="consumer"/>'s metrics cursor on this node's stage, if it has one.</summary>
     public virtual void OpenMetricsCursor(MetricsCursors consumer)

@@ -1,4 +1,4 @@
-namespace Engine.Windows;
+namespace Engine;
 
 /// <summary>
 /// The window accounting of a keyed window step, or of one of its shards, at one moment. Every folded
@@ -34,7 +34,7 @@ public readonly record struct WindowCounts
     /// <summary>Items in the windows forwarded downstream.</summary>
     public long ItemsEmitted { get; init; }
 
-    /// <summary>Windows closed before their time to make room (<see cref="WindowFullMode.FlushOldest"/>).</summary>
+    /// <summary>Windows closed before their time to make room (<see cref="Windows.WindowFullMode.FlushOldest"/>).</summary>
     public long EarlyFlushes { get; init; }
 
     /// <summary>Windows flushed because the step completed.</summary>

@@ -1,4 +1,4 @@
-namespace Engine.Windows;
+namespace Engine.Metrics;
 
 /// <summary>A keyed window step as the <c>Engine</c> meter reads it at a collection.</summary>
 internal interface IWindowMetricsSource

@@ -1,11 +1,10 @@
 using Engine.Internal;
 using Engine.Metrics;
-using Engine.Pipelines;
-using Engine.Pipelines.Nodes;
 using Engine.Routing;
 using Engine.Stages;
+using Engine.Windows;
 
-namespace Engine.Windows;
+namespace Engine.Pipelines.Nodes;
 
 /// <summary>
 /// A keyed window step in a pipeline: a stage whose handler folds each item into its key's window on
@@ -177,7 +176,7 @@ internal sealed class KeyedWindowNode<T, TAcc> : Node, ITarget<T>, IWindowMetric
                 continue;
             }
 
-            windows.Add(WindowMetricsSnapshot.Take(i, counts, _shards[i], cursor.Items[i], cursor.Lateness[i], cursor.Interval));
+            windows.Add(_shards[i].TakeSnapshot(i, counts, cursor.Items[i], cursor.Lateness[i], cursor.Interval));
         }
 
         return stage with { Windows = windows };
