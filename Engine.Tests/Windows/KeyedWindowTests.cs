@@ -65,6 +65,30 @@ public class KeyedWindowTests
     }
 
     [Test]
+    public async Task A_window_carries_its_oldest_item_s_entry_so_end_to_end_latency_is_that_item_s()
+    {
+        var time = new FakeTimeProvider(T0);
+        var age = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using Pipeline<Reading> pipeline = Pipeline.Create<Reading>("latency", time)
+            .TumblingWindow<int>("sum", TimeSpan.FromSeconds(10), () => 0, (s, r) => s + r.Value, o => o.Stage.KeySelector = r => r.Sensor)
+            .Sink("out", (_, context, _) =>
+            {
+                age.TrySetResult(context.Age);
+                return default;
+            })
+            .Build();
+
+        await pipeline.WriteAsync(new Reading("a", 1));
+        await FoldedAsync(pipeline, "sum", 1);
+        time.Advance(TimeSpan.FromSeconds(4));
+        await pipeline.WriteAsync(new Reading("a", 2));
+        await FoldedAsync(pipeline, "sum", 2);
+        time.Advance(TimeSpan.FromSeconds(6));
+        Assert.That(await age.Task.Within(), Is.EqualTo(TimeSpan.FromSeconds(10)), "the first item entered 10 s before its window reached the sink");
+        await pipeline.CompleteAsync().Within();
+    }
+
+    [Test]
     public async Task A_session_closes_after_its_gap_and_at_its_maximum_length()
     {
         var time = new FakeTimeProvider(T0);
