@@ -11,10 +11,12 @@ namespace Engine.Windows;
 /// lock per shard guards it all, so no two shards ever share a lock or a counter.
 /// </summary>
 /// <remarks>
-/// Memory is bounded by the shard's share of <c>MaxOpenWindows</c> twice over: at most that many open,
-/// and a fold waits while as many closed windows wait for the loop (a slow downstream slows the fold
-/// rather than piling windows up). Deadline entries of windows closed early are dropped when they
-/// outnumber the open windows (see <see cref="Compact"/>), so they are bounded too.
+/// Memory is bounded by the shard's share of <c>MaxOpenWindows</c> (the cap): at most the cap open, and
+/// a fold waits while as many closed windows wait for the loop (a slow downstream slows the fold
+/// rather than piling windows up), so with the batch the loop is forwarding (what it took, plus what
+/// closed on the clock at once) at most about three caps are held. Deadline entries of windows closed
+/// early are dropped when they outnumber the open windows (see <see cref="Compact"/>), so they are
+/// bounded too.
 /// </remarks>
 [DebuggerDisplay("Open = {_open.Count}, Due = {_due.Count}, Cap = {_cap}")]
 internal sealed class WindowShard<T, TAcc>
