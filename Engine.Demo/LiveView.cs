@@ -110,9 +110,12 @@ internal sealed class LiveView : IMetricsReporter
         }
 
         rows.Add(table);
-        foreach (StageMetricsSnapshot stage in report.AllStages.Where(s => s.Windows.Count > 0))
+        foreach (StageMetricsSnapshot stage in report.AllStages)
         {
-            rows.Add(new Text(WindowLine(stage)));
+            if (WindowLine.From(stage) is { } windows)
+            {
+                rows.Add(new Text(WindowText(windows)));
+            }
         }
 
         foreach (LoopMetricsSnapshot loop in report.Loops)
@@ -135,16 +138,8 @@ internal sealed class LiveView : IMetricsReporter
     }
 
     /// <summary>A keyed window step's line: windows open now, emitted, flushed early, and the interval's mean window and worst lateness p99.</summary>
-    private static string WindowLine(StageMetricsSnapshot stage)
-    {
-        long open = stage.Windows.Sum(w => w.Counts.Open);
-        long emitted = stage.Windows.Sum(w => w.Counts.Emitted);
-        long early = stage.Windows.Sum(w => w.Counts.EarlyFlushes);
-        long windows = stage.Windows.Sum(w => w.ItemsPerWindow.Count);
-        double mean = windows == 0 ? 0 : stage.Windows.Sum(w => w.ItemsPerWindow.SumMilliseconds) / windows;
-        double lateP99 = stage.Windows.Max(w => w.Lateness.P99);
-        return string.Create(Invariant, $"windows {stage.Stage}: {open} open, {emitted} emitted ({mean:0.0} items each), {early} flushed early, lateness p99 {lateP99:0.00} ms");
-    }
+    private static string WindowText(WindowLine line) =>
+        string.Create(Invariant, $"windows {line.Stage}: {line.Counts.Open} open, {line.Counts.Emitted} emitted ({line.MeanItems:0.0} items each), {line.Counts.EarlyFlushes} flushed early, lateness p99 {line.LatenessP99:0.00} ms");
 
     private static string Ms(double? milliseconds) => milliseconds is { } ms ? ms.ToString(ms >= 100 ? "0" : "0.00", Invariant) : "-";
 

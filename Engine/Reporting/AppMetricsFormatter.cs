@@ -114,26 +114,22 @@ internal sealed class AppMetricsFormatter
     {
         foreach (ShardMetricsSnapshot shard in stage.Shards)
         {
-            List<KeyValuePair<string, string?>> own =
-            [
-                new("pipeline", stage.Pipeline),
-                new("stage", stage.Stage),
-                new("shard", shard.Shard.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ];
-            Collect(MetricCatalogue.Shard, shard, own, shard.Interval, timestampNanoseconds);
+            Collect(MetricCatalogue.Shard, shard, ShardTags(stage, shard.Shard), shard.Interval, timestampNanoseconds);
         }
 
         foreach (WindowMetricsSnapshot windows in stage.Windows)
         {
-            List<KeyValuePair<string, string?>> own =
-            [
-                new("pipeline", stage.Pipeline),
-                new("stage", stage.Stage),
-                new("shard", windows.Shard.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ];
-            Collect(MetricCatalogue.Window, windows, own, stage.Interval, timestampNanoseconds);
+            Collect(MetricCatalogue.Window, windows, ShardTags(stage, windows.Shard), stage.Interval, timestampNanoseconds);
         }
     }
+
+    /// <summary>A shard's own tags: <c>pipeline</c>, <c>stage</c>, <c>shard</c>.</summary>
+    private static List<KeyValuePair<string, string?>> ShardTags(StageMetricsSnapshot stage, int shard) =>
+    [
+        new("pipeline", stage.Pipeline),
+        new("stage", stage.Stage),
+        new("shard", shard.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+    ];
 
     /// <summary>Adds a point per metric (per series, for a metric with a dimension) of <paramref name="owner"/>, tagged <paramref name="own"/>.</summary>
     private void Collect<TSnapshot, TLive>(IReadOnlyList<MetricDefinition<TSnapshot, TLive>> metrics, TSnapshot owner, List<KeyValuePair<string, string?>> own, TimeSpan interval, long ts)

@@ -152,27 +152,17 @@ public sealed class ConsoleReporter : IMetricsReporter
         }
     }
 
-    /// <summary>A keyed window step's line under its stage: windows open, emitted, flushed early or at completion, abandoned items, and the interval's items per window and lateness.</summary>
+    /// <summary>A keyed window step's line under its stage (see <see cref="WindowLine"/>).</summary>
     private static void WriteWindows(StringBuilder text, StageMetricsSnapshot stage)
     {
-        if (stage.Windows.Count == 0)
+        if (WindowLine.From(stage) is not { } line)
         {
             return;
         }
 
-        WindowCounts counts = default;
-        foreach (WindowMetricsSnapshot shard in stage.Windows)
-        {
-            counts += shard.Counts;
-        }
-
-        // Shards' distributions are not merged here: the interval's mean and largest window, and the worst shard's lateness p99, say enough on one line.
-        long windows = stage.Windows.Sum(w => w.ItemsPerWindow.Count);
-        double mean = windows == 0 ? 0 : stage.Windows.Sum(w => w.ItemsPerWindow.SumMilliseconds) / windows;
-        double largest = stage.Windows.Max(w => w.ItemsPerWindow.MaxMilliseconds);
-        double lateP99 = stage.Windows.Max(w => w.Lateness.P99);
-        text.Append(Invariant, $"    windows open {counts.Open}, emitted {counts.Emitted} ({counts.ItemsEmitted} items), early {counts.EarlyFlushes}, at completion {counts.CompletionFlushes}, abandoned items {counts.AbandonedItems}");
-        text.Append(Invariant, $"; items/window mean {mean:0.#} max {largest:0}, lateness p99 {Ms(lateP99)} ms\n");
+        WindowCounts c = line.Counts;
+        text.Append(Invariant, $"    windows open {c.Open}, emitted {c.Emitted} ({c.ItemsEmitted} items), early {c.EarlyFlushes}, at completion {c.CompletionFlushes}, abandoned items {c.AbandonedItems}");
+        text.Append(Invariant, $"; items/window mean {line.MeanItems:0.#} max {line.LargestWindow:0}, lateness p99 {Ms(line.LatenessP99)} ms\n");
     }
 
     /// <summary>

@@ -208,22 +208,29 @@ internal sealed class WindowShard<T, TAcc>
             Counts = counts,
 
             // The histogram holds items where it would hold microseconds; a summary reads them as thousandths.
-            ItemsPerWindow = sizes with
-            {
-                SumMilliseconds = sizes.SumMilliseconds * 1000,
-                MinMilliseconds = sizes.MinMilliseconds * 1000,
-                MaxMilliseconds = sizes.MaxMilliseconds * 1000,
-                LastMilliseconds = sizes.LastMilliseconds * 1000,
-                MeanMilliseconds = sizes.MeanMilliseconds * 1000,
-                StdDevMilliseconds = sizes.StdDevMilliseconds * 1000,
-                P50 = sizes.P50 * 1000,
-                P75 = sizes.P75 * 1000,
-                P95 = sizes.P95 * 1000,
-                P98 = sizes.P98 * 1000,
-                P99 = sizes.P99 * 1000,
-                P999 = sizes.P999 * 1000,
-            },
+            ItemsPerWindow = Thousandfold(sizes),
             Lateness = LatencySummary.From(scratch),
+        };
+    }
+
+    /// <summary>Every figure of <paramref name="summary"/> times 1,000 (the count stays).</summary>
+    private static LatencySummary Thousandfold(LatencySummary summary)
+    {
+        static double X(double value) => value * 1000;
+        return summary with
+        {
+            SumMilliseconds = X(summary.SumMilliseconds),
+            MinMilliseconds = X(summary.MinMilliseconds),
+            MaxMilliseconds = X(summary.MaxMilliseconds),
+            LastMilliseconds = X(summary.LastMilliseconds),
+            MeanMilliseconds = X(summary.MeanMilliseconds),
+            StdDevMilliseconds = X(summary.StdDevMilliseconds),
+            P50 = X(summary.P50),
+            P75 = X(summary.P75),
+            P95 = X(summary.P95),
+            P98 = X(summary.P98),
+            P99 = X(summary.P99),
+            P999 = X(summary.P999),
         };
     }
 
