@@ -11,8 +11,9 @@ namespace Engine.Shards;
 
 /// <summary>
 /// One shard of a stage: a bounded channel drained by up to <c>workers</c> worker loops. This file
-/// holds the channel, the loops, the accounting and the lifecycle; <c>Shard.Retry.cs</c> the retries
-/// and <c>Shard.Dedupe.cs</c> replace-in-place. What may run next is a <see cref="KeyScheduler{T}"/>,
+/// holds the channel, the loops, the accounting and the lifecycle; <c>Shard.Writes.cs</c> the write
+/// path, <c>Shard.Timing.cs</c> how loops time their runs, <c>Shard.Retry.cs</c> the retries and
+/// <c>Shard.Dedupe.cs</c> replace-in-place. What may run next is a <see cref="KeyScheduler{T}"/>,
 /// what dedupe remembers a <see cref="DedupeIndex{T}"/>; each is tested alone.
 /// </summary>
 /// <remarks>
@@ -216,23 +217,6 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         Counters = new ShardCounters();
     }
 
-    /// <summary>
-    /// The stamp a write takes: <see cref="AcceptStamp"/> when the write is timed (one in
-    /// <see cref="ShardSettings{T}.LatencySampling"/>, by the shard's accept count at the write) or when
-    /// the item enters now and the handler sees its entry time (an <see cref="ItemContext"/>); else 0, and
-    /// no clock is read. An item stamped 0 has no queue wait recorded (see <see cref="BeginRun"/>).
-    /// </summary>
-    /// <param name="entryTimestamp">The item's entry timestamp, or 0 when it enters the pipeline here.</param>
-    public long StampFor(long entryTimestamp)
-    {
-        if (_samplingMask != 0 && (_channel.Accepted & _samplingMask) != 0 && (entryTimestamp != 0 || _runtime.ContextHandler is null))
-        {
-            return 0;
-        }
-
-        return AcceptStamp();
-    }
-
     /// <summary>The shard's number: 0..Shards-1 for keyed shards, Shards for the unkeyed one.</summary>
     public int Index { get; }
 
@@ -257,20 +241,6 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             long own = Volatile.Read(ref _outstanding);
             return own + _channel.Accepted;
         }
-    }
-
-    /// <summary>
-    /// The timestamp a write stamps its item with (accepted, and entered when it enters here). While a
-    /// loop of the shard times fast runs in groups (see <see cref="RunTiming"/>), the loop's last clock
-    /// read: a group of runs old (under a microsecond while the group stays fast), one run at worst
-    /// (the slow one that ends grouping), or longer only when the loop's thread is descheduled between
-    /// two reads. A write then costs no clock read. Otherwise the clock. A stamp is never later than
-    /// the write, so waits and latencies read from it are never short, at worst long by that age.
-    /// </summary>
-    public long AcceptStamp()
-    {
-        long recent = Volatile.Read(ref _loopClock);
-        return recent != 0 ? recent : _runtime.TimeProvider.GetTimestamp();
     }
 
     /// <summary>The shard's workers.</summary>
@@ -338,166 +308,6 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         };
     }
 
-    /// <summary>Writes without waiting; see <see cref="WriteOutcome"/> for what happened to the item.</summary>
-    /// <param name="envelope">The item.</param>
-    /// <param name="willWait">
-    /// The caller will wait for room on <see cref="WriteOutcome.Full"/> (<see cref="WriteWaitingAsync"/>),
-    /// so a full shard is not yet a refusal.
-    /// </param>
-    /// <remarks>
-    /// The channel's write is the accounting (see the type's remarks): a write the channel takes is
-    /// counted there before a loop can take it, and one it refuses was never counted.
-    /// </remarks>
-    public WriteOutcome TryWrite(in Envelope<T> envelope, bool willWait)
-    {
-        if (TryWriteChannel(in envelope))
-        {
-            ObserveHeld(openCounts: 0);
-            EnsureLoop(fenced: _writeIsFenced);
-            return WriteOutcome.Accepted;
-        }
-
-        return OnWriteFailed(envelope.Item, willWait);
-    }
-
-    /// <summary>
-    /// Writes, waiting for room (<see cref="StageFullMode.Wait"/>). Writes that overlap in time have
-    /// no order between them: one that arrives while this one waits may take a freed slot first
-    /// (letting it would cost every waiting write a second thread-pool hop; measured: half the
-    /// throughput under heavy backpressure). A write that starts after another returned is always
-    /// behind it. A dedupe slot that had to wait is written with the same lookup as a first attempt
-    /// (<see cref="TryWriteWaitedSlot"/>): it replaces a slot of its dedupe key that entered while it
-    /// waited, or enters the channel registered as its key's newest.
-    /// </summary>
-    /// <remarks>
-    /// Through <see cref="ChannelWrite.WriteAsync{T, TState}"/>: when the token ends the wait, the item
-    /// was never written, so it is un-counted and its dedupe slot is free to reuse.
-    /// </remarks>
-    /// <exception cref="ChannelClosedException">The shard stopped taking items while the write waited; the item was refused.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired first; the item was not accepted.</exception>
-    /// <exception cref="ArgumentException">A dedupe slot's replace failed (see <see cref="TryWriteWaitedSlot"/>); the item was not accepted.</exception>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask WriteWaitingAsync(Envelope<T> envelope, CancellationToken cancellationToken)
-    {
-        BeginWrite();
-        Interlocked.Increment(ref _blockedWriters);
-        bool written;
-        try
-        {
-            written = envelope.Slot is null
-                ? await _waitingWrites.WriteAsync(_writer, envelope, cancellationToken).ConfigureAwait(false)
-                : await _waitingWrites.WriteAsync(_writer, envelope, this, static (shard, waited) => shard.TryWriteWaitedSlot(in waited), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or ArgumentException)
-        {
-            AbandonWrite(envelope.Slot, refused: ex is ArgumentException);
-            throw;
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _blockedWriters);
-        }
-
-        if (!written)
-        {
-            // The channel completed while the write waited.
-            AbandonWrite(envelope.Slot, refused: true);
-            throw new ChannelClosedException();
-        }
-
-        // A replace superseded the waiting slot's payload: its callback runs here, on the writer.
-        FlushDeferred();
-        EndWrites(written: 1);
-    }
-
-    /// <summary>
-    /// Opens a group of writes (<c>Stage.WriteManyAsync</c>): holds the shard open (as
-    /// <see cref="BeginWrite"/> does for one write) until <see cref="EndWrites"/>. Each item the group
-    /// writes is counted by the channel, so the group costs two interlocked instructions of the shard's
-    /// own, however many items it writes.
-    /// </summary>
-    public void BeginWrites() => BeginWrite();
-
-    /// <summary>
-    /// Writes one item of a group opened by <see cref="BeginWrites"/>. Only the channel is tried: a
-    /// false return (full, closed, or dropped by the full mode) leaves the item out, and the caller
-    /// writes it again the way a single write would, which reports why.
-    /// </summary>
-    public bool TryWriteCounted(in Envelope<T> envelope) => TryWriteChannel(in envelope);
-
-    /// <summary>The channel's write, straight to the ring when the channel is one (see <see cref="_ring"/>).</summary>
-    private bool TryWriteChannel(in Envelope<T> envelope) => _ring is { } ring ? ring.TryWrite(in envelope) : _writer.TryWrite(envelope);
-
-    /// <summary>The channel's take, straight from the ring when the channel is one (see <see cref="_ring"/>).</summary>
-    private bool TryReadChannel(out Envelope<T> envelope) => _ring is { } ring ? ring.TryRead(out envelope) : _reader.TryRead(out envelope);
-
-    /// <summary>
-    /// Closes a group of writes opened by <see cref="BeginWrites"/>, or one waiting write that got its
-    /// item in: makes sure a loop runs for the <paramref name="written"/> items (counted by the
-    /// channel) and gives back the hold (from here the shard may finish).
-    /// </summary>
-    /// <param name="written">How many items got in.</param>
-    public void EndWrites(int written)
-    {
-        Debug.Assert(written >= 0, "a group writes no negative number of items");
-        if (written > 0)
-        {
-            ObserveHeld(openCounts: 1);
-            EnsureLoop(fenced: _writeIsFenced);
-        }
-
-        Unaccount();
-    }
-
-    /// <summary>
-    /// Opens a write that may not go straight into the channel (it waits for room, or goes through the
-    /// dedupe index): holds the shard open until <see cref="EndWrite"/> or <see cref="AbandonWrite"/>,
-    /// so a replace or a late write is counted before the shard can finish. An item the write puts in
-    /// the channel is counted by the channel; one it accepts otherwise (a replace) in
-    /// <see cref="ShardCounters.Accepted"/>, before the hold is given back.
-    /// </summary>
-    private void BeginWrite() => Interlocked.Increment(ref _outstanding);
-
-    /// <summary>Closes a write opened by <see cref="BeginWrite"/>: from here the shard may finish.</summary>
-    private void EndWrite() => Unaccount();
-
-    /// <summary>A write opened by <see cref="BeginWrite"/> that did not get its item in: gives back the hold and frees the item's slot.</summary>
-    private void AbandonWrite(DedupeSlot<T>? slot, bool refused)
-    {
-        if (refused)
-        {
-            Interlocked.Increment(ref Counters.Refused);
-        }
-
-        if (slot is not null)
-        {
-            lock (_lock)
-            {
-                AssertLocked();
-                ReturnSlot(slot);
-            }
-        }
-
-        Unaccount();
-    }
-
-    /// <summary>
-    /// Notes the items the shard holds right after an accept (an eviction it caused already
-    /// settled), leaving out writers still waiting for room, for the depth peak.
-    /// </summary>
-    /// <param name="openCounts">The hold the caller's own write still has (see <see cref="BeginWrite"/>): 0 or 1.</param>
-    private void ObserveHeld(long openCounts)
-    {
-        if (_observer is { } observer)
-        {
-            // Each open write holds one count (see BeginWrite): the caller's own, and writers still waiting.
-            observer.Held(Outstanding - openCounts - Volatile.Read(ref _blockedWriters));
-        }
-    }
-
-    /// <summary>Counts a write the stage turned away before it reached a shard (a failing key selector).</summary>
-    public void CountRefused() => Interlocked.Increment(ref Counters.Refused);
-
     /// <summary>Stops taking writes; the shard finishes once everything accepted has settled.</summary>
     public void Complete()
     {
@@ -543,36 +353,6 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
     /// <summary>Runs one worker loop; queued to the thread pool by <see cref="EnsureLoop"/>.</summary>
     void IThreadPoolWorkItem.Execute() => _ = RunLoopAsync();
-
-    /// <summary>The failed-write half of <see cref="TryWrite"/>: closed, dropped by DropWrite, or full.</summary>
-    private WriteOutcome OnWriteFailed(T item, bool willWait)
-    {
-        if (_completing)
-        {
-            Interlocked.Increment(ref Counters.Refused);
-
-            // A channel that counts a write before offering it (CountedBoundedChannel) took the count
-            // back just now: a settle that saw it in between left the finish to this write.
-            TryFinish();
-            return WriteOutcome.Closed;
-        }
-
-        if (_runtime.FullMode == StageFullMode.DropWrite)
-        {
-            // Accepted and dropped: outstanding until its drop callback has returned.
-            Interlocked.Increment(ref _outstanding);
-            Interlocked.Increment(ref Counters.Accepted);
-            Drop(item, DropReason.DropWrite);
-            return WriteOutcome.Dropped;
-        }
-
-        if (!willWait)
-        {
-            Interlocked.Increment(ref Counters.Refused);
-        }
-
-        return WriteOutcome.Full;
-    }
 
     /// <summary>Starts a worker loop unless the shard already runs as many as it may.</summary>
     /// <param name="fenced">The caller issued an interlocked operation after making its work visible, which already is the fence this needs.</param>
@@ -736,158 +516,6 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             StopTiming(ref timing, slot);
             FlushProcessed(ref processed);
         }
-    }
-
-    /// <summary>
-    /// Where the next run starts, for <see cref="BeginRun"/>: the group's start while runs are timed
-    /// in groups (starting a group here), else the previous run's end (0: read the clock).
-    /// </summary>
-    private long NextRunStart(ref RunTiming timing, ShardWorker? slot, long previousEnd)
-    {
-        if (!timing.Grouped)
-        {
-            return previousEnd;
-        }
-
-        if (Volatile.Read(ref _deferredCallbackCount) > 0)
-        {
-            // User callbacks are about to run: close the group and time runs one by one again.
-            long end = timing.Runs > 0 ? EndGroup(slot, ref timing) : 0;
-            LeaveGroups(ref timing);
-            return end;
-        }
-
-        if (timing.Runs == 0)
-        {
-            timing.Start = previousEnd != 0 ? previousEnd : _runtime.TimeProvider.GetTimestamp();
-            Volatile.Write(ref _loopClock, timing.Start);
-        }
-
-        return timing.Start;
-    }
-
-    /// <summary>
-    /// Ends a handler run: timed alone (and counted toward grouping when fast), or as part of a group
-    /// (no clock read until the group's last run). Returns when the run ended, as <see cref="EndRun"/> does.
-    /// </summary>
-    private long FinishRun(ref Envelope<T> envelope, Exception? error, ShardWorker? slot, long start, Activity? run, ref RunTiming timing, ref ProcessedRuns processed)
-    {
-        if (!timing.Grouped)
-        {
-            long end = EndRun(ref envelope, error, slot, start, run, ref processed);
-            if (_observer is not null && end != 0)
-            {
-                timing.FastStreak = end - start < _fastRunTicks ? timing.FastStreak + 1 : 0;
-                if (timing.FastStreak >= RunTiming.FastRunsToGroup)
-                {
-                    timing.Grouped = true;
-                    timing.Runs = 0;
-                }
-            }
-
-            return end;
-        }
-
-        timing.Runs++;
-        if (error is null && timing.Runs < RunTiming.GroupSize)
-        {
-            // Inside a group: no clock read; the run settles as of the group's start.
-            return EndRun(ref envelope, error: null, slot, timing.Start, run, ref processed, timed: false);
-        }
-
-        long groupEnd = EndGroup(slot, ref timing);
-        long ended = EndRun(ref envelope, error, slot, groupEnd, run, ref processed, timed: false);
-        if (ended == 0)
-        {
-            // Settling a failure may run user callbacks: time runs one by one again.
-            LeaveGroups(ref timing);
-        }
-
-        return ended;
-    }
-
-    /// <summary>
-    /// A run of a group did not complete at once (an asynchronous handler that waits): the group's
-    /// earlier runs end now, and this run is timed alone from there.
-    /// </summary>
-    /// <returns>The run's start from now on.</returns>
-    private long TimeAlone(ref RunTiming timing, ShardWorker? slot, long start)
-    {
-        if (!timing.Grouped)
-        {
-            return start;
-        }
-
-        if (timing.Runs > 0)
-        {
-            start = EndGroup(slot, ref timing);
-
-            // EndGroup ended the worker's busy span; this run goes on (no wait to record again).
-            _observer!.RunStarted(slot!, start, -1);
-        }
-
-        LeaveGroups(ref timing);
-        return start;
-    }
-
-    /// <summary>Back to timing runs one by one; writers read the clock again.</summary>
-    private void LeaveGroups(ref RunTiming timing)
-    {
-        timing.Grouped = false;
-        timing.Runs = 0;
-        timing.FastStreak = 0;
-        Volatile.Write(ref _loopClock, 0);
-    }
-
-    /// <summary>
-    /// How a loop starts timing: in groups when the shard's previous loop ended timing in groups (one
-    /// worker only: its loops run one after the other), else run by run. A worker that drains a few
-    /// items and exits, over and over, would otherwise time every run alone (two clock reads per item)
-    /// and never reach <see cref="RunTiming.FastRunsToGroup"/>; a group that turns out slow sends it
-    /// back to timing run by run, as in a loop that never exits.
-    /// </summary>
-    private RunTiming StartTiming() => new() { Grouped = _resumeGrouped };
-
-    /// <summary>The loop stops taking items: a group in progress is recorded, and writers read the clock again.</summary>
-    private void StopTiming(ref RunTiming timing, ShardWorker? slot)
-    {
-        if (timing.Grouped && timing.Runs > 0)
-        {
-            _ = EndGroup(slot, ref timing);
-        }
-
-        if (_singleLoop && _observer is not null)
-        {
-            // Read by the next loop, which starts after this one left (the _activeLoops compare-exchange orders it).
-            _resumeGrouped = timing.Grouped;
-        }
-
-        LeaveGroups(ref timing);
-    }
-
-    /// <summary>
-    /// Closes a group of runs timed together: one clock read, the group's busy time and work
-    /// durations recorded (see <see cref="RunTiming"/>). A group slower than a microsecond sends the
-    /// loop back to timing runs one by one.
-    /// </summary>
-    /// <returns>When the group ended.</returns>
-    private long EndGroup(ShardWorker? slot, ref RunTiming timing)
-    {
-        Debug.Assert(timing.Grouped && timing.Runs > 0 && _observer is not null, "a group has runs and a clock");
-        long end = _runtime.TimeProvider.GetTimestamp();
-        _observer!.RunsEnded(slot!, timing.Start, end, timing.Runs);
-        if (end - timing.Start >= _exactGroupTicks)
-        {
-            timing.Grouped = false;
-            timing.FastStreak = 0;
-        }
-
-        // Writers stamp with this while the loop stays grouped (see AcceptStamp).
-        Volatile.Write(ref _loopClock, timing.Grouped ? end : 0);
-
-        timing.Runs = 0;
-        timing.Start = end;
-        return end;
     }
 
     /// <summary>
