@@ -30,7 +30,7 @@ internal sealed partial class Shard<T>
         if (timing.Runs == 0)
         {
             timing.Start = previousEnd != 0 ? previousEnd : _runtime.TimeProvider.GetTimestamp();
-            Volatile.Write(ref _loopClock, timing.Start);
+            Volatile.Write(ref _loopClock.Value, timing.Start);
         }
 
         return timing.Start;
@@ -106,7 +106,7 @@ internal sealed partial class Shard<T>
         timing.Grouped = false;
         timing.Runs = 0;
         timing.FastStreak = 0;
-        Volatile.Write(ref _loopClock, 0);
+        Volatile.Write(ref _loopClock.Value, 0);
     }
 
     /// <summary>
@@ -153,7 +153,7 @@ internal sealed partial class Shard<T>
         }
 
         // Writers stamp with this while the loop stays grouped (see AcceptStamp).
-        Volatile.Write(ref _loopClock, timing.Grouped ? end : 0);
+        Volatile.Write(ref _loopClock.Value, timing.Grouped ? end : 0);
 
         timing.Runs = 0;
         timing.Start = end;

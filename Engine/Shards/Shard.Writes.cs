@@ -41,7 +41,7 @@ internal sealed partial class Shard<T>
     /// </summary>
     public long AcceptStamp()
     {
-        long recent = Volatile.Read(ref _loopClock);
+        long recent = Volatile.Read(ref _loopClock.Value);
         return recent != 0 ? recent : _runtime.TimeProvider.GetTimestamp();
     }
 

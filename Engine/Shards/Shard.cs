@@ -108,7 +108,11 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     private bool _resumeGrouped;
 
     /// <summary>The last clock read of a loop that times runs in groups; 0 when no loop does (see <see cref="AcceptStamp"/>).</summary>
-    private long _loopClock;
+    /// <remarks>
+    /// On a cache line of its own: a grouped loop writes it once per group, and the fields every write
+    /// reads (the outstanding count, the loop count, the settings) must not share a line with it.
+    /// </remarks>
+    private PaddedLong _loopClock;
 
     /// <summary>
     /// With the channel's count (<see cref="Outstanding"/>): accepted items not yet settled, plus one for
