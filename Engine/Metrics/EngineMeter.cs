@@ -39,6 +39,9 @@ internal sealed class EngineMeter
     /// bucket). Roughly 1-2.5-5 steps from 1 µs to 5 minutes: handler runs and queue waits of a few
     /// microseconds, and end-to-end latencies of a pipeline that backs up for minutes, both resolve.
     /// </summary>
+    /// <summary>Bucket boundaries advised for <see cref="BatchSize"/> (items): powers of two up to 65,536.</summary>
+    public static readonly IReadOnlyList<long> SizeBuckets = [.. Enumerable.Range(0, 17).Select(i => 1L << i)];
+
     public static readonly IReadOnlyList<double> LatencyBuckets =
     [
         0.000_001, 0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5,
@@ -68,6 +71,8 @@ internal sealed class EngineMeter
         QueueWait = Histogram(MetricCatalogue.QueueWait);
         LimiterWait = Histogram(MetricCatalogue.LimiterWaitTime);
         EndToEnd = Histogram(MetricCatalogue.EndToEndLatency);
+        BatchSize = meter.CreateHistogram<long>(
+            MetricCatalogue.BatchSize.Instrument!.Name, MetricCatalogue.BatchSize.Instrument.Unit, MetricCatalogue.BatchSize.Description, tags: null, advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = SizeBuckets });
         foreach (MetricDefinition<ShardMetricsSnapshot, LiveShard> metric in MetricCatalogue.Shard)
         {
             if (metric.Observation?.Publish(meter, metric, LiveShards) is { } instrument)
@@ -104,6 +109,9 @@ internal sealed class EngineMeter
 
     /// <summary>Pipeline entry to settled at a sink.</summary>
     public Histogram<double> EndToEnd { get; }
+
+    /// <summary>Items per batch a batch node emitted.</summary>
+    public Histogram<long> BatchSize { get; }
 
     /// <summary>
     /// The instance for <paramref name="factory"/>: its instruments are on the meter the factory makes

@@ -45,4 +45,7 @@ public sealed record ShardMetricsSnapshot
 
     /// <summary>Pipeline entry to settled here (only in a pipeline's sink stages; null elsewhere).</summary>
     public LatencySummary? EndToEnd { get; init; }
+
+    /// <summary>Items per batch emitted within the interval (only in a batch node's shard; null elsewhere).</summary>
+    public SizeSummary? BatchSize { get; init; }
 }

@@ -49,6 +49,9 @@ public sealed record StageMetricsSnapshot
     /// <summary>Pipeline entry to settled here over all shards (sink stages only; null elsewhere).</summary>
     public LatencySummary? EndToEnd { get; init; }
 
+    /// <summary>Items per batch emitted within the interval (a batch node only, which is one shard; null elsewhere).</summary>
+    public SizeSummary? BatchSize { get; init; }
+
     /// <summary>Cumulative counts per value of the <c>kind</c> dimension (empty without a <c>KindSelector</c>).</summary>
     public IReadOnlyList<KindMetrics> Kinds { get; init; } = [];
 }

@@ -146,6 +146,13 @@ internal sealed class AppMetricsFormatter
                 case MetricKind.Meter:
                     Meter(metric.Name, own, metric.Count(owner), metric.IntervalCount(owner), metric.Unit, interval, ts);
                     break;
+                case MetricKind.Histogram:
+                    if (metric.Sizes(owner) is { } sizes)
+                    {
+                        Histogram(metric.Name, own, sizes, metric.Unit, ts);
+                    }
+
+                    break;
                 case MetricKind.Timer:
                     if (metric.Summary(owner) is { } summary)
                     {
@@ -218,6 +225,31 @@ internal sealed class AppMetricsFormatter
         _points.Add(new Point(MetricKind.Timer, name, Tags(own, "timer", unit, durationUnit: "ms", rateUnit: _rateTag), fields, ts));
     }
 
+    /// <summary>App.Metrics' histogram: a timer's distribution fields, cumulative count and sum, no rates.</summary>
+    private void Histogram(string name, List<KeyValuePair<string, string?>> own, SizeSummary sizes, string unit, long ts)
+    {
+        SeriesState state = StateOf(name, own);
+        state.Add(sizes);
+        List<KeyValuePair<string, object>> fields =
+        [
+            new("samples", Math.Min(state.Count, ReservoirSize)),
+            new("last", (double)state.LastValue),
+            new("count.hist", state.Count),
+            new("sum", (double)state.ValueSum),
+            new("min", (double)sizes.Min),
+            new("max", (double)sizes.Max),
+            new("mean", sizes.Mean),
+            new("median", sizes.P50),
+            new("stddev", sizes.StdDev),
+            new("p999", sizes.P999),
+            new("p99", sizes.P99),
+            new("p98", sizes.P98),
+            new("p95", sizes.P95),
+            new("p75", sizes.P75),
+        ];
+        _points.Add(new Point(MetricKind.Histogram, name, Tags(own, "histogram", unit), fields, ts));
+    }
+
     private List<KeyValuePair<string, object>> MeterFields(long count, MeterRates rates) =>
     [
         new("count.meter", count),
@@ -271,6 +303,23 @@ internal sealed class AppMetricsFormatter
         public double SumMilliseconds { get; private set; }
 
         public double LastMilliseconds { get; private set; }
+
+        /// <summary>A histogram's values summed since the reporter started.</summary>
+        public long ValueSum { get; private set; }
+
+        /// <summary>A histogram's most recent value.</summary>
+        public long LastValue { get; private set; }
+
+        /// <summary>Adds a histogram's interval.</summary>
+        public void Add(SizeSummary interval)
+        {
+            Count += interval.Count;
+            ValueSum += interval.Sum;
+            if (interval.Count > 0)
+            {
+                LastValue = interval.Last;
+            }
+        }
 
         /// <summary>Adds a timer's interval.</summary>
         public void Add(LatencySummary interval, TimeSpan length)
