@@ -24,7 +24,7 @@ public class BatchNodeMetricsTests
 
         // Every batch size the meter receives, in order; each one is recorded after its emission's
         // start was read, so once the test has seen it, moving the clock only moves the emission's end.
-        var sizes = new ConcurrentQueue<long>();
+        var sizes = new ConcurrentQueue<double>();
         var waits = new ConcurrentQueue<double>();
         var sizeSeen = new SemaphoreSlim(0);
         using var listener = new MeterListener();
@@ -35,17 +35,19 @@ public class BatchNodeMetricsTests
                 l.EnableMeasurementEvents(instrument);
             }
         };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
         {
-            if (Tag(tags, "pipeline") == name && Tag(tags, "stage") == "batch")
+            if (Tag(tags, "pipeline") != name || Tag(tags, "stage") != "batch")
+            {
+                return;
+            }
+
+            if (instrument.Name == "engine.batch.size")
             {
                 sizes.Enqueue(value);
                 sizeSeen.Release();
             }
-        });
-        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
-        {
-            if (Tag(tags, "pipeline") == name && Tag(tags, "stage") == "batch")
+            else
             {
                 waits.Enqueue(value);
             }
@@ -102,8 +104,8 @@ public class BatchNodeMetricsTests
         {
             Assert.That(batch.BatchSize, Is.Not.Null);
             Assert.That(batch.BatchSize!.Count, Is.EqualTo(3), "batches emitted");
-            Assert.That(batch.BatchSize.Sum, Is.EqualTo(9), "items in them");
-            Assert.That((batch.BatchSize.Min, batch.BatchSize.Max, batch.BatchSize.Last, batch.BatchSize.Mean, batch.BatchSize.P50, batch.BatchSize.P99), Is.EqualTo((3L, 3L, 3L, 3.0, 3.0, 3.0)));
+            Assert.That(batch.BatchSize.SumMilliseconds, Is.EqualTo(9), "items in them (the summary's milliseconds carry items)");
+            Assert.That((batch.BatchSize.MinMilliseconds, batch.BatchSize.MaxMilliseconds, batch.BatchSize.LastMilliseconds, batch.BatchSize.MeanMilliseconds, batch.BatchSize.P50, batch.BatchSize.P99), Is.EqualTo((3.0, 3.0, 3.0, 3.0, 3.0, 3.0)));
             Assert.That(shard.BatchSize, Is.EqualTo(batch.BatchSize), "one shard: the node's summary is its shard's");
 
             Assert.That(batch.QueueWait.Count, Is.EqualTo(9), "every item's wait");
@@ -116,11 +118,11 @@ public class BatchNodeMetricsTests
             Assert.That(shard.DepthPeak, Is.EqualTo(3), "the most items held at an accept (each batch was handed on before the next was written)");
             Assert.That(shard.Depth, Is.Zero);
 
-            Assert.That(sizes, Is.EqualTo(new long[] { 3, 3, 3 }), "the meter's engine.batch.size");
+            Assert.That(sizes, Is.EqualTo(new double[] { 3, 3, 3 }), "the meter's engine.batch.size");
             Assert.That(waits.Order(), Is.EqualTo(new[] { 0, 0, 0, 0, 0, 0, 0, 0.02, 0.03 }).Within(1e-9), "the meter's engine.queue.wait (s) of the batch node");
         });
 
-        Assert.That(pipeline.TakeMetricsSnapshot().Stages.Single(s => s.Stage == "batch").BatchSize, Is.EqualTo(SizeSummary.Empty), "the next interval emitted nothing");
+        Assert.That(pipeline.TakeMetricsSnapshot().Stages.Single(s => s.Stage == "batch").BatchSize, Is.EqualTo(LatencySummary.Empty), "the next interval emitted nothing");
     }
 
     [Test]

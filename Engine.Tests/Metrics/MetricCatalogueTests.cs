@@ -120,7 +120,7 @@ public partial class MetricCatalogueTests
                 {
                     string type = instrument switch
                     {
-                        Histogram<double> or Histogram<long> => "histogram",
+                        Histogram<double> => "histogram",
                         ObservableGauge<long> or ObservableGauge<int> or ObservableGauge<double> => "gauge",
                         ObservableCounter<long> or ObservableCounter<double> => "counter",
                         _ => instrument.GetType().Name,

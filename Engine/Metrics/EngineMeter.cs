@@ -39,9 +39,6 @@ internal sealed class EngineMeter
     /// bucket). Roughly 1-2.5-5 steps from 1 µs to 5 minutes: handler runs and queue waits of a few
     /// microseconds, and end-to-end latencies of a pipeline that backs up for minutes, both resolve.
     /// </summary>
-    /// <summary>Bucket boundaries advised for <see cref="BatchSize"/> (items): powers of two up to 65,536.</summary>
-    public static readonly IReadOnlyList<long> SizeBuckets = [.. Enumerable.Range(0, 17).Select(i => 1L << i)];
-
     public static readonly IReadOnlyList<double> LatencyBuckets =
     [
         0.000_001, 0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5,
@@ -57,6 +54,7 @@ internal sealed class EngineMeter
     private readonly List<WeakReference<IStageMetricsSource>> _sources = [];
     private readonly List<WeakReference<ILoopMetricsSource>> _loopSources = [];
     private readonly List<WeakReference<ILimiterMetricsSource>> _limiterSources = [];
+    private readonly List<WeakReference<IWindowMetricsSource>> _windowSources = [];
 
     /// <summary>Disposed stages' last figures, each with the instruments that have yet to collect them. Under <see cref="_gate"/>.</summary>
     private readonly List<(FinalStageFigures Figures, HashSet<Instrument> Waiting)> _final = [];
@@ -71,14 +69,20 @@ internal sealed class EngineMeter
         QueueWait = Histogram(MetricCatalogue.QueueWait);
         LimiterWait = Histogram(MetricCatalogue.LimiterWaitTime);
         EndToEnd = Histogram(MetricCatalogue.EndToEndLatency);
-        BatchSize = meter.CreateHistogram<long>(
-            MetricCatalogue.BatchSize.Instrument!.Name, MetricCatalogue.BatchSize.Instrument.Unit, MetricCatalogue.BatchSize.Description, tags: null, advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = SizeBuckets });
+        WindowItems = Meter.CreateHistogram<double>(MetricCatalogue.WindowItems.Instrument!.Name, MetricCatalogue.WindowItems.Instrument.Unit, MetricCatalogue.WindowItems.Description);
+        WindowLateness = Histogram(MetricCatalogue.WindowLateness);
+        BatchSize = Meter.CreateHistogram<double>(MetricCatalogue.BatchSize.Instrument!.Name, MetricCatalogue.BatchSize.Instrument.Unit, MetricCatalogue.BatchSize.Description);
         foreach (MetricDefinition<ShardMetricsSnapshot, LiveShard> metric in MetricCatalogue.Shard)
         {
             if (metric.Observation?.Publish(meter, metric, LiveShards) is { } instrument)
             {
                 _shardInstruments.Add(instrument);
             }
+        }
+
+        foreach (MetricDefinition<WindowMetricsSnapshot, WindowMetricsSnapshot> metric in MetricCatalogue.Window)
+        {
+            metric.Observation?.Publish(meter, metric, _ => LiveWindows());
         }
 
         foreach (MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot> metric in MetricCatalogue.Loop)
@@ -111,7 +115,13 @@ internal sealed class EngineMeter
     public Histogram<double> EndToEnd { get; }
 
     /// <summary>Items per batch a batch node emitted.</summary>
-    public Histogram<long> BatchSize { get; }
+    public Histogram<double> BatchSize { get; }
+
+    /// <summary>Items per window forwarded by a keyed window step.</summary>
+    public Histogram<double> WindowItems { get; }
+
+    /// <summary>A keyed window's close to its forwarding.</summary>
+    public Histogram<double> WindowLateness { get; }
 
     /// <summary>
     /// The instance for <paramref name="factory"/>: its instruments are on the meter the factory makes
@@ -176,6 +186,10 @@ internal sealed class EngineMeter
             _final.Add((figures, waiting));
         }
     }
+
+    public void Register(IWindowMetricsSource windows) => Add(_windowSources, windows);
+
+    public void Unregister(IWindowMetricsSource windows) => _ = Remove(_windowSources, windows);
 
     public void Register(ILoopMetricsSource loop) => Add(_loopSources, loop);
 
@@ -281,6 +295,9 @@ internal sealed class EngineMeter
             }
         }
     }
+
+    private IEnumerable<(WindowMetricsSnapshot Live, KeyValuePair<string, object?>[] Tags)> LiveWindows() =>
+        LiveOf(_windowSources).SelectMany(w => w.LiveWindows());
 
     private IEnumerable<(LoopMetricsSnapshot Live, KeyValuePair<string, object?>[] Tags)> LiveLoops()
     {

@@ -6,8 +6,8 @@ namespace Engine.Metrics;
 /// A metric of the catalogue and how it is read: from <typeparamref name="TSnapshot"/> by the
 /// App.Metrics formatter (once per report), and, when the meter publishes it, from
 /// <typeparamref name="TLive"/> by the <c>Engine</c> meter (once per collection). Nothing here runs
-/// where figures are recorded. Made by <c>Gauge</c>, <c>Counter</c>, <c>Meter</c>,
-/// <c>Histogram</c> and <c>Timer</c>, which set the readers the kind needs.
+/// where figures are recorded. Made by <c>Gauge</c>, <c>Counter</c>, <c>Meter</c>
+/// and <c>Timer</c>, which set the readers the kind needs.
 /// </summary>
 /// <typeparam name="TSnapshot">What a report holds for one series owner: a shard's, loop's or limiter's snapshot.</typeparam>
 /// <typeparam name="TLive">What the meter reads at a collection (the snapshot type again where the meter does not publish the metric).</typeparam>
@@ -17,7 +17,6 @@ internal sealed class MetricDefinition<TSnapshot, TLive> : MetricDefinition
     private readonly Func<TSnapshot, long>[] _counts;
     private readonly Func<TSnapshot, long>? _intervalCount;
     private readonly Func<TSnapshot, LatencySummary?>? _summary;
-    private readonly Func<TSnapshot, SizeSummary?>? _sizes;
 
     private MetricDefinition(
         string name,
@@ -31,8 +30,7 @@ internal sealed class MetricDefinition<TSnapshot, TLive> : MetricDefinition
         Func<TSnapshot, double>? value = null,
         Func<TSnapshot, long>[]? counts = null,
         Func<TSnapshot, long>? intervalCount = null,
-        Func<TSnapshot, LatencySummary?>? summary = null,
-        Func<TSnapshot, SizeSummary?>? sizes = null)
+        Func<TSnapshot, LatencySummary?>? summary = null)
         : base(name, kind, unit, description, instrument, dimension, dimensionValues ?? [])
     {
         Debug.Assert(observation is null || instrument is not null, "only an instrument is observed");
@@ -42,7 +40,6 @@ internal sealed class MetricDefinition<TSnapshot, TLive> : MetricDefinition
         _counts = counts ?? [];
         _intervalCount = intervalCount;
         _summary = summary;
-        _sizes = sizes;
     }
 
     /// <summary>How the meter reads the metric at a collection; null when it publishes none, or records a histogram where the time is measured.</summary>
@@ -68,9 +65,9 @@ internal sealed class MetricDefinition<TSnapshot, TLive> : MetricDefinition
     public static MetricDefinition<TSnapshot, TLive> Timer(string name, string unit, string description, Func<TSnapshot, LatencySummary?> summary, MetricInstrument? instrument = null) =>
         new(name, MetricKind.Timer, unit, description, instrument, observation: null, summary: summary);
 
-    /// <summary>A histogram of values: <paramref name="sizes"/> is the interval's distribution, or null when the owner has none (then nothing is written).</summary>
-    public static MetricDefinition<TSnapshot, TLive> Histogram(string name, string unit, string description, Func<TSnapshot, SizeSummary?> sizes, MetricInstrument? instrument = null) =>
-        new(name, MetricKind.Histogram, unit, description, instrument, observation: null, sizes: sizes);
+    /// <summary>A histogram: <paramref name="summary"/> is the interval's distribution in <paramref name="unit"/>, or null when the owner has none (then nothing is written).</summary>
+    public static MetricDefinition<TSnapshot, TLive> Histogram(string name, string unit, string description, Func<TSnapshot, LatencySummary?> summary, MetricInstrument? instrument = null) =>
+        new(name, MetricKind.Histogram, unit, description, instrument, observation: null, summary: summary);
 
     /// <summary>A gauge's value.</summary>
     public double Value(TSnapshot snapshot)
@@ -92,14 +89,7 @@ internal sealed class MetricDefinition<TSnapshot, TLive> : MetricDefinition
     /// <summary>A timer's distribution over the interval, or null when there is none to write.</summary>
     public LatencySummary? Summary(TSnapshot snapshot)
     {
-        Debug.Assert(_summary is not null, $"{Name} is a {Kind}, not a timer");
+        Debug.Assert(_summary is not null, $"{Name} is a {Kind}, not a timer or histogram");
         return _summary(snapshot);
-    }
-
-    /// <summary>A histogram's distribution over the interval, or null when there is none to write.</summary>
-    public SizeSummary? Sizes(TSnapshot snapshot)
-    {
-        Debug.Assert(_sizes is not null, $"{Name} is a {Kind}, not a histogram");
-        return _sizes(snapshot);
     }
 }

@@ -3,7 +3,7 @@ namespace Engine.Metrics;
 /// <summary>
 /// What a metric is, in App.Metrics' terms (the <c>mtype</c> tag). The order is the order App.Metrics
 /// writes a context's metrics in. On the <c>Engine</c> meter a gauge is an observable gauge, a counter
-/// and a meter are observable counters, and a histogram or a timer is a histogram recorded where the value is measured.
+/// and a meter are observable counters, and a timer is a histogram recorded where the time is measured.
 /// </summary>
 internal enum MetricKind
 {
@@ -16,7 +16,7 @@ internal enum MetricKind
     /// <summary>A cumulative count with App.Metrics' moving rates.</summary>
     Meter,
 
-    /// <summary>A distribution of values (not durations): App.Metrics' histogram, without rates.</summary>
+    /// <summary>A distribution of values (items, or a time in milliseconds) without rates.</summary>
     Histogram,
 
     /// <summary>A latency distribution with a meter's rates.</summary>

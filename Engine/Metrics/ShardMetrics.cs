@@ -42,7 +42,8 @@ internal sealed class ShardMetrics : ShardObserver
         QueueWait = new LatencyHistogram(single);
         EndToEnd = endToEnd ? new LatencyHistogram(single) : null;
 
-        // Sizes in the latency histogram's buckets: exact below 32, to about 3% above.
+        // Sizes in the latency histogram's buckets (exact below 32, to about 3% above), read as a
+        // summary whose milliseconds carry items, as a keyed window's items per window are.
         BatchSize = batchSizes ? new LatencyHistogram(single) : null;
         Slots = new WorkerSlot[workers];
         for (int i = 0; i < workers; i++)
@@ -308,11 +309,11 @@ internal sealed class ShardMetrics : ShardObserver
             endToEnd = Take(EndToEnd, cursor.EndToEnd!, endToEndDelta, out endToEndSum);
         }
 
-        SizeSummary? batchSize = null;
+        LatencySummary? batchSize = null;
         if (BatchSize is not null)
         {
             BatchSize.Take(cursor.BatchSize!, _taken);
-            batchSize = SizeSummary.From(_taken);
+            batchSize = LatencySummary.From(_taken).Thousandfold();
         }
 
         StageCounts interval = counts.Minus(cursor.PreviousCounts);

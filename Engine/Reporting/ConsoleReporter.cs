@@ -142,9 +142,10 @@ public sealed class ConsoleReporter : IMetricsReporter
             if (stage.BatchSize is { Count: > 0 } sizes)
             {
                 // A batcher's own figures, which the stage columns have no place for.
-                text.Append(Invariant, $"    batches {sizes.Count}, items per batch mean {sizes.Mean:0.0} p50 {sizes.P50:0.#} max {sizes.Max}; wait in batch p50 {Ms(stage.QueueWait.P50)} p99 {Ms(stage.QueueWait.P99)} ms\n");
+                text.Append(Invariant, $"    batches {sizes.Count}, items per batch mean {sizes.MeanMilliseconds:0.0} p50 {sizes.P50:0.#} max {sizes.MaxMilliseconds:0}; wait in batch p50 {Ms(stage.QueueWait.P50)} p99 {Ms(stage.QueueWait.P99)} ms\n");
             }
 
+            WriteWindows(text, stage);
             if (showShards)
             {
                 text.Append("      shard  items/s   depth   peak  util  work p50    p99  wait p99  in flight  longest s\n");
@@ -155,6 +156,19 @@ public sealed class ConsoleReporter : IMetricsReporter
                 }
             }
         }
+    }
+
+    /// <summary>A keyed window step's line under its stage (see <see cref="WindowLine"/>).</summary>
+    private static void WriteWindows(StringBuilder text, StageMetricsSnapshot stage)
+    {
+        if (WindowLine.From(stage) is not { } line)
+        {
+            return;
+        }
+
+        WindowCounts c = line.Counts;
+        text.Append(Invariant, $"    windows open {c.Open}, emitted {c.Emitted} ({c.ItemsEmitted} items), early {c.EarlyFlushes}, at completion {c.CompletionFlushes}, abandoned items {c.AbandonedItems}");
+        text.Append(Invariant, $"; items/window mean {line.MeanItems:0.#} max {line.LargestWindow:0}, lateness p99 {Ms(line.LatenessP99)} ms\n");
     }
 
     /// <summary>

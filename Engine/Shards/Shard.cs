@@ -103,6 +103,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>Running worker loops; moved by compare-exchange.</summary>
     private int _activeLoops;
 
+    /// <summary>Whether the next loop starts timing runs in groups (see <see cref="StartTiming"/>); one worker only.</summary>
+    private bool _resumeGrouped;
+
     /// <summary>The last clock read of a loop that times runs in groups; 0 when no loop does (see <see cref="AcceptStamp"/>).</summary>
     private long _loopClock;
 
@@ -622,7 +625,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 else
                 {
                     var processed = default(ProcessedRuns);
-                    var timing = default(RunTiming);
+                    RunTiming timing = StartTiming();
                     try
                     {
                         long previousEnd = 0;
@@ -702,7 +705,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     private void DrainSync(Action<T, CancellationToken> handler, ShardWorker? slot)
     {
         var processed = default(ProcessedRuns);
-        var timing = default(RunTiming);
+        RunTiming timing = StartTiming();
         long previousEnd = 0;
         try
         {
@@ -836,12 +839,27 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         Volatile.Write(ref _loopClock, 0);
     }
 
+    /// <summary>
+    /// How a loop starts timing: in groups when the shard's previous loop ended timing in groups (one
+    /// worker only: its loops run one after the other), else run by run. A worker that drains a few
+    /// items and exits, over and over, would otherwise time every run alone (two clock reads per item)
+    /// and never reach <see cref="RunTiming.FastRunsToGroup"/>; a group that turns out slow sends it
+    /// back to timing run by run, as in a loop that never exits.
+    /// </summary>
+    private RunTiming StartTiming() => new() { Grouped = _resumeGrouped };
+
     /// <summary>The loop stops taking items: a group in progress is recorded, and writers read the clock again.</summary>
     private void StopTiming(ref RunTiming timing, ShardWorker? slot)
     {
         if (timing.Grouped && timing.Runs > 0)
         {
             _ = EndGroup(slot, ref timing);
+        }
+
+        if (_singleLoop && _observer is not null)
+        {
+            // Read by the next loop, which starts after this one left (the _activeLoops compare-exchange orders it).
+            _resumeGrouped = timing.Grouped;
         }
 
         LeaveGroups(ref timing);

@@ -54,6 +54,9 @@ internal abstract class Node
     /// <summary>The node's item counts.</summary>
     public abstract StageCounts GetCounts();
 
+    /// <summary>The window accounting of a keyed window step; null for every other node.</summary>
+    public virtual WindowCounts? GetWindowCounts() => null;
+
     /// <summary>
     /// The figures of a node that takes items but is not a stage (a batcher, a channel sink), set by the
     /// node when it starts; null for the source, and for stages, whose figures are their stage's.
