@@ -213,6 +213,17 @@ public class EveryNodeMetricsTests
             });
         }
 
+        // The batcher's batch sizes: its histogram's cumulative count is the batches it emitted, its sum the items in them.
+        List<InfluxDbServer.Series> sizes = await server.QueryAsync("engine", $"SELECT last(\"count.hist\"), last(\"sum\"), max(\"max\") FROM \"engine__batch_size\" WHERE \"pipeline\" = '{name}' GROUP BY \"stage\", \"mtype\"");
+        InfluxDbServer.Series batchSizes = sizes.Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That((batchSizes.Tags["stage"], batchSizes.Tags["mtype"]), Is.EqualTo(("batch", "histogram")));
+            Assert.That(Convert.ToInt64(batchSizes[0, "last"], System.Globalization.CultureInfo.InvariantCulture), Is.EqualTo(pipeline.GetCounts().EmittedBy("batch")), "count.hist: the batches emitted");
+            Assert.That(Convert.ToInt64(batchSizes[0, "last_1"], System.Globalization.CultureInfo.InvariantCulture), Is.EqualTo(counts["batch"].Processed), "sum: the items handed on in them");
+            Assert.That(Convert.ToInt64(batchSizes[0, "max"], System.Globalization.CultureInfo.InvariantCulture), Is.EqualTo(7), "no batch over its size");
+        });
+
         // The totals query docs/reporting.md gives, as written there (with this pipeline's name).
         List<InfluxDbServer.Series> totals = await server.QueryAsync("engine", $"SELECT sum(\"last\") FROM (SELECT last(\"value\") FROM \"engine__items_added\" WHERE \"pipeline\" = '{name}' GROUP BY \"stage\", \"shard\") GROUP BY \"stage\"");
         Assert.That(totals.ToDictionary(s => s.Tags["stage"], s => Convert.ToInt64(s[0, "sum"], System.Globalization.CultureInfo.InvariantCulture)), Is.EquivalentTo(counts.Stages.ToDictionary(s => s.Stage, s => s.Counts.Accepted)));

@@ -71,6 +71,7 @@ internal sealed class EngineMeter
         EndToEnd = Histogram(MetricCatalogue.EndToEndLatency);
         WindowItems = Meter.CreateHistogram<double>(MetricCatalogue.WindowItems.Instrument!.Name, MetricCatalogue.WindowItems.Instrument.Unit, MetricCatalogue.WindowItems.Description);
         WindowLateness = Histogram(MetricCatalogue.WindowLateness);
+        BatchSize = Meter.CreateHistogram<double>(MetricCatalogue.BatchSize.Instrument!.Name, MetricCatalogue.BatchSize.Instrument.Unit, MetricCatalogue.BatchSize.Description);
         foreach (MetricDefinition<ShardMetricsSnapshot, LiveShard> metric in MetricCatalogue.Shard)
         {
             if (metric.Observation?.Publish(meter, metric, LiveShards) is { } instrument)
@@ -112,6 +113,9 @@ internal sealed class EngineMeter
 
     /// <summary>Pipeline entry to settled at a sink.</summary>
     public Histogram<double> EndToEnd { get; }
+
+    /// <summary>Items per batch a batch node emitted.</summary>
+    public Histogram<double> BatchSize { get; }
 
     /// <summary>Items per window forwarded by a keyed window step.</summary>
     public Histogram<double> WindowItems { get; }

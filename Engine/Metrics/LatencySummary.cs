@@ -85,6 +85,31 @@ public sealed record LatencySummary
         return newest is null ? merged : merged with { LastMilliseconds = newest.LastMilliseconds, LastAt = newest.LastAt };
     }
 
+    /// <summary>
+    /// Every figure times 1,000 (the count stays): the summary of a histogram that holds items where it
+    /// would hold microseconds (a keyed window's items per window, a batcher's items per batch), so its
+    /// milliseconds read as items.
+    /// </summary>
+    internal LatencySummary Thousandfold()
+    {
+        static double X(double value) => value * 1000;
+        return this with
+        {
+            SumMilliseconds = X(SumMilliseconds),
+            MinMilliseconds = X(MinMilliseconds),
+            MaxMilliseconds = X(MaxMilliseconds),
+            LastMilliseconds = X(LastMilliseconds),
+            MeanMilliseconds = X(MeanMilliseconds),
+            StdDevMilliseconds = X(StdDevMilliseconds),
+            P50 = X(P50),
+            P75 = X(P75),
+            P95 = X(P95),
+            P98 = X(P98),
+            P99 = X(P99),
+            P999 = X(P999),
+        };
+    }
+
     /// <summary>Summarises one interval of a <see cref="LatencyHistogram"/>.</summary>
     internal static LatencySummary From(HistogramInterval interval)
     {

@@ -38,6 +38,10 @@ internal static class MetricCatalogue
     public static readonly MetricDefinition<ShardMetricsSnapshot, LiveShard> EndToEndLatency = MetricDefinition<ShardMetricsSnapshot, LiveShard>.Timer(
         "end_to_end_latency", "items", "Time from pipeline entry to settled at the last stage.", s => s.EndToEnd, new("engine.end_to_end.latency", "s"));
 
+    /// <summary>Items per emitted batch (batch nodes only); the meter's histogram is recorded by the batch node.</summary>
+    public static readonly MetricDefinition<ShardMetricsSnapshot, LiveShard> BatchSize = MetricDefinition<ShardMetricsSnapshot, LiveShard>.Histogram(
+        "batch_size", "items", "Items per batch a batch node emitted.", s => s.BatchSize, new("engine.batch.size", "{item}"));
+
     /// <summary>Time callers waited for a limiter slot; the meter's histogram is recorded by the limiter.</summary>
     public static readonly MetricDefinition<LimiterMetricsSnapshot, ILimiterMetricsSource> LimiterWaitTime = MetricDefinition<LimiterMetricsSnapshot, ILimiterMetricsSource>.Timer(
         "limiter_wait_time", "items", "Time callers waited for a concurrency limiter slot.", s => s.WaitTime, new("engine.limiter.wait", "s"));
@@ -99,6 +103,7 @@ internal static class MetricCatalogue
         WorkDuration,
         QueueWait,
         EndToEndLatency,
+        BatchSize,
     ];
 
     /// <summary>Items per forwarded window of a keyed window step; the meter's histogram is recorded by the window shard's loop.</summary>

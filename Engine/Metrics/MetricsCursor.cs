@@ -38,6 +38,7 @@ internal sealed class ShardCursor
     public HistogramCursor? Work;
     public HistogramCursor? Wait;
     public HistogramCursor? EndToEnd;
+    public HistogramCursor? BatchSize;
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Engine.Shards;
 
 namespace Engine.Metrics;
@@ -29,7 +30,8 @@ internal sealed class ShardMetrics : ShardObserver
     /// <summary>The meter whose histograms this shard records into while a listener wants them.</summary>
     private readonly EngineMeter _meter;
 
-    public ShardMetrics(int workers, bool endToEnd, KindTable? kinds, long startTimestamp, long timestampFrequency, KeyValuePair<string, object?>[] tags, EngineMeter meter)
+    // batchSizes: the shard is a batcher's, which also records the size of every batch it emits (RecordBatchSize).
+    public ShardMetrics(int workers, bool endToEnd, KindTable? kinds, long startTimestamp, long timestampFrequency, KeyValuePair<string, object?>[] tags, EngineMeter meter, bool batchSizes = false)
     {
         _kinds = kinds;
         _tags = tags;
@@ -39,6 +41,10 @@ internal sealed class ShardMetrics : ShardObserver
         WorkDuration = new LatencyHistogram(single);
         QueueWait = new LatencyHistogram(single);
         EndToEnd = endToEnd ? new LatencyHistogram(single) : null;
+
+        // Sizes in the latency histogram's buckets (exact below 32, to about 3% above), read as a
+        // summary whose milliseconds carry items, as a keyed window's items per window are.
+        BatchSize = batchSizes ? new LatencyHistogram(single) : null;
         Slots = new WorkerSlot[workers];
         for (int i = 0; i < workers; i++)
         {
@@ -58,6 +64,9 @@ internal sealed class ShardMetrics : ShardObserver
     public LatencyHistogram QueueWait { get; }
 
     public LatencyHistogram? EndToEnd { get; }
+
+    /// <summary>Items per emitted batch (a batcher's shard only; null elsewhere).</summary>
+    public LatencyHistogram? BatchSize { get; }
 
     /// <summary>One per worker; a running loop owns one (see <see cref="WorkerSlot"/>).</summary>
     public WorkerSlot[] Slots { get; }
@@ -98,6 +107,17 @@ internal sealed class ShardMetrics : ShardObserver
         if (_meter.EndToEnd.Enabled)
         {
             _meter.EndToEnd.Record(ticks * _secondsPerTick, _tags);
+        }
+    }
+
+    /// <summary>Records the size of one batch emitted at <paramref name="at"/> (a batcher's shard only).</summary>
+    public void RecordBatchSize(int items, long at)
+    {
+        Debug.Assert(BatchSize is not null, "only a batcher's shard records batch sizes");
+        BatchSize.Record(items, at);
+        if (_meter.BatchSize.Enabled)
+        {
+            _meter.BatchSize.Record(items, _tags);
         }
     }
 
@@ -254,6 +274,7 @@ internal sealed class ShardMetrics : ShardObserver
         Work = new HistogramCursor(),
         Wait = new HistogramCursor(),
         EndToEnd = EndToEnd is null ? null : new HistogramCursor(),
+        BatchSize = BatchSize is null ? null : new HistogramCursor(),
     };
 
     /// <summary>The most items held at an accept since the previous call (which reset it).</summary>
@@ -288,6 +309,13 @@ internal sealed class ShardMetrics : ShardObserver
             endToEnd = Take(EndToEnd, cursor.EndToEnd!, endToEndDelta, out endToEndSum);
         }
 
+        LatencySummary? batchSize = null;
+        if (BatchSize is not null)
+        {
+            BatchSize.Take(cursor.BatchSize!, _taken);
+            batchSize = LatencySummary.From(_taken).Thousandfold();
+        }
+
         StageCounts interval = counts.Minus(cursor.PreviousCounts);
         cursor.PreviousCounts = counts;
         long peak = cursor.Peak;
@@ -307,6 +335,7 @@ internal sealed class ShardMetrics : ShardObserver
             WorkDuration = work,
             QueueWait = wait,
             EndToEnd = endToEnd,
+            BatchSize = batchSize,
         };
     }
 
@@ -325,6 +354,7 @@ internal sealed class ShardMetrics : ShardObserver
         WorkDuration.Prepare();
         QueueWait.Prepare();
         EndToEnd?.Prepare();
+        BatchSize?.Prepare();
     }
 
     /// <summary>A worker's timing: the start of the handler run in progress (0 when idle) and the busy time of finished runs.</summary>

@@ -45,4 +45,11 @@ public sealed record ShardMetricsSnapshot
 
     /// <summary>Pipeline entry to settled here (only in a pipeline's sink stages; null elsewhere).</summary>
     public LatencySummary? EndToEnd { get; init; }
+
+    /// <summary>
+    /// Items per batch emitted within the interval (only in a batch node's shard; null elsewhere). The
+    /// summary's fields carry item counts where their names say milliseconds, as
+    /// <see cref="WindowMetricsSnapshot.ItemsPerWindow"/>'s do.
+    /// </summary>
+    public LatencySummary? BatchSize { get; init; }
 }

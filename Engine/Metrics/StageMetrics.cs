@@ -161,6 +161,8 @@ internal sealed class StageMetrics
                 EndToEnd = _recordsEndToEnd && _metricsEnabled
                     ? LatencySummary.Merge(endToEnd, endToEndSum, shards.Select(s => s.EndToEnd ?? LatencySummary.Empty))
                     : null,
+                // Only a batch node records sizes, and it is one shard: its shard's summary is the node's.
+                BatchSize = shards.Length == 1 ? shards[0].BatchSize : null,
                 Kinds = ReadKinds(),
             };
         }

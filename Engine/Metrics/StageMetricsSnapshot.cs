@@ -49,6 +49,9 @@ public sealed record StageMetricsSnapshot
     /// <summary>Pipeline entry to settled here over all shards (sink stages only; null elsewhere).</summary>
     public LatencySummary? EndToEnd { get; init; }
 
+    /// <summary>Items per batch emitted within the interval (a batch node only, which is one shard; null elsewhere); its fields carry item counts where their names say milliseconds, as <see cref="WindowMetricsSnapshot.ItemsPerWindow"/>'s do.</summary>
+    public LatencySummary? BatchSize { get; init; }
+
     /// <summary>The window figures of each shard that has folded an item, for a keyed window step (<c>TumblingWindow</c>, <c>SessionWindow</c>, <c>BatchByKey</c>); empty for every other stage.</summary>
     public IReadOnlyList<WindowMetricsSnapshot> Windows { get; init; } = [];
 

@@ -139,6 +139,12 @@ public sealed class ConsoleReporter : IMetricsReporter
             StageLine line = StageLine.From(stage);
             text.Append(Invariant, $"  {Cut(line.Stage, 14),-14}{line.ItemsPerSecond,9:0.0}{line.Depth,8}{line.MaxShardDepth,7}{line.Utilization,6:0%}{Ms(line.WorkP50),10}{Ms(line.WorkP99),7}");
             text.Append(Invariant, $"{Ms(line.EndToEndP50),10}{Ms(line.EndToEndP99),7}{line.Errors,9}{line.Retries,9}{line.DeadLettered,9}{line.Superseded,12}{line.Dropped,9}\n");
+            if (stage.BatchSize is { Count: > 0 } sizes)
+            {
+                // A batcher's own figures, which the stage columns have no place for.
+                text.Append(Invariant, $"    batches {sizes.Count}, items per batch mean {sizes.MeanMilliseconds:0.0} p50 {sizes.P50:0.#} max {sizes.MaxMilliseconds:0}; wait in batch p50 {Ms(stage.QueueWait.P50)} p99 {Ms(stage.QueueWait.P99)} ms\n");
+            }
+
             WriteWindows(text, stage);
             if (showShards)
             {

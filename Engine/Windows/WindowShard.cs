@@ -208,29 +208,8 @@ internal sealed class WindowShard<T, TAcc>
             Counts = counts,
 
             // The histogram holds items where it would hold microseconds; a summary reads them as thousandths.
-            ItemsPerWindow = Thousandfold(sizes),
+            ItemsPerWindow = sizes.Thousandfold(),
             Lateness = LatencySummary.From(scratch),
-        };
-    }
-
-    /// <summary>Every figure of <paramref name="summary"/> times 1,000 (the count stays).</summary>
-    private static LatencySummary Thousandfold(LatencySummary summary)
-    {
-        static double X(double value) => value * 1000;
-        return summary with
-        {
-            SumMilliseconds = X(summary.SumMilliseconds),
-            MinMilliseconds = X(summary.MinMilliseconds),
-            MaxMilliseconds = X(summary.MaxMilliseconds),
-            LastMilliseconds = X(summary.LastMilliseconds),
-            MeanMilliseconds = X(summary.MeanMilliseconds),
-            StdDevMilliseconds = X(summary.StdDevMilliseconds),
-            P50 = X(summary.P50),
-            P75 = X(summary.P75),
-            P95 = X(summary.P95),
-            P98 = X(summary.P98),
-            P99 = X(summary.P99),
-            P999 = X(summary.P999),
         };
     }
 

@@ -1,5 +1,7 @@
 using System.Threading.Channels;
 using Engine.Internal;
+using Engine.Metrics;
+using Engine.Shards;
 using Engine.Stages;
 using Engine.Tracing;
 
@@ -10,6 +12,9 @@ namespace Engine.Pipelines.Nodes;
 /// waited <c>window</c> (on the pipeline's clock) and when the node completes. A bounded channel in
 /// front gives backpressure; one loop fills and forwards batches in order. A batch carries the entry
 /// timestamp of its oldest item, so end-to-end latency measures the item that waited longest.
+/// With the pipeline's metrics on, the node is timed as one shard with one worker: an item's queue
+/// wait runs from its write into the node to the start of its batch's emission, a run is one batch's
+/// emission (handing it downstream, a wait for room there included), and each batch's size is recorded.
 /// </summary>
 #pragma warning disable CA1001 // The abort source lives as long as the pipeline and has no timer: nothing leaks if it is not disposed.
 internal sealed class BatchNode<T> : Node, ITarget<T>
@@ -20,7 +25,7 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
 
     private readonly int _size;
     private readonly TimeSpan? _window;
-    private readonly Channel<(T Item, long Entry, object? Trace)> _channel;
+    private readonly Channel<(T Item, long Entry, object? Trace, long Written)> _channel;
     private readonly CancellationTokenSource _abort = new();
     private readonly ChannelWrite _waitingWrites = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -33,12 +38,21 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
     private int _writing;
     private int _buffered;
 
+    /// <summary>The node's timings (see <see cref="NodeMetrics.Shard"/>); null with the pipeline's metrics off. Set by <see cref="Start"/>.</summary>
+    private ShardMetrics? _timing;
+
+    /// <summary>The one worker slot of <see cref="_timing"/>, held by the loop.</summary>
+    private ShardWorker? _worker;
+
+    /// <summary>When each item of the batch being filled was written (clock ticks), by its index; reused, only the loop touches it.</summary>
+    private long[] _writtenAt = [];
+
     public BatchNode(string name, PipelineRuntime runtime, int size, TimeSpan? window, int capacity)
         : base(name, runtime)
     {
         _size = size;
         _window = window;
-        _channel = Channel.CreateBounded<(T, long, object?)>(new BoundedChannelOptions(capacity) { SingleReader = true });
+        _channel = Channel.CreateBounded<(T, long, object?, long)>(new BoundedChannelOptions(capacity) { SingleReader = true });
         Outlet = new Outlet<IReadOnlyList<T>>(this);
     }
 
@@ -52,7 +66,15 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
 
     public override void Start()
     {
-        OwnMetrics = new NodeMetrics(this);
+        var metrics = new NodeMetrics(this, batcher: true);
+        OwnMetrics = metrics;
+        if (metrics.Shard is { } timing)
+        {
+            _timing = timing;
+            _worker = timing.ClaimWorker();
+            _writtenAt = new long[_size];
+        }
+
         _ = RunAsync();
     }
 
@@ -63,13 +85,19 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
         Interlocked.Increment(ref _writing);
         try
         {
-            if (!await _waitingWrites.WriteAsync(_channel.Writer, (item, entryTimestamp, trace), cancellationToken).ConfigureAwait(false))
+            // Read before the write, as the item has to carry it: a write that waits for room counts its wait too.
+            ShardMetrics? timing = _timing;
+            long written = timing is null ? 0 : Runtime.TimeProvider.GetTimestamp();
+            if (!await _waitingWrites.WriteAsync(_channel.Writer, (item, entryTimestamp, trace, written), cancellationToken).ConfigureAwait(false))
             {
                 Interlocked.Increment(ref _refused);
                 throw new StageCompletedException($"Batch stage '{Name}' is completed or stopped and accepts no more items; the item was not accepted.");
             }
 
-            Interlocked.Increment(ref _accepted);
+            long accepted = Interlocked.Increment(ref _accepted);
+
+            // Held: accepted and neither handed on nor abandoned (waiting, in the batch, or being emitted).
+            timing?.ObserveHeld(accepted - Volatile.Read(ref _processed) - Volatile.Read(ref _abandoned));
         }
         finally
         {
@@ -121,7 +149,7 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
         {
             while (true)
             {
-                while (batch.Count < _size && _channel.Reader.TryRead(out (T Item, long Entry, object? Trace) next))
+                while (batch.Count < _size && _channel.Reader.TryRead(out (T Item, long Entry, object? Trace, long Written) next))
                 {
                     if (next.Trace is not null)
                     {
@@ -136,6 +164,11 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
                     else
                     {
                         oldestEntry = Math.Min(oldestEntry, next.Entry);
+                    }
+
+                    if (_timing is not null)
+                    {
+                        _writtenAt[batch.Count] = next.Written;
                     }
 
                     batch.Add(next.Item);
@@ -227,9 +260,40 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
     private async ValueTask<List<T>> FlushAsync(List<T> batch, long oldestEntry, object? trace, CancellationToken abort)
     {
         EmittedCount.Increment();
-        await Outlet.ForwardAsync(batch, oldestEntry, trace, abort).ConfigureAwait(false);
+        if (_timing is { } timing)
+        {
+            await TimedForwardAsync(timing, batch, oldestEntry, trace, abort).ConfigureAwait(false);
+        }
+        else
+        {
+            await Outlet.ForwardAsync(batch, oldestEntry, trace, abort).ConfigureAwait(false);
+        }
+
         Interlocked.Add(ref _processed, batch.Count);
         Volatile.Write(ref _buffered, 0);
         return new List<T>(_size);
+    }
+
+    /// <summary>Forwards a batch as one timed run: every item's wait up to now, the batch's size, and the emission's duration.</summary>
+    private async ValueTask TimedForwardAsync(ShardMetrics timing, List<T> batch, long oldestEntry, object? trace, CancellationToken abort)
+    {
+        TimeProvider time = Runtime.TimeProvider;
+        long start = time.GetTimestamp();
+        for (int i = 0; i < batch.Count; i++)
+        {
+            timing.RecordWait(start - _writtenAt[i], start);
+        }
+
+        timing.RecordBatchSize(batch.Count, start);
+        timing.RunStarted(_worker!, start, waited: -1);
+        try
+        {
+            await Outlet.ForwardAsync(batch, oldestEntry, trace, abort).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Ended even when the forward throws, so an aborted emission does not count as running forever.
+            timing.RunEnded(_worker!, start, time.GetTimestamp());
+        }
     }
 }

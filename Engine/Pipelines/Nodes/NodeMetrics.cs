@@ -6,8 +6,10 @@ namespace Engine.Pipelines.Nodes;
 /// The figures of a node that accepts items but is not a stage (a batcher, a channel sink): its counts
 /// and depth, as one shard numbered 0, published through the same paths as a stage's (its snapshot in
 /// <see cref="PipelineMetricsSnapshot.Stages"/>, so the console and InfluxDB reporters, and the
-/// <c>Engine</c> meter), so the figures of every node add up to what <c>GetCounts()</c> says. Such a
-/// node runs no handler: its work and queue-wait distributions are empty and its busy time is 0.
+/// <c>Engine</c> meter), so the figures of every node add up to what <c>GetCounts()</c> says. A channel
+/// sink runs no handler: its timings are empty and its busy time is 0. A batcher is timed as a shard
+/// with one worker (<see cref="Shard"/>): its "run" is the emission of a batch, its queue wait an item's
+/// time from accept to its batch's emission, and it records the depth peak and every batch's size.
 /// </summary>
 internal sealed class NodeMetrics : IStageMetricsSource
 {
@@ -25,16 +27,26 @@ internal sealed class NodeMetrics : IStageMetricsSource
     private readonly EngineMeter _meter;
 
     /// <summary>Registers the node's figures on the pipeline's meter; <see cref="Unregister"/> takes them off.</summary>
-    public NodeMetrics(Node node)
+    /// <param name="node">The node.</param>
+    /// <param name="batcher">Whether the node is a batcher, timed as one worker with batch sizes (when the pipeline's metrics are on).</param>
+    public NodeMetrics(Node node, bool batcher = false)
     {
         _node = node;
         PipelineRuntime runtime = node.Runtime;
-        _figures = new StageMetrics(runtime.Name, node.Name, runtime.TimeProvider, metricsEnabled: false, recordsEndToEnd: false, new ShardMetrics?[1], workers: [0], kinds: null, runtime.TimeProvider.GetTimestamp());
+        _meter = EngineMeter.For(runtime.MeterFactory);
+        long started = runtime.TimeProvider.GetTimestamp();
+        bool timed = batcher && runtime.MetricsEnabled;
+        Shard = timed
+            ? new ShardMetrics(1, endToEnd: false, kinds: null, started, runtime.TimeProvider.TimestampFrequency, EngineMeter.TagsFor(runtime.Name, node.Name, 0), _meter, batchSizes: true)
+            : null;
+        _figures = new StageMetrics(runtime.Name, node.Name, runtime.TimeProvider, timed, recordsEndToEnd: false, [Shard], workers: [timed ? 1 : 0], kinds: null, started);
         _readCounts = _ => node.GetCounts();
         _ownCursor = _figures.OpenCursor();
-        _meter = EngineMeter.For(runtime.MeterFactory);
         _meter.Register(this);
     }
+
+    /// <summary>A batcher's timings, recorded by its one loop; null for a channel sink, or with the pipeline's metrics off.</summary>
+    public ShardMetrics? Shard { get; }
 
     public string Name => _node.Name;
 
@@ -44,7 +56,7 @@ internal sealed class NodeMetrics : IStageMetricsSource
 
     public StageCounts GetShardCounts(int shard) => _node.GetCounts();
 
-    public double ShardBusySeconds(int shard) => 0;
+    public double ShardBusySeconds(int shard) => _figures.BusySeconds(shard);
 
     public bool ShardUsed(int shard)
     {
