@@ -9,10 +9,23 @@ namespace Engine.Queues;
 /// never short of an item a reader can see. One interlocked instruction per write, as the shard's own
 /// count was before; the runtime's channel takes its lock anyway.
 /// </summary>
+/// <remarks>
+/// Completion sets a bit in the count in one atomic step, as the ring closes its tail, and a write
+/// counts itself only while the bit is clear: no write can be counted after completion, so once the
+/// shard sees the channel closed and nothing outstanding, no refused write can still raise the count
+/// for a moment (a count read in <c>Completion</c>'s continuation would then be one too high; seen in
+/// <c>CountsAtCompletionTests</c>, seed 945, DropNewest). A write counted before completion that the
+/// completed channel then refuses keeps the shard from finishing until it has taken its count back.
+/// </remarks>
 /// <typeparam name="T">The items.</typeparam>
 internal sealed class CountedBoundedChannel<T> : CountingChannel<T>
 {
+    /// <summary>Set in <see cref="_accepted"/> by completion: no write is counted after it.</summary>
+    private const long ClosedBit = 1L << 62;
+
     private readonly Channel<T> _inner;
+
+    /// <summary>The writes counted (see <see cref="Accepted"/>), with <see cref="ClosedBit"/> once completed.</summary>
     private long _accepted;
 
     /// <summary>Creates the channel (see <see cref="Channel.CreateBounded{T}(BoundedChannelOptions, Action{T})"/>).</summary>
@@ -26,7 +39,7 @@ internal sealed class CountedBoundedChannel<T> : CountingChannel<T>
     }
 
     /// <inheritdoc/>
-    public override long Accepted => Volatile.Read(ref _accepted);
+    public override long Accepted => Volatile.Read(ref _accepted) & ~ClosedBit;
 
     /// <inheritdoc/>
     /// <remarks>The count comes before the write, and the write releases the channel's lock: no full fence after it.</remarks>
@@ -34,19 +47,43 @@ internal sealed class CountedBoundedChannel<T> : CountingChannel<T>
 
     private bool TryWrite(T item)
     {
-        Interlocked.Increment(ref _accepted);
+        long seen = Volatile.Read(ref _accepted);
+        while (true)
+        {
+            if ((seen & ClosedBit) != 0)
+            {
+                return false;
+            }
+
+            long previous = Interlocked.CompareExchange(ref _accepted, seen + 1, seen);
+            if (previous == seen)
+            {
+                break;
+            }
+
+            seen = previous;
+        }
+
         if (_inner.Writer.TryWrite(item))
         {
             return true;
         }
 
+        // Leaves the closed bit as it is: the count sits below it.
         Interlocked.Decrement(ref _accepted);
         return false;
     }
 
+    /// <summary>Closes the count first (no write is counted after it), then the runtime's channel.</summary>
+    private bool TryComplete(Exception? error)
+    {
+        Interlocked.Or(ref _accepted, ClosedBit);
+        return _inner.Writer.TryComplete(error);
+    }
+
     private sealed class CountingWriter(CountedBoundedChannel<T> channel) : ChannelWriter<T>
     {
-        public override bool TryComplete(Exception? error = null) => channel._inner.Writer.TryComplete(error);
+        public override bool TryComplete(Exception? error = null) => channel.TryComplete(error);
 
         public override bool TryWrite(T item) => channel.TryWrite(item);
 
