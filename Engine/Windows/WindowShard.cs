@@ -114,7 +114,7 @@ internal sealed class WindowShard<T, TAcc>
         while (true)
         {
             Task wake;
-            TimeSpan delay;
+            long deadline;
             lock (_gate)
             {
                 long now = Now();
@@ -137,7 +137,7 @@ internal sealed class WindowShard<T, TAcc>
                 {
                     ReleaseRoom();
                     wake = Task.CompletedTask;
-                    delay = TimeSpan.Zero;
+                    deadline = long.MinValue;
                 }
                 else if (_completing)
                 {
@@ -148,7 +148,7 @@ internal sealed class WindowShard<T, TAcc>
                     _wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                     _wakeAt = _deadlines.TryPeek(out _, out long next) ? next : long.MaxValue;
                     wake = _wake.Task;
-                    delay = _wakeAt == long.MaxValue ? Timeout.InfiniteTimeSpan : TimeSpan.FromTicks(Math.Max(1, _wakeAt - now));
+                    deadline = _wakeAt;
                 }
             }
 
@@ -163,7 +163,7 @@ internal sealed class WindowShard<T, TAcc>
                 continue;
             }
 
-            await WaitAsync(wake, delay, abort).ConfigureAwait(false);
+            await WaitAsync(wake, deadline, abort).ConfigureAwait(false);
         }
     }
 
@@ -418,18 +418,42 @@ internal sealed class WindowShard<T, TAcc>
         }
     }
 
-    private async Task WaitAsync(Task wake, TimeSpan delay, CancellationToken abort)
+    /// <summary>Sleeps until <paramref name="deadline"/> (UTC ticks on the pipeline's clock; <see cref="long.MaxValue"/>: no deadline) or a wake, whichever comes first.</summary>
+    /// <remarks>
+    /// A timer's delay is relative to the clock at the timer's creation, so the delay is read from the
+    /// clock right before, and the timer made again when the clock moved in between: otherwise a clock
+    /// that jumps then (a test's fake clock) would leave the timer late by the jump, and a window due
+    /// at the jump would not close until the next one (seen: <c>KeyedWindowTests</c> timing out).
+    /// </remarks>
+    private async Task WaitAsync(Task wake, long deadline, CancellationToken abort)
     {
-        if (delay == Timeout.InfiniteTimeSpan)
+        if (deadline == long.MaxValue)
         {
             await wake.WaitAsync(abort).ConfigureAwait(false);
             return;
         }
 
-        using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(abort);
-        Task sleep = Task.Delay(delay, _time, stopDelay.Token);
-        await Task.WhenAny(wake, sleep).ConfigureAwait(false);
-        await stopDelay.CancelAsync().ConfigureAwait(false);
+        while (!wake.IsCompleted)
+        {
+            long now = Now();
+            if (now >= deadline)
+            {
+                return;
+            }
+
+            using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(abort);
+            Task sleep = Task.Delay(TimeSpan.FromTicks(deadline - now), _time, stopDelay.Token);
+            if (Now() - now >= TimeSpan.TicksPerMillisecond)
+            {
+                await stopDelay.CancelAsync().ConfigureAwait(false);
+                continue;
+            }
+
+            await Task.WhenAny(wake, sleep).ConfigureAwait(false);
+            await stopDelay.CancelAsync().ConfigureAwait(false);
+            break;
+        }
+
         abort.ThrowIfCancellationRequested();
     }
 
