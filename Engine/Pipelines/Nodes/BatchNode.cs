@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Engine.Inspection;
 using Engine.Internal;
 using Engine.Stages;
 using Engine.Tracing;
@@ -12,7 +13,7 @@ namespace Engine.Pipelines.Nodes;
 /// timestamp of its oldest item, so end-to-end latency measures the item that waited longest.
 /// </summary>
 #pragma warning disable CA1001 // The abort source lives as long as the pipeline and has no timer: nothing leaks if it is not disposed.
-internal sealed class BatchNode<T> : Node, ITarget<T>
+internal sealed class BatchNode<T> : Node, ITarget<T>, IWatchedPart
 #pragma warning restore CA1001
 {
     /// <inheritdoc/>
@@ -33,6 +34,16 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
     private int _writing;
     private int _buffered;
 
+    /// <summary>
+    /// What the loop awaits while it waits for items or for the window (null while it works), so a
+    /// watching clock's harness (see <see cref="IWatchingClock"/>) can tell a batch stage that waits
+    /// from one that is about to flush: the task completes before the loop moves on.
+    /// </summary>
+    private Task? _parkedOn;
+
+    /// <summary>When the current window closes (<see cref="DateTimeOffset.UtcTicks"/> on the pipeline's clock) while the loop waits for it; 0 otherwise.</summary>
+    private long _windowClosesAt;
+
     public BatchNode(string name, PipelineRuntime runtime, int size, TimeSpan? window, int capacity)
         : base(name, runtime)
     {
@@ -40,6 +51,7 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
         _window = window;
         _channel = Channel.CreateBounded<(T, long, object?)>(new BoundedChannelOptions(capacity) { SingleReader = true });
         Outlet = new Outlet<IReadOnlyList<T>>(this);
+        (runtime.TimeProvider as IWatchingClock)?.Watch(this);
     }
 
     public Outlet<IReadOnlyList<T>> Outlet { get; }
@@ -152,7 +164,12 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
                     {
                         using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(abort);
                         Task delay = Task.Delay(left, time, stopDelay.Token);
-                        await Task.WhenAny(waiting, delay).ConfigureAwait(false);
+                        Task first = Task.WhenAny(waiting, delay);
+                        Volatile.Write(ref _windowClosesAt, (time.GetUtcNow() + left).UtcTicks);
+                        Volatile.Write(ref _parkedOn, first);
+                        await first.ConfigureAwait(false);
+                        Volatile.Write(ref _parkedOn, null);
+                        Volatile.Write(ref _windowClosesAt, 0);
                         await stopDelay.CancelAsync().ConfigureAwait(false);
                         abort.ThrowIfCancellationRequested();
                     }
@@ -165,7 +182,9 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
                     }
                 }
 
+                Volatile.Write(ref _parkedOn, waiting);
                 bool more = await waiting.ConfigureAwait(false);
+                Volatile.Write(ref _parkedOn, null);
                 waiting = null;
                 if (!more)
                 {
@@ -201,6 +220,32 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
             Volatile.Write(ref _buffered, 0);
             Runtime.Fault(this, ex);
             _completion.TrySetException(ex);
+        }
+    }
+
+    string? IWatchedPart.Pipeline => Runtime.Name;
+
+    /// <summary>Busy while items wait in its channel or the loop works; otherwise it waits for items, or for its window on the clock.</summary>
+    void IWatchedPart.Inspect(List<PartState> into)
+    {
+        if (Completion.IsCompleted)
+        {
+            return;
+        }
+
+        int queued = _channel.Reader.Count;
+        int buffered = Volatile.Read(ref _buffered);
+        bool waits = Volatile.Read(ref _parkedOn) is { IsCompleted: false };
+        long closes = Volatile.Read(ref _windowClosesAt);
+        if (queued > 0 || !waits)
+        {
+            into.Add(new PartState(Runtime.Name, Name, null, null, $"filling or forwarding a batch ({buffered} buffered, {queued} queued)", true));
+        }
+        else if (buffered > 0)
+        {
+            into.Add(new PartState(Runtime.Name, Name, null, null, closes != 0
+                ? $"{buffered} item(s) buffered, waiting for more or for the window to close at {new DateTimeOffset(closes, TimeSpan.Zero):HH:mm:ss.fff}"
+                : $"{buffered} item(s) buffered, waiting for more to make a batch of {_size}", false));
         }
     }
 

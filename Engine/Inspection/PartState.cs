@@ -1,0 +1,10 @@
+namespace Engine.Inspection;
+
+/// <summary>One thing a watched part holds: what it is, where, and whether it waits for the clock.</summary>
+/// <param name="Pipeline">The part's pipeline, or null.</param>
+/// <param name="Part">The stage, batch stage or loop.</param>
+/// <param name="Shard">The shard, for a stage; null otherwise.</param>
+/// <param name="Key">The item's key as text, when one item is meant and its key is known; null otherwise.</param>
+/// <param name="What">What it is doing or waiting for, in words.</param>
+/// <param name="Busy">True when it can go on without the clock moving (so the part is not idle); false when it waits for the clock.</param>
+internal readonly record struct PartState(string? Pipeline, string Part, int? Shard, string? Key, string What, bool Busy);
