@@ -62,13 +62,16 @@ public class DemoPipelineTests
         var store = harness.View<IReadOnlyList<Alert>>("store");
         Assert.That(store.Counts.Processed, Is.Zero);
         await harness.AdvanceAsync(TimeSpan.FromMilliseconds(500));
-        Assert.That(store.Counts.Processed, Is.GreaterThanOrEqualTo(1), "the window closed and the batch was stored");
+        Assert.That(store.Counts.Processed, Is.EqualTo(1), "the window closed and the one batch was stored");
 
         PipelineCounts counts = await harness.CompleteAsync(pipeline);
         Assert.That(counts.Stages.Single(s => s.Stage == "enrich").Counts.Processed, Is.EqualTo(9));
         Assert.That(counts.Stages.Single(s => s.Stage == "enrich").Counts.Retries, Is.EqualTo(3));
         Assert.That(counts.Stages.Single(s => s.Stage == "enrich").Counts.DeadLettered, Is.EqualTo(1));
         Assert.That(calls["e2"], Is.EqualTo(3));
+        PipelineStageCounts detect = counts.Stages.Single(s => s.Stage == "detect");
+        Assert.That(detect.Emitted, Is.GreaterThanOrEqualTo(9), "every update raised an alert");
+        Assert.That(counts.Stages.Single(s => s.Stage == "batch").Counts.Processed, Is.EqualTo(detect.Emitted), "every alert was batched and stored");
     }
 
     /// <summary>A content hash for which the demo's detect step raises at least one alert.</summary>

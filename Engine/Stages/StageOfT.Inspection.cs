@@ -84,7 +84,12 @@ public sealed partial class Stage<T> : IWatchedPart
 
             if (shard.BlockedWriters > 0)
             {
-                into.Add(new PartState(pipeline, Name, i, null, $"{shard.BlockedWriters} write(s) waiting for room (capacity {_runtime.Capacity})", false));
+                // A waiting write is woken when a worker takes an item, and writes on a continuation of
+                // its own: until then it still counts as waiting while the room it will take is free.
+                bool roomFree = shard.Channel < _runtime.Capacity;
+                into.Add(new PartState(pipeline, Name, i, null, roomFree
+                    ? $"{shard.BlockedWriters} write(s) that waited for room, about to take it"
+                    : $"{shard.BlockedWriters} write(s) waiting for room (capacity {_runtime.Capacity})", roomFree));
             }
 
             if (shard.OpenCounts != 0)
