@@ -462,10 +462,14 @@ public sealed class EngineHarness : IAsyncDisposable
 
         var busy = new List<string>();
         var waiting = new List<string>();
+        long writesWaiting = 0;
+        long writersWaiting = 0;
         foreach (PartState state in states)
         {
             string line = Line(state);
             (state.Busy ? busy : waiting).Add(line);
+            writesWaiting += state.WritesWaitingForRoom;
+            writersWaiting += state.SaysItWaitsForRoom;
         }
 
         if (Clock.IsFiring)
@@ -503,7 +507,16 @@ public sealed class EngineHarness : IAsyncDisposable
             else if (source.Waiting is { } wait)
             {
                 waiting.Add(wait);
+                writersWaiting++;
             }
+        }
+
+        // A write that got its room completes its writer's task a moment later (on a continuation):
+        // until then the writer still says it waits. More writers saying so than writes waiting in
+        // the shards means one of them is on its way.
+        if (writersWaiting > writesWaiting)
+        {
+            busy.Add($"a write that waited for room got it and its writer is about to go on ({writersWaiting} writer(s) say they wait, {writesWaiting} write(s) wait in full shards)");
         }
 
         return new Snapshot(busy, waiting, fault);

@@ -23,8 +23,12 @@ public sealed class SourceProbe<T> : IHarnessSource
     /// <summary>1 while the pump holds an item it has not yet written.</summary>
     private int _inHand;
 
-    /// <summary>1 while the write of the item in hand waits (for room, when it returned without completing).</summary>
-    private int _waiting;
+    /// <summary>
+    /// The write of the item in hand while it waits (it returned without completing: waiting for room).
+    /// Read as a task, not a flag the pump clears: it completes the moment the item gets in, before the
+    /// pump goes on, so a pump about to write its next item never reads as waiting.
+    /// </summary>
+    private Task? _waiting;
     private Exception? _fault;
 
     internal SourceProbe(string name, Func<T, CancellationToken, ValueTask> write)
@@ -53,7 +57,7 @@ public sealed class SourceProbe<T> : IHarnessSource
             // Read "in hand" last: the pump sets it before it takes an item off the queue.
             int queued = _queue.Reader.Count;
             bool inHand = Volatile.Read(ref _inHand) != 0;
-            bool waiting = Volatile.Read(ref _waiting) != 0;
+            bool waiting = Volatile.Read(ref _waiting) is { IsCompleted: false };
             if (Fault is not null || (inHand && waiting))
             {
                 return null;
@@ -64,7 +68,7 @@ public sealed class SourceProbe<T> : IHarnessSource
     }
 
     string? IHarnessSource.Waiting =>
-        Volatile.Read(ref _inHand) != 0 && Volatile.Read(ref _waiting) != 0 && Fault is null
+        Volatile.Read(ref _inHand) != 0 && Volatile.Read(ref _waiting) is { IsCompleted: false } && Fault is null
             ? $"source into '{Name}': a write waits for room ({_queue.Reader.Count} more queued)"
             : null;
 
@@ -113,12 +117,17 @@ public sealed class SourceProbe<T> : IHarnessSource
             try
             {
                 ValueTask write = _write(item, CancellationToken.None);
-                if (!write.IsCompleted)
+                if (write.IsCompleted)
                 {
-                    Volatile.Write(ref _waiting, 1);
+                    await write.ConfigureAwait(false);
+                }
+                else
+                {
+                    Task waiting = write.AsTask();
+                    Volatile.Write(ref _waiting, waiting);
+                    await waiting.ConfigureAwait(false);
                 }
 
-                await write.ConfigureAwait(false);
                 Interlocked.Increment(ref _written);
             }
             catch (Exception ex)
@@ -128,7 +137,7 @@ public sealed class SourceProbe<T> : IHarnessSource
             }
             finally
             {
-                Volatile.Write(ref _waiting, 0);
+                Volatile.Write(ref _waiting, null);
                 Volatile.Write(ref _inHand, 0);
             }
         }

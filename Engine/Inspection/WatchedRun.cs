@@ -8,7 +8,7 @@ namespace Engine.Inspection;
 /// handler creates on the watching clock (<c>Task.Delay(d, clock)</c>) is known to be the run's:
 /// a run with a timer of the clock pending waits for the clock, not for something else.
 /// </summary>
-[DebuggerDisplay("{Stage} shard {Shard} key {Key}: clock waits = {_clockWaits}, room waits = {_roomWaits}")]
+[DebuggerDisplay("{Stage} shard {Shard} key {Key}: clock waits = {_clockWaits}, waits for room = {WaitsForRoom}")]
 internal sealed class WatchedRun
 {
     private static readonly AsyncLocal<WatchedRun?> CurrentRun = new();
@@ -16,8 +16,8 @@ internal sealed class WatchedRun
     /// <summary>Timers of the watching clock this run created that have neither fired nor been disposed.</summary>
     private int _clockWaits;
 
-    /// <summary>Writes of this run (forwarding its output) that wait for room in a watched stage.</summary>
-    private int _roomWaits;
+    /// <summary>The write of this run (forwarding its output) that waits for room in a watched stage; null when none does.</summary>
+    private Task? _roomWait;
 
     public WatchedRun(string stage, int shard, string? key, int attempt, DateTimeOffset startedAt)
     {
@@ -59,13 +59,14 @@ internal sealed class WatchedRun
     /// Whether the run waits for a write into a full watched stage: that stage's own state then says
     /// whether anything can happen (its runs are busy) or only the clock can free room.
     /// </summary>
-    public bool WaitsForRoom => Volatile.Read(ref _roomWaits) > 0;
+    /// <remarks>
+    /// Read from the write's task, not from a flag the write clears: the task completes the moment the
+    /// write gets in, before the run's continuation runs, so a run about to go on never reads as waiting.
+    /// </remarks>
+    public bool WaitsForRoom => Volatile.Read(ref _roomWait) is { IsCompleted: false };
 
-    /// <summary>A write of this run started waiting for room.</summary>
-    public void RoomWaitStarted() => Interlocked.Increment(ref _roomWaits);
-
-    /// <summary>A write of this run stopped waiting for room.</summary>
-    public void RoomWaitEnded() => Interlocked.Decrement(ref _roomWaits);
+    /// <summary>A write of this run waits for room until <paramref name="write"/> completes (a run forwards one output at a time).</summary>
+    public void WaitForRoom(Task write) => Volatile.Write(ref _roomWait, write);
 
     /// <summary>A timer of the watching clock was created in this run's flow.</summary>
     public void ClockWaitStarted() => Interlocked.Increment(ref _clockWaits);

@@ -46,7 +46,7 @@ public sealed partial class Stage<T> : IWatchedPart
                     : run.WaitsForRoom
                         ? $"in the handler since {run.StartedAt:HH:mm:ss.fff}{attempt}, waiting for room in a full stage downstream"
                         : $"in the handler since {run.StartedAt:HH:mm:ss.fff}{attempt} on the clock ({System.Diagnostics.Stopwatch.GetElapsedTime(run.RealStart).TotalSeconds:F1} s of real time), waiting for something other than the clock";
-                into.Add(new PartState(pipeline, Name, i, run.Key, what, !waits));
+                into.Add(new PartState(pipeline, Name, i, run.Key, what, !waits) { SaysItWaitsForRoom = run.WaitsForRoom && !run.WaitsForClock ? 1 : 0 });
             }
 
             // Every loop is inside a run that waits: nothing more can start until one of them ends.
@@ -89,7 +89,10 @@ public sealed partial class Stage<T> : IWatchedPart
                 bool roomFree = shard.Channel < _runtime.Capacity;
                 into.Add(new PartState(pipeline, Name, i, null, roomFree
                     ? $"{shard.BlockedWriters} write(s) that waited for room, about to take it"
-                    : $"{shard.BlockedWriters} write(s) waiting for room (capacity {_runtime.Capacity})", roomFree));
+                    : $"{shard.BlockedWriters} write(s) waiting for room (capacity {_runtime.Capacity})", roomFree)
+                {
+                    WritesWaitingForRoom = roomFree ? 0 : shard.BlockedWriters,
+                });
             }
 
             if (shard.OpenCounts != 0)

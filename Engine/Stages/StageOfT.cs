@@ -365,21 +365,26 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteWaitingAsync(Envelope<T> envelope, Shard<T> shard, CancellationToken cancellationToken)
     {
-        // On a watching clock, a handler run that forwards into this full stage waits for room, not
-        // for something else: the harness then asks this stage whether anything can free it.
-        WatchedRun? run = _watch is null ? null : WatchedRun.Current;
-        run?.RoomWaitStarted();
         try
         {
-            await shard.WriteWaitingAsync(envelope, cancellationToken).ConfigureAwait(false);
+            ValueTask write = shard.WriteWaitingAsync(envelope, cancellationToken);
+
+            // On a watching clock, a handler run that forwards into this full stage waits for room, not
+            // for something else: the harness then asks this stage whether anything can free it.
+            if (_watch is not null && WatchedRun.Current is { } run && !write.IsCompleted)
+            {
+                Task waiting = write.AsTask();
+                run.WaitForRoom(waiting);
+                await waiting.ConfigureAwait(false);
+            }
+            else
+            {
+                await write.ConfigureAwait(false);
+            }
         }
         catch (ChannelClosedException)
         {
             throw CompletedError();
-        }
-        finally
-        {
-            run?.RoomWaitEnded();
         }
     }
 
