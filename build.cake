@@ -1,4 +1,5 @@
 // Build script: dotnet tool restore && dotnet cake [--target=Build|Test|Bench|BenchNats|Demo|Soak|Pack|Clean] [--configuration=Release]
+// Pack only: [--version-suffix=local.20261208.101500] [--public-release=true]
 // Bench only: [--filter='*KeyedSharding*'] [--job=short]
 // Soak only: [--soak-duration=1800] [--soak-rate=20000] [--soak-interval=30]
 var target = Argument("target", "Default");
@@ -8,6 +9,10 @@ var benchJob = Argument("job", "");
 var soakDuration = Argument("soak-duration", 1800.0);
 var soakRate = Argument("soak-rate", 20000);
 var soakInterval = Argument("soak-interval", 30.0);
+// Pack only: each pack gets a prerelease suffix of its own, so a local feed packed again is not shadowed
+// by the NuGet cache (which keeps the first package of a version); --public-release=true packs 1.0.0.
+var publicRelease = Argument("public-release", false);
+var versionSuffix = Argument("version-suffix", "local." + DateTime.UtcNow.ToString("yyyyMMdd.HHmmss"));
 var solution = "./Engine.sln";
 var artifacts = Directory("./artifacts");
 
@@ -21,7 +26,14 @@ Task("Clean")
 Task("Build")
     .Does(() =>
 {
-    DotNetBuild(solution, new DotNetBuildSettings { Configuration = configuration });
+    // A public release's assemblies carry its version too (the packs reuse this build).
+    var settings = new DotNetBuildSettings { Configuration = configuration, MSBuildSettings = new DotNetMSBuildSettings() };
+    if (publicRelease)
+    {
+        settings.MSBuildSettings.Properties["PublicRelease"] = new[] { "true" };
+    }
+
+    DotNetBuild(solution, settings);
 });
 
 Task("Test")
@@ -81,7 +93,17 @@ Task("Pack")
     // Each package with its .snupkg symbols beside it.
     foreach (var project in new[] { "./Engine/Engine.csproj", "./Engine.Hosting/Engine.Hosting.csproj", "./Engine.Testing/Engine.Testing.csproj", "./Engine.Nats/Engine.Nats.csproj" })
     {
-        DotNetPack(project, new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts });
+        var settings = new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts, MSBuildSettings = new DotNetMSBuildSettings() };
+        if (publicRelease)
+        {
+            settings.MSBuildSettings.Properties["PublicRelease"] = new[] { "true" };
+        }
+        else
+        {
+            settings.MSBuildSettings.Properties["VersionSuffix"] = new[] { versionSuffix };
+        }
+
+        DotNetPack(project, settings);
     }
 });
 

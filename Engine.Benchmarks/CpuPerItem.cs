@@ -12,7 +12,7 @@ namespace Engine.Benchmarks;
 /// then times <c>rounds</c> full runs, reporting the process's CPU time (all threads) per item.
 /// </summary>
 /// <remarks>
-/// <c>dotnet Engine.Benchmarks.dll --cpu-per-item compare 10 KeyedShardingBenchmarks 1000000 Engine EngineRing TplDataflow</c>
+/// <c>dotnet Engine.Benchmarks.dll --cpu-per-item compare 10 KeyedShardingBenchmarks 1000000 Engine EngineRuntimeQueue TplDataflow</c>
 /// runs ten processes per contender, alternating contenders so that a change in the machine's load
 /// falls on all of them alike, and prints the median, min and max per contender and each median's
 /// ratio to the first contender's.

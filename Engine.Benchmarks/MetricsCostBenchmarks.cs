@@ -23,6 +23,9 @@ public class MetricsCostBenchmarks
     private readonly string[] _keys = Enumerable.Range(0, Keys).Select(k => "entity-" + k).ToArray();
     private long _sum;
 
+    /// <summary>The library's default <see cref="StageOptions{T}.LatencySampling"/>.</summary>
+    private static readonly int DefaultSampling = new StageOptions<int>().LatencySampling;
+
     [Params(1_000_000)]
     public int Items { get; set; }
 
@@ -35,27 +38,35 @@ public class MetricsCostBenchmarks
     [GlobalSetup(Target = nameof(MetricsOn))]
     public void CheckMetricsOn() => Check(nameof(MetricsOn), metrics: true);
 
+    [GlobalSetup(Target = nameof(MetricsOnEveryItemTimed))]
+    public void CheckMetricsOnEveryItemTimed() => Check(nameof(MetricsOnEveryItemTimed), metrics: true, sampling: 1);
+
     [Benchmark(Baseline = true)]
     public Task<StageCounts> MetricsOff() => Run(metrics: false);
 
+    /// <summary>Metrics on with the default <see cref="StageOptions{T}.LatencySampling"/> (one write in 16 timed for the queue wait).</summary>
     [Benchmark]
     public Task<StageCounts> MetricsOn() => Run(metrics: true);
 
-    private void Check(string variant, bool metrics)
+    /// <summary>Metrics on with every write timed (<see cref="StageOptions{T}.LatencySampling"/> = 1), as before issue 24.</summary>
+    [Benchmark]
+    public Task<StageCounts> MetricsOnEveryItemTimed() => Run(metrics: true, sampling: 1);
+
+    private void Check(string variant, bool metrics, int? sampling = null)
     {
         StageCounts counts = default;
         long expected = (long)Items * (Items - 1) / 2;
-        ContenderCheck.Run(nameof(MetricsCostBenchmarks), variant, async () => counts = await Run(metrics), () =>
+        ContenderCheck.Run(nameof(MetricsCostBenchmarks), variant, async () => counts = await Run(metrics, sampling), () =>
             counts.Processed == Items && _sum == expected ? null : $"processed {counts.Processed} of {Items}, sum {_sum} instead of {expected}");
     }
 
-    private async Task<StageCounts> Run(bool metrics)
+    private async Task<StageCounts> Run(bool metrics, int? sampling = null)
     {
         _sum = 0;
         string[] keys = _keys;
         int work = HandlerWork;
         var stage = Stage.Create(
-            new StageOptions<int> { Name = "keyed", Shards = 4, Capacity = 1024, KeySelector = i => keys[i % Keys], Metrics = metrics },
+            new StageOptions<int> { Name = "keyed", Shards = 4, Capacity = 1024, KeySelector = i => keys[i % Keys], Metrics = metrics, LatencySampling = sampling ?? DefaultSampling },
             (int item, CancellationToken _) =>
             {
                 uint x = (uint)item | 1;
@@ -78,3 +89,4 @@ public class MetricsCostBenchmarks
         return stage.GetCounts();
     }
 }
+

@@ -4,7 +4,7 @@ using Engine.Benchmarks;
 // Runs the benchmarks chosen with BenchmarkDotNet's switches, for example:
 //   dotnet run -c Release --project Engine.Benchmarks -- --filter '*HandOff*'
 // or CPU time per item over many fresh processes (see CpuPerItem):
-//   dotnet Engine.Benchmarks/bin/Release/net10.0/Engine.Benchmarks.dll --cpu-per-item compare 10 KeyedShardingBenchmarks 1000000 Engine EngineRing TplDataflow
+//   dotnet Engine.Benchmarks/bin/Release/net10.0/Engine.Benchmarks.dll --cpu-per-item compare 10 KeyedShardingBenchmarks 1000000 Engine EngineRuntimeQueue TplDataflow
 if (args is ["--cpu-per-item", .. var rest])
 {
     return CpuPerItem.Run(rest);

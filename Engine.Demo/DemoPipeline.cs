@@ -8,7 +8,8 @@ namespace Engine.Demo;
 /// <summary>
 /// The demo pipeline: ingest (replace-pending and content dedupe) → enrich (simulated I/O behind a
 /// concurrency limiter, replace-pending dedupe, transient failures retried, permanent ones
-/// dead-lettered) → detect (CPU work, 0..2 alerts re-keyed by namespace) → batch → store.
+/// dead-lettered) → detect (CPU work, 0..2 alerts re-keyed by namespace) → batch (per namespace, a
+/// keyed window) → store.
 /// </summary>
 internal static class DemoPipeline
 {
@@ -66,7 +67,14 @@ internal static class DemoPipeline
                     o.Shards = options.Shards;
                     o.Capacity = options.Capacity;
                 })
-            .Batch("batch", size: 100, window: TimeSpan.FromMilliseconds(500))
+            // Per-namespace batches (a keyed window): each namespace's alerts go to the store together,
+            // up to 100 or whatever that namespace gathered within 500 ms; the live view shows its windows.
+            .BatchByKey("batch", size: 100, maxWait: TimeSpan.FromMilliseconds(500), o =>
+            {
+                o.Stage.KeySelector = a => a.Namespace;
+                o.Stage.Shards = options.Shards;
+                o.Stage.Capacity = options.Capacity;
+            })
             .Sink("store", async (alerts, _, ct) => await Task.Delay(TimeSpan.FromMilliseconds(2), io.Clock, ct), o => o.Capacity = 64)
             .Build();
     }

@@ -110,6 +110,14 @@ internal sealed class LiveView : IMetricsReporter
         }
 
         rows.Add(table);
+        foreach (StageMetricsSnapshot stage in report.AllStages)
+        {
+            if (WindowLine.From(stage) is { } windows)
+            {
+                rows.Add(new Text(WindowText(windows)));
+            }
+        }
+
         foreach (LoopMetricsSnapshot loop in report.Loops)
         {
             rows.Add(new Text(string.Create(Invariant, $"loop {loop.Loop}: {loop.Runs} runs ({loop.FailedRuns} failed), last {loop.LastRunDuration.TotalMilliseconds:0} ms for {loop.LastRunItems} items")));
@@ -123,11 +131,15 @@ internal sealed class LiveView : IMetricsReporter
         foreach (ReporterStatus status in report.Reporters.Where(r => r.Reporter != Name))
         {
             string delivery = status.Delivery is { } d ? string.Create(Invariant, $", {d.Sent} points sent, {d.Buffered} buffered, {d.Dropped} dropped") : string.Empty;
-            rows.Add(new Text(string.Create(Invariant, $"reporter {status.Reporter}: {status.Succeeded} flushes ok, {status.Failed} failed{delivery}")));
+            rows.Add(new Text(string.Create(Invariant, $"reporter {status.Reporter} before this report: {status.Succeeded} flushes ok, {status.Failed} failed{delivery}")));
         }
 
         return new Rows(rows);
     }
+
+    /// <summary>A keyed window step's line: windows open now, emitted, flushed early, and the interval's mean window and worst lateness p99.</summary>
+    private static string WindowText(WindowLine line) =>
+        string.Create(Invariant, $"windows {line.Stage}: {line.Counts.Open} open, {line.Counts.Emitted} emitted ({line.MeanItems:0.0} items each), {line.Counts.EarlyFlushes} flushed early, lateness p99 {line.LatenessP99:0.00} ms");
 
     private static string Ms(double? milliseconds) => milliseconds is { } ms ? ms.ToString(ms >= 100 ? "0" : "0.00", Invariant) : "-";
 

@@ -37,7 +37,29 @@ public class ShutdownTests
 
         Assert.That(handled, Is.EqualTo(3));
         Assert.That(orders.GetCounts().Abandoned, Is.Zero);
-        Assert.That(log.Messages(LogLevel.Information), Has.Some.Contains("'orders' drained: 3 processed"));
+        Assert.That(log.Messages(LogLevel.Information), Has.Some.Contains("'orders' drained: orders/save: 3 processed"));
+    }
+
+    [Test]
+    public async Task The_drained_line_gives_each_stage_s_own_counts_not_their_sum()
+    {
+        var log = new ListLoggerProvider();
+        HostApplicationBuilder builder = TestHost.Builder(log);
+        builder.Services.AddPipeline<int>("orders", (pipeline, context) => pipeline
+            .Then<int>("price", (n, _) => ValueTask.FromResult(n), context.Stage<int>(o => o.KeySelector = n => n))
+            .Sink("save", (_, _) => ValueTask.CompletedTask, context.Stage<int>()));
+        using IHost host = builder.Build();
+        await host.StartAsync().Within();
+        Pipeline<int> orders = host.Services.GetRequiredKeyedService<Pipeline<int>>("orders");
+        for (int i = 0; i < 5; i++)
+        {
+            await orders.WriteAsync(i);
+        }
+
+        await host.StopAsync().Within();
+        Assert.That(
+            log.Messages(LogLevel.Information),
+            Has.Some.Contains("'orders' drained: orders/price: 5 processed, 0 dead-lettered, 0 dropped, 0 superseded; orders/save: 5 processed, 0 dead-lettered, 0 dropped, 0 superseded."));
     }
 
     [Test]

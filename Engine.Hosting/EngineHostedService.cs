@@ -1,3 +1,4 @@
+using System.Globalization;
 using Engine.Pipelines;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -93,8 +94,8 @@ internal sealed class EngineHostedService : IHostedService, IAsyncDisposable
         }
         else
         {
-            StageCounts total = counts.Aggregate(default(StageCounts), (sum, s) => sum + s.Counts);
-            HostingLog.Drained(_log.Logger, instance.Kind, instance.Name, total.Processed, total.DeadLettered, total.Dropped, total.Superseded);
+            string detail = string.Join("; ", counts.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Stage}: {s.Counts.Processed} processed, {s.Counts.DeadLettered} dead-lettered, {s.Counts.Dropped} dropped, {s.Counts.Superseded} superseded")));
+            HostingLog.Drained(_log.Logger, instance.Kind, instance.Name, detail);
         }
     }
 

@@ -1,6 +1,7 @@
 using Engine.Loops;
 using Engine.Pipelines;
 using Engine.Stages;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -42,6 +43,7 @@ public static class EngineServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(build);
         Register(services, name, new PipelineRegistration<TIn>(name, build));
+        AddCheck<PipelineSettings>(services, EngineSections.Pipelines, name);
         services.AddOptions<PipelineSettings>(name).BindConfiguration($"{EngineSections.Pipelines}:{name}").ValidateOnStart();
         services.AddKeyedSingleton(name, (sp, _) => (Pipeline<TIn>)sp.GetRequiredService<EngineInstances>().Get("pipeline", name).Target);
         return services;
@@ -64,6 +66,7 @@ public static class EngineServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(handler);
         Register(services, name, new StageRegistration<T>(name, handler, configure));
+        AddCheck<StageSettings>(services, EngineSections.Stages, name);
         services.AddOptions<StageSettings>(name).BindConfiguration($"{EngineSections.Stages}:{name}").ValidateOnStart();
         services.AddKeyedSingleton(name, (sp, _) => (Stage<T>)sp.GetRequiredService<EngineInstances>().Get("stage", name).Target);
         return services;
@@ -129,6 +132,10 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton(registration);
     }
 
+    private static void AddCheck<TOptions>(IServiceCollection services, string section, string? name)
+        where TOptions : class =>
+        services.AddSingleton<IConfigureOptions<TOptions>>(sp => new SectionCheck<TOptions>(section, name, sp.GetService<IConfiguration>()));
+
     /// <summary>What every registration (and the health check) needs, added once.</summary>
     internal static void AddCore(IServiceCollection services)
     {
@@ -138,6 +145,12 @@ public static class EngineServiceCollectionExtensions
         }
 
         services.TryAddSingleton(TimeProvider.System);
+
+        // Each section's keys and values are checked before its binding (registered first, so run first):
+        // see SectionCheck. Engine:Hosting's check also checks Engine itself.
+        services.AddSingleton<IConfigureOptions<EngineHostingOptions>>(sp => new SectionCheck<EngineHostingOptions>(EngineSections.Hosting, null, sp.GetService<IConfiguration>(), sp.GetServices<EngineRegistration>()));
+        AddCheck<EngineHealthOptions>(services, EngineSections.Health, null);
+        AddCheck<EngineReportingOptions>(services, EngineSections.Reporting, null);
         services.AddOptions<EngineHostingOptions>().BindConfiguration(EngineSections.Hosting).ValidateOnStart();
         services.AddOptions<EngineHealthOptions>().BindConfiguration(EngineSections.Health).ValidateOnStart();
         services.AddOptions<EngineReportingOptions>().BindConfiguration(EngineSections.Reporting).ValidateOnStart();

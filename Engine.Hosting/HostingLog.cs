@@ -27,8 +27,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Draining {Kind} '{Name}' for up to {Timeout}: {Left} item(s) left.")]
     public static partial void Draining(ILogger logger, string kind, string name, TimeSpan timeout, long left);
 
-    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Engine {Kind} '{Name}' drained: {Processed} processed, {DeadLettered} dead-lettered, {Dropped} dropped, {Superseded} superseded.")]
-    public static partial void Drained(ILogger logger, string kind, string name, long processed, long deadLettered, long dropped, long superseded);
+    /// <summary>Per stage, as the abort line: summed over a pipeline's stages, an item would count once per stage it went through.</summary>
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Engine {Kind} '{Name}' drained: {Detail}.")]
+    public static partial void Drained(ILogger logger, string kind, string name, string detail);
 
     [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "Engine {Kind} '{Name}' did not drain within {Timeout} (or the host's shutdown timeout); aborted, {Abandoned} item(s) abandoned: {Detail}.")]
     public static partial void Abandoned(ILogger logger, string kind, string name, TimeSpan timeout, long abandoned, string detail);

@@ -67,11 +67,33 @@ internal sealed class SectionValidator<TOptions> : IValidateOptions<TOptions>
 
                 if (reporting.InfluxDb is { } influx)
                 {
+                    int before = failures.Count;
                     Collect(influx, $"{path}:InfluxDb", failures);
                     if (!Uri.TryCreate(influx.Url, UriKind.Absolute, out Uri? url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
                     {
                         failures.Add($"{path}:InfluxDb:Url: must be an absolute http or https URL such as http://127.0.0.1:8086, not '{influx.Url}'.");
                     }
+                    else if (failures.Count == before)
+                    {
+                        // The reporter's own checks of how settings combine (1.x Database or 2.x
+                        // Organization/Bucket/Token, Username with Password), named by configuration key
+                        // instead of by option: making one sends nothing.
+                        try
+                        {
+                            new InfluxDbReporter(influx).Dispose();
+                        }
+                        catch (ArgumentException ex) when (ex.ParamName?.StartsWith("options.", StringComparison.Ordinal) == true)
+                        {
+                            string option = ex.ParamName["options.".Length..];
+                            string problem = ex.Message[(ex.Message.IndexOf(ex.ParamName, StringComparison.Ordinal) + ex.ParamName.Length)..].Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal).Trim();
+                            failures.Add($"{path}:InfluxDb:{option}: {problem}");
+                        }
+                    }
+                }
+
+                if (reporting is { Console.Name: { } consoleName, InfluxDb.Name: { } influxName } && string.Equals(consoleName, influxName, StringComparison.Ordinal))
+                {
+                    failures.Add($"{path}:InfluxDb:Name: '{influxName}' is the console reporter's name too; each reporter needs a unique Name.");
                 }
 
                 break;

@@ -1,12 +1,13 @@
 using Engine.Demo;
 using Engine.Limiters;
 using Engine.Pipelines;
+using Engine.Windows;
 
 namespace Engine.Testing.Tests;
 
 /// <summary>
 /// The demo's pipeline (Engine.Demo's DemoPipeline, unchanged but for its clock and simulated I/O)
-/// through the public kit: its retries and its batch window are driven by advancing the clock.
+/// through the public kit: its retries and its per-namespace batches (a keyed window) are driven by advancing the clock.
 /// </summary>
 public class DemoPipelineTests
 {
@@ -14,7 +15,7 @@ public class DemoPipelineTests
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(20);
 
     [Test]
-    public async Task Transient_failures_are_retried_permanent_ones_dead_lettered_and_alerts_wait_for_the_batch_window()
+    public async Task Transient_failures_are_retried_permanent_ones_dead_lettered_and_alerts_wait_for_their_namespace_batch()
     {
         await using var harness = new EngineHarness();
         using ConcurrencyLimiter limiter = ConcurrencyLimiter.Create(new ConcurrencyLimiterOptions { Name = "enrich-io", MaxConcurrency = 64, TimeProvider = harness.Clock });
@@ -39,6 +40,7 @@ public class DemoPipelineTests
         var options = new DemoOptions { Shards = 2, Workers = 16, Capacity = 64 };
         Pipeline<StateUpdate> pipeline = DemoPipeline.Build(options, limiter, io);
         SourceProbe<StateUpdate> source = harness.Source(pipeline);
+        DateTimeOffset start = harness.Now;
 
         // Content hashes chosen so that every update raises at least one alert (DemoPipeline.Detect: h % 3 alerts after mixing).
         StateUpdate[] updates = [.. Enumerable.Range(0, 10).Select(i => new StateUpdate($"e{i}", "pod", $"ns{i % 3}", 1, AlertingHash(i), false))];
@@ -58,11 +60,20 @@ public class DemoPipelineTests
         await harness.AdvanceAsync(FirstBackoff + TimeSpan.FromMilliseconds(2));
         Assert.That(harness.View<StateUpdate>("detect").Counts.Processed, Is.EqualTo(8));
 
-        // The alerts sit in the batch (100 or 500 ms) until its window closes, 500 ms after the first arrived.
-        var store = harness.View<IReadOnlyList<Alert>>("store");
+        // The alerts sit in their namespace's batch (100 alerts or 500 ms from its first, a keyed window):
+        // ns0, ns1 and ns2 each got their first alert within the first few ms, and e1's and e2's later
+        // alerts join their namespace's open batch.
+        var store = harness.View<KeyedWindow<IReadOnlyList<Alert>>>("store");
         Assert.That(store.Counts.Processed, Is.Zero);
-        await harness.AdvanceAsync(TimeSpan.FromMilliseconds(500));
-        Assert.That(store.Counts.Processed, Is.EqualTo(1), "the window closed and the one batch was stored");
+        Assert.That(harness.Describe(), Does.Contain("window(s) open"));
+        await harness.AdvanceAsync(TimeSpan.FromMilliseconds(501) - (harness.Now - start));
+        Assert.That(store.Counts.Processed, Is.Zero, "no batch closed before 500 ms after its first alert");
+
+        // The three batches close a little after 500 ms (500 ms after each namespace's first alert);
+        // the store writes them one after another, 2 ms each on the clock.
+        await harness.AdvanceAsync(TimeSpan.FromMilliseconds(510) - (harness.Now - start));
+        Assert.That(store.Counts.Processed, Is.EqualTo(3), "one batch per namespace was stored");
+        Assert.That(harness.Describe(), Does.Contain("idle, nothing waits"));
 
         PipelineCounts counts = await harness.CompleteAsync(pipeline);
         Assert.That(counts.Stages.Single(s => s.Stage == "enrich").Counts.Processed, Is.EqualTo(9));

@@ -95,9 +95,18 @@ public partial class DemoSmokeTests
         long Summary(int group) => long.Parse(summary.Groups[group].Value, System.Globalization.CultureInfo.InvariantCulture);
         long superseded = await FinalSum("engine__items_superseded");
         long deadLettered = await FinalSum("engine__dead_lettered");
+        long added = await FinalSum("engine__items_added");
+        long windowsEmitted = await FinalSum("engine__windows_emitted");
+        List<InfluxDbServer.Series> windowItems = await server.QueryAsync("engine", "SELECT last(\"count.hist\") FROM \"engine__window_items\" WHERE \"app\" = 'engine-demo' GROUP BY \"stage\", \"shard\"");
         Assert.Multiple(() =>
         {
-            Assert.That(processed.Select(s => s.Tags["stage"]).Distinct(), Is.EquivalentTo(new[] { "ingest", "enrich", "detect", "store" }));
+            // Every node that takes items (issue 25: without the batcher the sum of engine__items_added
+            // fell short of the summary's accepted).
+            Assert.That(processed.Select(s => s.Tags["stage"]).Distinct(), Is.EquivalentTo(new[] { "ingest", "enrich", "detect", "batch", "store" }));
+            Assert.That(added, Is.EqualTo(Summary(1)), "accepted: the last items_added of every series adds up to the summary's");
+            Assert.That(processed.Sum(s => (long)s[0, "last"]!), Is.EqualTo(Summary(2)), "processed");
+            Assert.That(windowsEmitted, Is.EqualTo(processed.Where(s => s.Tags["stage"] == "store").Sum(s => (long)s[0, "last"]!)).And.GreaterThan(0), "the per-namespace batches' windows reach InfluxDB: every batch the store took");
+            Assert.That(windowItems.Select(s => s.Tags["stage"]).Distinct(), Is.EqualTo(new[] { "batch" }), "items per window, a histogram");
             Assert.That(processed.Where(s => s.Tags["stage"] == "enrich").Sum(s => (long)s[0, "last"]!), Is.GreaterThan(0));
 
             // The final flush carries the final counts: only ingest supersedes and only enrich dead-letters,

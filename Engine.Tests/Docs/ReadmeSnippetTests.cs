@@ -104,7 +104,7 @@ public partial class ReadmeSnippetTests
             public static System.Threading.Tasks.Task StoreAsync(System.Collections.Generic.IReadOnlyList<Alert> alerts, System.TimeSpan age, System.Threading.CancellationToken ct) =>
                 System.Threading.Tasks.Task.CompletedTask;
 
-            public static System.Threading.Tasks.Task StoreAsync(DeploymentState state, System.Threading.CancellationToken ct) =>
+            public static System.Threading.Tasks.Task SaveStateAsync(DeploymentState state, System.Threading.CancellationToken ct) =>
                 System.Threading.Tasks.Task.CompletedTask;
         }
         """;

@@ -11,7 +11,7 @@ public partial class MetricCatalogueTests
     private static readonly MetricDefinition[] Catalogue = [.. MetricCatalogue.All, .. ReporterMetricCatalogue.All];
 
     /// <summary>A cell naming an InfluxDB measurement: <c>`engine__x` (kind, `unit`)</c>, optionally <c>, tag `t`</c> before the parenthesis closes.</summary>
-    [GeneratedRegex(@"^`(?<name>engine__[a-z0-9_]+)` \((?<kind>gauge|counter|meter|timer), `(?<unit>[^`]+)`(?:, tag `(?<tag>[a-z_]+)`)?\)$")]
+    [GeneratedRegex(@"^`(?<name>engine__[a-z0-9_]+)` \((?<kind>gauge|counter|meter|histogram|timer), `(?<unit>[^`]+)`(?:, tag `(?<tag>[a-z_]+)`)?\)$")]
     private static partial Regex MeasurementCell();
 
     /// <summary>A cell naming a meter instrument: <c>`engine.x` (type, `unit`)</c>, optionally <c>, tag `t`</c> before the parenthesis closes.</summary>

@@ -58,7 +58,7 @@ public class MetricsRegressionTests
         var time = new WatchedTimeProvider();
         var gate = new Gate();
         await using Stage<int> stage = Stage.Create(
-            new StageOptions<int> { Name = "wait", Shards = 1, KeySelector = _ => "one", Capacity = 1, TimeProvider = time },
+            new StageOptions<int> { Name = "wait", Shards = 1, KeySelector = _ => "one", Capacity = 1, TimeProvider = time, LatencySampling = 1 },
             async (i, ct) => { if (i == 0) { await gate.PassAsync(ct); } });
         await stage.WriteAsync(0);
         await gate.StartedAsync();

@@ -84,7 +84,11 @@ public class StageMetricsTests
     {
         var time = new WatchedTimeProvider();
         var gate = new Gate();
-        await using Stage<int> stage = GatedStage(time, gate, o => o.KeySelector = _ => "one");
+        await using Stage<int> stage = GatedStage(time, gate, o =>
+        {
+            o.KeySelector = _ => "one";
+            o.LatencySampling = 1;
+        });
         await stage.WriteAsync(0);
         await gate.StartedAsync();
         await stage.WriteAsync(1);

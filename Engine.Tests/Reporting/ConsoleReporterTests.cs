@@ -70,7 +70,7 @@ public class ConsoleReporterTests
               store             750.0      10      7   33%      1.25   3.00       100    200        6        3        3           6        3
             loop resync: runs 3 (failed 1), running 0, last 12.5 ms for 40 items, last success 1.5 s ago
             limiter io: held 4/4, waiting 2, acquired 99, wait p50 1.25 p99 3.00 ms
-            reporter influxdb: flushes ok 5, failed 1 (timed out 1), skipped 0; points sent 1200, buffered 30, dropped 0, rejected 2
+            reporter influxdb before this report: flushes ok 5, failed 1 (timed out 1), skipped 0; points sent 1200, buffered 30, dropped 0, rejected 2
 
             """.Replace("\r\n", "\n", StringComparison.Ordinal);
         Assert.That(ConsoleReporter.Format(FixedReport()), Is.EqualTo(expected));

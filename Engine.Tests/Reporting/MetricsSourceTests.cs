@@ -30,7 +30,7 @@ public class MetricsSourceTests
               fake_members=2
               stage=orders partition=0  fake_partition_*: pending=2.5 acked=2
               stage=orders partition=1  fake_partition_*: pending=2.5 acked=12
-            reporter console: flushes ok 0, failed 0 (timed out 0), skipped 0
+            reporter console before this report: flushes ok 0, failed 0 (timed out 0), skipped 0
 
             """.Replace("\r\n", "\n", StringComparison.Ordinal);
         Assert.That(writer.ToString(), Is.EqualTo(expected));

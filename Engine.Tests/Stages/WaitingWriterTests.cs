@@ -104,6 +104,9 @@ public class WaitingWriterTests
             {
                 Name = "wait-count",
                 Shards = 1,
+
+                // Every item's queue wait is checked: none is left out by sampling.
+                LatencySampling = 1,
                 Capacity = 8,
                 TimeProvider = time,
                 KeySelector = i => i,

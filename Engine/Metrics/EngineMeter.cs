@@ -54,6 +54,7 @@ internal sealed class EngineMeter
     private readonly List<WeakReference<IStageMetricsSource>> _sources = [];
     private readonly List<WeakReference<ILoopMetricsSource>> _loopSources = [];
     private readonly List<WeakReference<ILimiterMetricsSource>> _limiterSources = [];
+    private readonly List<WeakReference<IWindowMetricsSource>> _windowSources = [];
 
     /// <summary>Disposed stages' last figures, each with the instruments that have yet to collect them. Under <see cref="_gate"/>.</summary>
     private readonly List<(FinalStageFigures Figures, HashSet<Instrument> Waiting)> _final = [];
@@ -68,12 +69,19 @@ internal sealed class EngineMeter
         QueueWait = Histogram(MetricCatalogue.QueueWait);
         LimiterWait = Histogram(MetricCatalogue.LimiterWaitTime);
         EndToEnd = Histogram(MetricCatalogue.EndToEndLatency);
+        WindowItems = Meter.CreateHistogram<double>(MetricCatalogue.WindowItems.Instrument!.Name, MetricCatalogue.WindowItems.Instrument.Unit, MetricCatalogue.WindowItems.Description);
+        WindowLateness = Histogram(MetricCatalogue.WindowLateness);
         foreach (MetricDefinition<ShardMetricsSnapshot, LiveShard> metric in MetricCatalogue.Shard)
         {
             if (metric.Observation?.Publish(meter, metric, LiveShards) is { } instrument)
             {
                 _shardInstruments.Add(instrument);
             }
+        }
+
+        foreach (MetricDefinition<WindowMetricsSnapshot, WindowMetricsSnapshot> metric in MetricCatalogue.Window)
+        {
+            metric.Observation?.Publish(meter, metric, _ => LiveWindows());
         }
 
         foreach (MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot> metric in MetricCatalogue.Loop)
@@ -104,6 +112,12 @@ internal sealed class EngineMeter
 
     /// <summary>Pipeline entry to settled at a sink.</summary>
     public Histogram<double> EndToEnd { get; }
+
+    /// <summary>Items per window forwarded by a keyed window step.</summary>
+    public Histogram<double> WindowItems { get; }
+
+    /// <summary>A keyed window's close to its forwarding.</summary>
+    public Histogram<double> WindowLateness { get; }
 
     /// <summary>
     /// The instance for <paramref name="factory"/>: its instruments are on the meter the factory makes
@@ -168,6 +182,10 @@ internal sealed class EngineMeter
             _final.Add((figures, waiting));
         }
     }
+
+    public void Register(IWindowMetricsSource windows) => Add(_windowSources, windows);
+
+    public void Unregister(IWindowMetricsSource windows) => _ = Remove(_windowSources, windows);
 
     public void Register(ILoopMetricsSource loop) => Add(_loopSources, loop);
 
@@ -273,6 +291,9 @@ internal sealed class EngineMeter
             }
         }
     }
+
+    private IEnumerable<(WindowMetricsSnapshot Live, KeyValuePair<string, object?>[] Tags)> LiveWindows() =>
+        LiveOf(_windowSources).SelectMany(w => w.LiveWindows());
 
     private IEnumerable<(LoopMetricsSnapshot Live, KeyValuePair<string, object?>[] Tags)> LiveLoops()
     {

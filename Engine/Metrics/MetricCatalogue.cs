@@ -1,4 +1,5 @@
 
+
 namespace Engine.Metrics;
 
 /// <summary>
@@ -100,6 +101,31 @@ internal static class MetricCatalogue
         EndToEndLatency,
     ];
 
+    /// <summary>Items per forwarded window of a keyed window step; the meter's histogram is recorded by the window shard's loop.</summary>
+    public static readonly MetricDefinition<WindowMetricsSnapshot, WindowMetricsSnapshot> WindowItems = MetricDefinition<WindowMetricsSnapshot, WindowMetricsSnapshot>.Histogram(
+        "window_items", "items", "Items per window forwarded by a keyed window step.", w => w.ItemsPerWindow, new("engine.window.items", "{item}"));
+
+    /// <summary>Close to forwarded per window; the meter's histogram is recorded by the window shard's loop.</summary>
+    public static readonly MetricDefinition<WindowMetricsSnapshot, WindowMetricsSnapshot> WindowLateness = MetricDefinition<WindowMetricsSnapshot, WindowMetricsSnapshot>.Histogram(
+        "window_lateness", "ms", "Time from a window's close to its forwarding.", w => w.Lateness, new("engine.window.lateness", "s"));
+
+    /// <summary>Per shard of a keyed window step (tags <c>pipeline</c>, <c>stage</c>, <c>shard</c>), for shards that have folded an item.</summary>
+    public static readonly IReadOnlyList<MetricDefinition<WindowMetricsSnapshot, WindowMetricsSnapshot>> Window =
+    [
+        MetricDefinition<WindowMetricsSnapshot, WindowMetricsSnapshot>.Gauge(
+            "window_open", "windows", "Windows open now.", w => w.Counts.Open, new("engine.window.open", "{window}"), new MetricObservation<WindowMetricsSnapshot, long>(w => w.Counts.Open)),
+        MetricDefinition<WindowMetricsSnapshot, WindowMetricsSnapshot>.Counter(
+            "windows_emitted", "windows", "Windows forwarded downstream.", w => w.Counts.Emitted, new("engine.windows.emitted", "{window}"), new MetricObservation<WindowMetricsSnapshot, long>(w => w.Counts.Emitted)),
+        MetricDefinition<WindowMetricsSnapshot, WindowMetricsSnapshot>.Counter(
+            "window_early_flushes", "windows", "Windows closed before their time to make room for another key's.", w => w.Counts.EarlyFlushes, new("engine.window.early_flushes", "{window}"), new MetricObservation<WindowMetricsSnapshot, long>(w => w.Counts.EarlyFlushes)),
+        MetricDefinition<WindowMetricsSnapshot, WindowMetricsSnapshot>.Counter(
+            "window_completion_flushes", "windows", "Windows flushed because the step completed.", w => w.Counts.CompletionFlushes),
+        MetricDefinition<WindowMetricsSnapshot, WindowMetricsSnapshot>.Counter(
+            "window_abandoned_items", "items", "Items in windows an abort abandoned.", w => w.Counts.AbandonedItems),
+        WindowItems,
+        WindowLateness,
+    ];
+
     /// <summary>Per periodic loop (tag <c>loop</c>); the meter reads each loop's <c>GetMetrics()</c>.</summary>
     public static readonly IReadOnlyList<MetricDefinition<LoopMetricsSnapshot, LoopMetricsSnapshot>> Loop =
     [
@@ -131,8 +157,8 @@ internal static class MetricCatalogue
         LimiterWaitTime,
     ];
 
-    /// <summary>Every metric of the engine's own figures: shards, loops, limiters.</summary>
-    public static IEnumerable<MetricDefinition> All => [.. Shard, .. Loop, .. Limiter];
+    /// <summary>Every metric of the engine's own figures: shards, window shards, loops, limiters.</summary>
+    public static IEnumerable<MetricDefinition> All => [.. Shard, .. Window, .. Loop, .. Limiter];
 
     /// <summary>NaN before the first success: the meter publishes it, line protocol and text leave it out.</summary>
     private static double SecondsSinceSuccess(LoopMetricsSnapshot loop) => loop.SinceLastSuccess?.TotalSeconds ?? double.NaN;

@@ -34,7 +34,7 @@ internal sealed class MetricDefinition<TSnapshot, TLive> : MetricDefinition
         : base(name, kind, unit, description, instrument, dimension, dimensionValues ?? [])
     {
         Debug.Assert(observation is null || instrument is not null, "only an instrument is observed");
-        Debug.Assert((observation is null) == (instrument is null || kind == MetricKind.Timer), "every instrument but a histogram is observed");
+        Debug.Assert((observation is null) == (instrument is null || kind is MetricKind.Timer or MetricKind.Histogram), "every instrument but a histogram is observed");
         Observation = observation;
         _value = value;
         _counts = counts ?? [];
@@ -65,6 +65,10 @@ internal sealed class MetricDefinition<TSnapshot, TLive> : MetricDefinition
     public static MetricDefinition<TSnapshot, TLive> Timer(string name, string unit, string description, Func<TSnapshot, LatencySummary?> summary, MetricInstrument? instrument = null) =>
         new(name, MetricKind.Timer, unit, description, instrument, observation: null, summary: summary);
 
+    /// <summary>A histogram: <paramref name="summary"/> is the interval's distribution in <paramref name="unit"/>, or null when the owner has none (then nothing is written).</summary>
+    public static MetricDefinition<TSnapshot, TLive> Histogram(string name, string unit, string description, Func<TSnapshot, LatencySummary?> summary, MetricInstrument? instrument = null) =>
+        new(name, MetricKind.Histogram, unit, description, instrument, observation: null, summary: summary);
+
     /// <summary>A gauge's value.</summary>
     public double Value(TSnapshot snapshot)
     {
@@ -85,7 +89,7 @@ internal sealed class MetricDefinition<TSnapshot, TLive> : MetricDefinition
     /// <summary>A timer's distribution over the interval, or null when there is none to write.</summary>
     public LatencySummary? Summary(TSnapshot snapshot)
     {
-        Debug.Assert(_summary is not null, $"{Name} is a {Kind}, not a timer");
+        Debug.Assert(_summary is not null, $"{Name} is a {Kind}, not a timer or histogram");
         return _summary(snapshot);
     }
 }

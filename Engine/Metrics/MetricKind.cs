@@ -16,6 +16,9 @@ internal enum MetricKind
     /// <summary>A cumulative count with App.Metrics' moving rates.</summary>
     Meter,
 
+    /// <summary>A distribution of values (items, or a time in milliseconds) without rates.</summary>
+    Histogram,
+
     /// <summary>A latency distribution with a meter's rates.</summary>
     Timer,
 }

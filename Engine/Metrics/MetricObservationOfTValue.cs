@@ -17,7 +17,7 @@ internal sealed class MetricObservation<TLive, TValue> : MetricObservation<TLive
     /// <inheritdoc />
     public override Instrument Publish(Meter meter, MetricDefinition metric, Func<Instrument?, IEnumerable<(TLive Live, KeyValuePair<string, object?>[] Tags)>> live)
     {
-        Debug.Assert(metric.Instrument is not null && metric.Kind != MetricKind.Timer, "only gauges, counters and meters are observed");
+        Debug.Assert(metric.Instrument is not null && metric.Kind is not (MetricKind.Timer or MetricKind.Histogram), "only gauges, counters and meters are observed");
         Debug.Assert(_read.Length == Math.Max(1, metric.DimensionValues.Count), "one reader per dimension value");
         MetricInstrument instrument = metric.Instrument!;
 

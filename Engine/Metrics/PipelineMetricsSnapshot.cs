@@ -9,7 +9,7 @@ public sealed record PipelineMetricsSnapshot
     /// <summary>When the snapshot was taken, on the pipeline's clock.</summary>
     public DateTimeOffset Timestamp { get; init; }
 
-    /// <summary>Every stage's snapshot (batch stages and channel sinks have none), in the order they were added.</summary>
+    /// <summary>Every stage's snapshot, batch stages and channel sinks included (counts and depth only: they run no handler), in the order they were added.</summary>
     public required IReadOnlyList<StageMetricsSnapshot> Stages { get; init; }
 
     /// <summary>Pipeline entry to settled at a sink stage, over all sink stages, for the interval.</summary>

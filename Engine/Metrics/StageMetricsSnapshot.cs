@@ -49,6 +49,9 @@ public sealed record StageMetricsSnapshot
     /// <summary>Pipeline entry to settled here over all shards (sink stages only; null elsewhere).</summary>
     public LatencySummary? EndToEnd { get; init; }
 
+    /// <summary>The window figures of each shard that has folded an item, for a keyed window step (<c>TumblingWindow</c>, <c>SessionWindow</c>, <c>BatchByKey</c>); empty for every other stage.</summary>
+    public IReadOnlyList<WindowMetricsSnapshot> Windows { get; init; } = [];
+
     /// <summary>Cumulative counts per value of the <c>kind</c> dimension (empty without a <c>KindSelector</c>).</summary>
     public IReadOnlyList<KindMetrics> Kinds { get; init; } = [];
 }

@@ -14,7 +14,7 @@ namespace Engine.Pipelines;
 /// </summary>
 /// <typeparam name="TIn">The pipeline's input type.</typeparam>
 /// <typeparam name="T">The items this step produces.</typeparam>
-public abstract class Flow<TIn, T>
+public abstract partial class Flow<TIn, T>
 {
     private readonly Outlet<T> _outlet;
     private readonly string _from;

@@ -14,8 +14,8 @@ public sealed class PipelineCounts
     /// <summary>Items abandoned by an abort, over all stages.</summary>
     public long Abandoned => _stages.Sum(s => s.Counts.Abandoned);
 
-    /// <summary>Whether every stage's accounting identity holds (see <see cref="StageCounts.IsConserved"/>).</summary>
-    public bool IsConserved => _stages.All(s => s.Counts.IsConserved);
+    /// <summary>Whether every stage's accounting identity holds (see <see cref="StageCounts.IsConserved"/>), and every keyed window step's (see <see cref="WindowCounts.IsConserved"/>).</summary>
+    public bool IsConserved => _stages.All(s => s.Counts.IsConserved && (s.Windows?.IsConserved ?? true));
 
     /// <summary>A stage's counts by name.</summary>
     /// <param name="stage">The stage's name.</param>
@@ -29,6 +29,13 @@ public sealed class PipelineCounts
     /// <exception cref="KeyNotFoundException">No stage has that name.</exception>
     public long EmittedBy(string stage) =>
         _stages.FirstOrDefault(s => s.Stage == stage) is { Stage: not null } found ? found.Emitted : throw new KeyNotFoundException($"The pipeline has no stage '{stage}'.");
+
+    /// <summary>A keyed window step's window accounting.</summary>
+    /// <param name="stage">The step's name.</param>
+    /// <returns>Its window counts.</returns>
+    /// <exception cref="KeyNotFoundException">No stage has that name, or it is not a keyed window step.</exception>
+    public WindowCounts WindowsOf(string stage) =>
+        _stages.FirstOrDefault(s => s.Stage == stage) is { Windows: { } windows } ? windows : throw new KeyNotFoundException($"The pipeline has no keyed window stage '{stage}'.");
 
     /// <inheritdoc />
     public override string ToString() => string.Join("; ", _stages.Select(s => $"{s.Stage}: {s.Counts} emitted={s.Emitted}"));

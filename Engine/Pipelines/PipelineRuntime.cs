@@ -106,7 +106,7 @@ internal sealed class PipelineRuntime
         {
             if (node is not ISourceNode)
             {
-                stages.Add(new PipelineStageCounts(node.Name, node.GetCounts(), node.Emitted));
+                stages.Add(new PipelineStageCounts(node.Name, node.GetCounts(), node.Emitted) { Windows = node.GetWindowCounts() });
             }
         }
 

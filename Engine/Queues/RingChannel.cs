@@ -24,7 +24,9 @@ namespace Engine.Queues;
 /// at <c>position + 1</c>), so a claim and a take never touch the same word except through the slot
 /// they hand over. The ring's length is a power of two at least <see cref="Capacity"/> (and at least
 /// two, so "published" and "free for the next lap" never share a sequence number); the capacity
-/// check reads the head, and a stale head is smaller, so the check errs safe.
+/// check reads the head, and a stale head is smaller, so the check errs safe. Each end keeps its last
+/// sight of the other beside it (<see cref="PaddedLong.Seen"/>): a write reads the head's line only
+/// when its last sight says full, a take reads the tail's line only when it reaches the last tail seen.
 /// </para>
 /// <para>
 /// Lost wake-ups are ruled out by the Dekker pattern on each side: a waiting writer raises
@@ -41,7 +43,7 @@ namespace Engine.Queues;
 /// </remarks>
 /// <typeparam name="T">The items.</typeparam>
 [DebuggerDisplay("Items = {ItemCount}, Capacity = {Capacity}, Closed = {IsClosed}")]
-internal sealed class RingChannel<T> : Channel<T>
+internal sealed class RingChannel<T> : CountingChannel<T>
 {
     /// <summary>Set in <see cref="_tail"/> when the channel is completed: no claim succeeds after it.</summary>
     private const long ClosedBit = 1L << 62;
@@ -114,6 +116,18 @@ internal sealed class RingChannel<T> : Channel<T>
     /// <summary>The most items the channel holds.</summary>
     public int Capacity { get; }
 
+    /// <inheritdoc/>
+    /// <remarks>The tail: every claim moves it by one, before its item can be taken.</remarks>
+    public override long Accepted => TailIndex(Volatile.Read(ref _tail.Value));
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The claim's compare-and-swap comes after nothing the reader needs and before the item is
+    /// published, but <see cref="ItemCount"/> counts claims, so the claim is the write as far as a
+    /// count is concerned, and the compare-and-swap is a full fence.
+    /// </remarks>
+    public override bool WriteIsFenced => true;
+
     /// <summary>Items claimed and not yet taken (including claims whose writer has not published yet).</summary>
     public int ItemCount => (int)Math.Clamp(TailIndex(Volatile.Read(ref _tail.Value)) - Volatile.Read(ref _head.Value), 0, Capacity);
 
@@ -129,15 +143,28 @@ internal sealed class RingChannel<T> : Channel<T>
     private static long TailIndex(long tail) => tail & ~ClosedBit;
 
     /// <summary>Claims a place and publishes the item, or returns false when the ring is full or closed.</summary>
-    private bool TryWrite(T item)
+    /// <remarks>Internal so the shard can write without the writer's virtual call and copies of a large item.</remarks>
+    internal bool TryWrite(in T item)
     {
         var spinner = default(SpinWait);
         while (true)
         {
             long tail = Volatile.Read(ref _tail.Value);
-            if ((tail & ClosedBit) != 0 || tail - Volatile.Read(ref _head.Value) >= Capacity)
+            if ((tail & ClosedBit) != 0)
             {
                 return false;
+            }
+
+            // Against the last head seen first (a smaller head: the check errs safe), and the head's own
+            // line, which every take writes, only when that says full: once per lap, not once per write.
+            if (tail - _tail.Seen >= Capacity)
+            {
+                long head = Volatile.Read(ref _head.Value);
+                _tail.Seen = head;
+                if (tail - head >= Capacity)
+                {
+                    return false;
+                }
             }
 
             ref Slot slot = ref _slots[tail & _mask];
@@ -170,7 +197,8 @@ internal sealed class RingChannel<T> : Channel<T>
     }
 
     /// <summary>Takes the oldest item, or returns false when none is claimed.</summary>
-    private bool TryRead([MaybeNullWhen(false)] out T item)
+    /// <remarks>Internal so the shard can take without the reader's virtual call.</remarks>
+    internal bool TryRead([MaybeNullWhen(false)] out T item)
     {
         var spinner = default(SpinWait);
         while (true)
@@ -199,10 +227,17 @@ internal sealed class RingChannel<T> : Channel<T>
                     WakeWriter();
                 }
 
-                long tail = Volatile.Read(ref _tail.Value);
-                if ((tail & ClosedBit) != 0 && TailIndex(tail) == head + 1)
+                // The last take of a completed ring finishes it. Only a take that reaches the last tail
+                // seen reads the tail's line, which every write moves: the tail only grows, so while
+                // positions past this one were seen claimed, this cannot be the last take.
+                if (TailIndex(_head.Seen) <= head + 1)
                 {
-                    Finish();
+                    long tail = Volatile.Read(ref _tail.Value);
+                    _head.Seen = tail;
+                    if ((tail & ClosedBit) != 0 && TailIndex(tail) == head + 1)
+                    {
+                        Finish();
+                    }
                 }
 
                 return true;
@@ -552,7 +587,7 @@ internal sealed class RingChannel<T> : Channel<T>
     {
         public override bool TryComplete(Exception? error = null) => channel.TryComplete(error);
 
-        public override bool TryWrite(T item) => channel.TryWrite(item);
+        public override bool TryWrite(T item) => channel.TryWrite(in item);
 
         public override ValueTask<bool> WaitToWriteAsync(CancellationToken cancellationToken = default) => channel.WaitToWriteAsync(cancellationToken);
 
@@ -563,7 +598,7 @@ internal sealed class RingChannel<T> : Channel<T>
                 return ValueTask.FromCanceled(cancellationToken);
             }
 
-            return channel.TryWrite(item) ? default : WriteWaitingAsync(item, cancellationToken);
+            return channel.TryWrite(in item) ? default : WriteWaitingAsync(item, cancellationToken);
         }
 
         /// <summary>Waits for room; a completed channel ends it with <see cref="ChannelClosedException"/> (carrying the completion's error), as the runtime's channels do.</summary>
@@ -571,7 +606,7 @@ internal sealed class RingChannel<T> : Channel<T>
         {
             while (await Closed.Wrap(channel.WaitToWriteAsync(cancellationToken)).ConfigureAwait(false))
             {
-                if (channel.TryWrite(item))
+                if (channel.TryWrite(in item))
                 {
                     return;
                 }

@@ -16,8 +16,9 @@ namespace Engine.Reporting;
 /// (integer), <c>rate1m</c>, <c>rate5m</c>, <c>rate15m</c>, <c>rate.mean</c> (per <see cref="RateUnit"/>);
 /// timer the meter fields then <c>samples</c> (integer), <c>last</c>, <c>count.hist</c> (integer),
 /// <c>sum</c>, <c>min</c>, <c>max</c>, <c>mean</c>, <c>median</c>, <c>stddev</c>, <c>p999</c>, <c>p99</c>,
-/// <c>p98</c>, <c>p95</c>, <c>p75</c> (milliseconds). Points go out in App.Metrics' order of metric
-/// types (gauges, counters, meters, timers), each type in the order written. One formatter per
+/// <c>p98</c>, <c>p95</c>, <c>p75</c> (milliseconds); histogram (a keyed window's items and lateness,
+/// <c>mtype=histogram</c>) the timer's fields without the meter's, in its own unit. Points go out in
+/// App.Metrics' order of metric types (gauges, counters, meters, histograms, timers), each type in the order written. One formatter per
 /// reporter: it keeps every meter's and timer's running state (see <see cref="SeriesState"/>).
 /// </summary>
 internal sealed class AppMetricsFormatter
@@ -113,15 +114,22 @@ internal sealed class AppMetricsFormatter
     {
         foreach (ShardMetricsSnapshot shard in stage.Shards)
         {
-            List<KeyValuePair<string, string?>> own =
-            [
-                new("pipeline", stage.Pipeline),
-                new("stage", stage.Stage),
-                new("shard", shard.Shard.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ];
-            Collect(MetricCatalogue.Shard, shard, own, shard.Interval, timestampNanoseconds);
+            Collect(MetricCatalogue.Shard, shard, ShardTags(stage, shard.Shard), shard.Interval, timestampNanoseconds);
+        }
+
+        foreach (WindowMetricsSnapshot windows in stage.Windows)
+        {
+            Collect(MetricCatalogue.Window, windows, ShardTags(stage, windows.Shard), stage.Interval, timestampNanoseconds);
         }
     }
+
+    /// <summary>A shard's own tags: <c>pipeline</c>, <c>stage</c>, <c>shard</c>.</summary>
+    private static List<KeyValuePair<string, string?>> ShardTags(StageMetricsSnapshot stage, int shard) =>
+    [
+        new("pipeline", stage.Pipeline),
+        new("stage", stage.Stage),
+        new("shard", shard.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+    ];
 
     /// <summary>Adds a point per metric (per series, for a metric with a dimension) of <paramref name="owner"/>, tagged <paramref name="own"/>.</summary>
     private void Collect<TSnapshot, TLive>(IReadOnlyList<MetricDefinition<TSnapshot, TLive>> metrics, TSnapshot owner, List<KeyValuePair<string, string?>> own, TimeSpan interval, long ts)
@@ -145,6 +153,13 @@ internal sealed class AppMetricsFormatter
                     break;
                 case MetricKind.Meter:
                     Meter(metric.Name, own, metric.Count(owner), metric.IntervalCount(owner), metric.Unit, interval, ts);
+                    break;
+                case MetricKind.Histogram:
+                    if (metric.Summary(owner) is { } distribution)
+                    {
+                        Histogram(metric.Name, own, distribution, metric.Unit, interval, ts);
+                    }
+
                     break;
                 case MetricKind.Timer:
                     if (metric.Summary(owner) is { } summary)
@@ -198,7 +213,19 @@ internal sealed class AppMetricsFormatter
         SeriesState state = StateOf(name, own);
         state.Add(summary, interval);
         List<KeyValuePair<string, object>> fields = MeterFields(state.Rates.Count, state.Rates);
-        fields.AddRange(
+        fields.AddRange(HistogramFields(state, summary));
+        _points.Add(new Point(MetricKind.Timer, name, Tags(own, "timer", unit, durationUnit: "ms", rateUnit: _rateTag), fields, ts));
+    }
+
+    /// <summary>A histogram point: App.Metrics' histogram fields (a timer's without the meter's), in <paramref name="unit"/>.</summary>
+    private void Histogram(string name, List<KeyValuePair<string, string?>> own, LatencySummary summary, string unit, TimeSpan interval, long ts)
+    {
+        SeriesState state = StateOf(name, own);
+        state.Add(summary, interval);
+        _points.Add(new Point(MetricKind.Histogram, name, Tags(own, "histogram", unit), HistogramFields(state, summary), ts));
+    }
+
+    private static List<KeyValuePair<string, object>> HistogramFields(SeriesState state, LatencySummary summary) =>
         [
             new("samples", Math.Min(state.Count, ReservoirSize)),
             new("last", state.LastMilliseconds),
@@ -214,9 +241,7 @@ internal sealed class AppMetricsFormatter
             new("p98", summary.P98),
             new("p95", summary.P95),
             new("p75", summary.P75),
-        ]);
-        _points.Add(new Point(MetricKind.Timer, name, Tags(own, "timer", unit, durationUnit: "ms", rateUnit: _rateTag), fields, ts));
-    }
+        ];
 
     private List<KeyValuePair<string, object>> MeterFields(long count, MeterRates rates) =>
     [

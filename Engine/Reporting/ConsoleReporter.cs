@@ -98,7 +98,7 @@ public sealed class ConsoleReporter : IMetricsReporter
 
         foreach (ReporterStatus status in report.Reporters)
         {
-            text.Append(Invariant, $"reporter {status.Reporter}: flushes ok {status.Succeeded}, failed {status.Failed} (timed out {status.TimedOut}), skipped {status.Skipped}");
+            text.Append(Invariant, $"reporter {status.Reporter} before this report: flushes ok {status.Succeeded}, failed {status.Failed} (timed out {status.TimedOut}), skipped {status.Skipped}");
             if (status.Delivery is { } d)
             {
                 text.Append(Invariant, $"; points sent {d.Sent}, buffered {d.Buffered}, dropped {d.Dropped}, rejected {d.Rejected}");
@@ -139,6 +139,7 @@ public sealed class ConsoleReporter : IMetricsReporter
             StageLine line = StageLine.From(stage);
             text.Append(Invariant, $"  {Cut(line.Stage, 14),-14}{line.ItemsPerSecond,9:0.0}{line.Depth,8}{line.MaxShardDepth,7}{line.Utilization,6:0%}{Ms(line.WorkP50),10}{Ms(line.WorkP99),7}");
             text.Append(Invariant, $"{Ms(line.EndToEndP50),10}{Ms(line.EndToEndP99),7}{line.Errors,9}{line.Retries,9}{line.DeadLettered,9}{line.Superseded,12}{line.Dropped,9}\n");
+            WriteWindows(text, stage);
             if (showShards)
             {
                 text.Append("      shard  items/s   depth   peak  util  work p50    p99  wait p99  in flight  longest s\n");
@@ -149,6 +150,19 @@ public sealed class ConsoleReporter : IMetricsReporter
                 }
             }
         }
+    }
+
+    /// <summary>A keyed window step's line under its stage (see <see cref="WindowLine"/>).</summary>
+    private static void WriteWindows(StringBuilder text, StageMetricsSnapshot stage)
+    {
+        if (WindowLine.From(stage) is not { } line)
+        {
+            return;
+        }
+
+        WindowCounts c = line.Counts;
+        text.Append(Invariant, $"    windows open {c.Open}, emitted {c.Emitted} ({c.ItemsEmitted} items), early {c.EarlyFlushes}, at completion {c.CompletionFlushes}, abandoned items {c.AbandonedItems}");
+        text.Append(Invariant, $"; items/window mean {line.MeanItems:0.#} max {line.LargestWindow:0}, lateness p99 {Ms(line.LatenessP99)} ms\n");
     }
 
     /// <summary>

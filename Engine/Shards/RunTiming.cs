@@ -9,7 +9,9 @@ namespace Engine.Shards;
 /// Timed one by one (the default), each run costs one clock read: its end, which is the next run's
 /// start. After <see cref="FastRunsToGroup"/> runs in a row each shorter than a quarter of a
 /// microsecond, the loop times groups of up to <see cref="GroupSize"/> runs with one read at the
-/// group's end.
+/// group's end. In a shard with one worker, a loop that ended timing in groups hands that on to the
+/// next loop (<c>Shard.StartTiming</c>): a worker that drains a few items and exits, over and over,
+/// then pays a clock read per group and one per drain rather than one or two per run.
 /// </para>
 /// <para>
 /// What stays exact: counts, busy time (a group's span), and the work histogram whenever a group took

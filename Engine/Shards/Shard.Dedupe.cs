@@ -62,9 +62,10 @@ internal sealed partial class Shard<T>
 
                 if (_index!.TryGetWaiting(write.DedupeKey, out DedupeSlot<T>? waiting))
                 {
+                    // Accepted without entering the channel: the write's hold becomes the item's
+                    // outstanding count (the payload it replaced settles as superseded).
                     ReplaceLocked(waiting, in write);
                     Interlocked.Increment(ref Counters.Accepted);
-                    EndWrite();
                     return WriteOutcome.Accepted;
                 }
 
@@ -75,10 +76,10 @@ internal sealed partial class Shard<T>
                 // their callbacks after the lock is released.
                 slot = _index.Rent(in write);
                 envelope = new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot };
-                written = _writer.TryWrite(envelope);
+                // Counted by the channel when it takes it (see Shard's remarks).
+                written = TryWriteChannel(in envelope);
                 if (written)
                 {
-                    Interlocked.Increment(ref Counters.Accepted);
                     _index.Register(slot);
                 }
             }
@@ -95,8 +96,8 @@ internal sealed partial class Shard<T>
 
         if (written)
         {
-            ObserveHeld();
-            EnsureLoop(fenced: true);
+            ObserveHeld(openCounts: 1);
+            EnsureLoop(fenced: _writeIsFenced);
             EndWrite();
             return WriteOutcome.Accepted;
         }
@@ -147,10 +148,15 @@ internal sealed partial class Shard<T>
             {
                 ReplaceLocked(waiting, slot.AsWrite());
                 ReturnSlot(slot);
+
+                // Accepted without entering the channel, so not counted by it: counted here, while the
+                // waiting write's hold keeps the shard open (the payload it replaced settles as superseded).
+                Interlocked.Increment(ref _outstanding);
+                Interlocked.Increment(ref Counters.Accepted);
                 return true;
             }
 
-            if (!_writer.TryWrite(envelope))
+            if (!TryWriteChannel(in envelope))
             {
                 return false;
             }

@@ -27,9 +27,10 @@ internal sealed partial class Shard<T>
             long inFlight = Volatile.Read(ref Counters.InFlight);
             long blocked = Volatile.Read(ref _blockedWriters);
 
-            // Outstanding counts each accepted item once until it settles and each open write twice
-            // (see BeginWrite); whatever is left over belongs to a write or a callback under way.
-            long open = Volatile.Read(ref _outstanding) - channel - ready - parked - retrying.Count - inFlight - (2 * blocked);
+            // Outstanding counts each accepted item once until it settles and each open write (a writer
+            // waiting for room, a group of writes, a dedupe write) once (see BeginWrite); whatever is
+            // left over belongs to a write or a callback under way.
+            long open = Outstanding - channel - ready - parked - retrying.Count - inFlight - blocked;
             return new ShardActivity
             {
                 Channel = channel,

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Engine.Dedupe;
@@ -30,12 +31,15 @@ namespace Engine.Shards;
 /// under the shard lock, so two workers can never claim one key's items out of order.
 /// </para>
 /// <para>
-/// Every accepted item is counted in <see cref="_outstanding"/> until it settles (processed,
-/// dead-lettered, dropped, superseded or abandoned). The shard finishes when it is completing, nothing
-/// is outstanding and no loop runs; that is the only way it finishes, so completion cannot outrun an item.
+/// Every accepted item is outstanding (<see cref="Outstanding"/>) until it settles (processed,
+/// dead-lettered, dropped, superseded or abandoned). An item that enters the channel is counted by the
+/// channel's own write (<see cref="CountingChannel{T}.Accepted"/>: the ring's claim), so a plain write
+/// costs the shard no atomic instruction of its own; everything else, and every settle, is counted in
+/// <see cref="_outstanding"/>. The shard finishes when it is completing, nothing is outstanding and no
+/// loop runs; that is the only way it finishes, so completion cannot outrun an item.
 /// </para>
 /// </remarks>
-[DebuggerDisplay("Shard {Index}: Waiting = {WaitingCount}, Loops = {_activeLoops}, Outstanding = {_outstanding}")]
+[DebuggerDisplay("Shard {Index}: Waiting = {WaitingCount}, Loops = {_activeLoops}, Outstanding = {Outstanding}")]
 internal sealed partial class Shard<T> : IThreadPoolWorkItem
 {
     /// <summary>The settings and handler shared with the other shards of the stage.</summary>
@@ -44,8 +48,21 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>Called once when the shard has finished.</summary>
     private readonly Action<Shard<T>> _onFinished;
 
+    /// <summary>The shard's queue; it counts the items it accepts (see the type's remarks).</summary>
+    private readonly CountingChannel<Envelope<T>> _channel;
+
+    /// <summary>
+    /// <see cref="_channel"/> when it is the ring, else null: the hot write and take call it directly
+    /// (no virtual call, no copies of the envelope on the way); everything else goes through the
+    /// channel's reader and writer.
+    /// </summary>
+    private readonly RingChannel<Envelope<T>>? _ring;
+
     private readonly ChannelReader<Envelope<T>> _reader;
     private readonly ChannelWriter<Envelope<T>> _writer;
+
+    /// <summary>A successful channel write is a full fence (<see cref="CountingChannel{T}.WriteIsFenced"/>): the loop wake-up needs none of its own.</summary>
+    private readonly bool _writeIsFenced;
 
     /// <summary>Writes that wait for room (see <see cref="WriteWaitingAsync"/>).</summary>
     private readonly ChannelWrite _waitingWrites = new();
@@ -86,17 +103,21 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>Running worker loops; moved by compare-exchange.</summary>
     private int _activeLoops;
 
+    /// <summary>Whether the next loop starts timing runs in groups (see <see cref="StartTiming"/>); one worker only.</summary>
+    private bool _resumeGrouped;
+
     /// <summary>The last clock read of a loop that times runs in groups; 0 when no loop does (see <see cref="AcceptStamp"/>).</summary>
     private long _loopClock;
 
     /// <summary>
-    /// Accepted items not yet settled, plus two for each write in progress (its item and the write
-    /// itself; see <see cref="BeginWrite"/>). Never negative: an item settled twice would take it below
-    /// zero, which <see cref="Unaccount()"/> reports as the defect it is.
+    /// With the channel's count (<see cref="Outstanding"/>): accepted items not yet settled, plus one for
+    /// each write or group of writes that holds the shard open (see <see cref="BeginWrite"/>). Items the
+    /// channel counted are settled here, so alone it runs below zero; with the channel's count it never
+    /// does: an item settled twice would, which <see cref="Unaccount()"/> reports as the defect it is.
     /// </summary>
     private long _outstanding;
 
-    /// <summary>Writers waiting for room (counted twice each in <see cref="_outstanding"/>, not yet accepted).</summary>
+    /// <summary>Writers waiting for room (each holds one count in <see cref="_outstanding"/>, not yet accepted).</summary>
     private long _blockedWriters;
 
     /// <summary>Set once the shard takes no more writes.</summary>
@@ -134,6 +155,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>See <see cref="RunTiming.FastRunTicks"/>.</summary>
     private readonly long _fastRunTicks;
 
+    /// <summary><see cref="ShardSettings{T}.LatencySampling"/> less one: a write is timed when the accept count has none of these bits.</summary>
+    private readonly long _samplingMask;
+
     /// <summary>The observer wants kinds; read once, so a run costs no call to ask.</summary>
     private readonly bool _countsKinds;
 
@@ -156,6 +180,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         _observer = observer;
         _countsKinds = observer?.CountsKinds ?? false;
         _recordsEndToEnd = observer?.RecordsEndToEnd ?? false;
+        Debug.Assert(BitOperations.IsPow2(runtime.LatencySampling), "the sampling interval is a validated power of two");
+        _samplingMask = runtime.LatencySampling - 1;
         _flushTicks = observer is null ? long.MaxValue : Math.Max(1, runtime.TimeProvider.TimestampFrequency / 200);
         _exactGroupTicks = RunTiming.ExactGroupTicks(runtime.TimeProvider.TimestampFrequency);
         _fastRunTicks = RunTiming.FastRunTicks(runtime.TimeProvider.TimestampFrequency);
@@ -180,12 +206,31 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             },
         };
         // The ring evicts nothing, so the drop-oldest and drop-newest modes stay on the runtime's channel.
-        Channel<Envelope<T>> channel = runtime.Queue == ShardQueue.Ring && options.FullMode == BoundedChannelFullMode.Wait
+        _channel = runtime.Queue == ShardQueue.Ring && options.FullMode == BoundedChannelFullMode.Wait
             ? new RingChannel<Envelope<T>>(runtime.Capacity)
-            : Channel.CreateBounded<Envelope<T>>(options, OnEvicted);
-        _reader = channel.Reader;
-        _writer = channel.Writer;
+            : new CountedBoundedChannel<Envelope<T>>(options, OnEvicted);
+        _ring = _channel as RingChannel<Envelope<T>>;
+        _reader = _channel.Reader;
+        _writer = _channel.Writer;
+        _writeIsFenced = _channel.WriteIsFenced;
         Counters = new ShardCounters();
+    }
+
+    /// <summary>
+    /// The stamp a write takes: <see cref="AcceptStamp"/> when the write is timed (one in
+    /// <see cref="ShardSettings{T}.LatencySampling"/>, by the shard's accept count at the write) or when
+    /// the item enters now and the handler sees its entry time (an <see cref="ItemContext"/>); else 0, and
+    /// no clock is read. An item stamped 0 has no queue wait recorded (see <see cref="BeginRun"/>).
+    /// </summary>
+    /// <param name="entryTimestamp">The item's entry timestamp, or 0 when it enters the pipeline here.</param>
+    public long StampFor(long entryTimestamp)
+    {
+        if (_samplingMask != 0 && (_channel.Accepted & _samplingMask) != 0 && (entryTimestamp != 0 || _runtime.ContextHandler is null))
+        {
+            return 0;
+        }
+
+        return AcceptStamp();
     }
 
     /// <summary>The shard's number: 0..Shards-1 for keyed shards, Shards for the unkeyed one.</summary>
@@ -194,8 +239,25 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>A defect the shard found in its own accounting, which ended it early; null normally.</summary>
     public InvalidOperationException? Defect => Volatile.Read(ref _defect);
 
-    /// <summary>The shard's item counters.</summary>
+    /// <summary>The shard's item counters; items accepted into the channel are counted by the channel (see <see cref="Accepted"/>).</summary>
     public ShardCounters Counters { get; }
+
+    /// <summary>Items accepted so far: the channel's count plus those accepted outside it (a replace, a drop by the full mode).</summary>
+    public long Accepted => Volatile.Read(ref Counters.Accepted) + _channel.Accepted;
+
+    /// <summary>
+    /// Accepted items not yet settled, plus open writes. Reads <see cref="_outstanding"/> before the
+    /// channel's count: a settle in between lowers the first, a write in between raises the second,
+    /// so the sum is never below the true figure at the second read (a finish is never seen early).
+    /// </summary>
+    private long Outstanding
+    {
+        get
+        {
+            long own = Volatile.Read(ref _outstanding);
+            return own + _channel.Accepted;
+        }
+    }
 
     /// <summary>
     /// The timestamp a write stamps its item with (accepted, and entered when it enters here). While a
@@ -242,7 +304,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         lock (_lock)
         {
             AssertLocked();
-            return $"shard {Index}: outstanding={Volatile.Read(ref _outstanding)} loops={Volatile.Read(ref _activeLoops)} blocked={Volatile.Read(ref _blockedWriters)} completing={_completing} finished={_finishedFlag} " +
+            return $"shard {Index}: outstanding={Outstanding} loops={Volatile.Read(ref _activeLoops)} blocked={Volatile.Read(ref _blockedWriters)} completing={_completing} finished={_finishedFlag} " +
                 $"channel={_reader.Count} ready={_scheduler.ReadyCount} parked={_scheduler.Parked} retrying={_retryTimers.Count} keys={_scheduler.BusyKeys} " +
                 $"waitingKeys={_index?.WaitingKeys ?? 0} inFlight={Volatile.Read(ref Counters.InFlight)}";
         }
@@ -264,11 +326,11 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             evictions = _index?.ContentEvictions ?? 0;
         }
 
-        // Outstanding counts each open write twice (see BeginWrite): writers waiting for room are left
-        // out here, and once the shard has finished nothing can be accepted any more, so nothing is
-        // pending then, whatever refused write is still under way.
-        long pending = Volatile.Read(ref _finishedFlag) != 0 ? 0 : Math.Max(0, Volatile.Read(ref _outstanding) - (2 * Volatile.Read(ref _blockedWriters)));
-        return Counters.Read(waiting, pending) with
+        // Outstanding holds one count for each open write (see BeginWrite): writers waiting for room are
+        // left out here, and once the shard has finished nothing can be accepted any more, so nothing
+        // is pending then, whatever refused write is still under way.
+        long pending = Volatile.Read(ref _finishedFlag) != 0 ? 0 : Math.Max(0, Outstanding - Volatile.Read(ref _blockedWriters));
+        return Counters.Read(_channel.Accepted, waiting, pending) with
         {
             DedupeWaitingKeys = waitingKeys,
             ContentTrackedKeys = trackedKeys,
@@ -282,16 +344,19 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// The caller will wait for room on <see cref="WriteOutcome.Full"/> (<see cref="WriteWaitingAsync"/>),
     /// so a full shard is not yet a refusal.
     /// </param>
+    /// <remarks>
+    /// The channel's write is the accounting (see the type's remarks): a write the channel takes is
+    /// counted there before a loop can take it, and one it refuses was never counted.
+    /// </remarks>
     public WriteOutcome TryWrite(in Envelope<T> envelope, bool willWait)
     {
-        BeginWrite();
-        if (_writer.TryWrite(envelope))
+        if (TryWriteChannel(in envelope))
         {
-            EndWrites(items: 1, written: 1);
+            ObserveHeld(openCounts: 0);
+            EnsureLoop(fenced: _writeIsFenced);
             return WriteOutcome.Accepted;
         }
 
-        EndWrite();
         return OnWriteFailed(envelope.Item, willWait);
     }
 
@@ -342,64 +407,61 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
         // A replace superseded the waiting slot's payload: its callback runs here, on the writer.
         FlushDeferred();
-        EndWrites(items: 1, written: 1);
+        EndWrites(written: 1);
     }
 
     /// <summary>
-    /// Opens a group of writes (<c>Stage.WriteManyAsync</c>): counts
-    /// <paramref name="items"/> items as outstanding before any worker can see one of them, plus one
-    /// for the group itself, held until its accepted items are counted (<see cref="EndWrites"/>), as
-    /// <see cref="BeginWrite"/> does for one write. One interlocked instruction for the group.
+    /// Opens a group of writes (<c>Stage.WriteManyAsync</c>): holds the shard open (as
+    /// <see cref="BeginWrite"/> does for one write) until <see cref="EndWrites"/>. Each item the group
+    /// writes is counted by the channel, so the group costs two interlocked instructions of the shard's
+    /// own, however many items it writes.
     /// </summary>
-    /// <param name="items">The most items the group will write (at least one).</param>
-    public void BeginWrites(int items)
-    {
-        Debug.Assert(items > 0, "a group writes at least one item");
-        Interlocked.Add(ref _outstanding, items + 1);
-    }
+    public void BeginWrites() => BeginWrite();
 
     /// <summary>
-    /// Writes one item of a group opened by <see cref="BeginWrites"/>, its outstanding count already
-    /// taken. Only the channel is tried: a false return (full, closed, or dropped by the full mode)
-    /// leaves the item out and its count to <see cref="EndWrites"/>, and the caller writes the item
-    /// again the way a single write would, which reports why.
+    /// Writes one item of a group opened by <see cref="BeginWrites"/>. Only the channel is tried: a
+    /// false return (full, closed, or dropped by the full mode) leaves the item out, and the caller
+    /// writes it again the way a single write would, which reports why.
     /// </summary>
-    public bool TryWriteCounted(in Envelope<T> envelope) => _writer.TryWrite(envelope);
+    public bool TryWriteCounted(in Envelope<T> envelope) => TryWriteChannel(in envelope);
+
+    /// <summary>The channel's write, straight to the ring when the channel is one (see <see cref="_ring"/>).</summary>
+    private bool TryWriteChannel(in Envelope<T> envelope) => _ring is { } ring ? ring.TryWrite(in envelope) : _writer.TryWrite(envelope);
+
+    /// <summary>The channel's take, straight from the ring when the channel is one (see <see cref="_ring"/>).</summary>
+    private bool TryReadChannel(out Envelope<T> envelope) => _ring is { } ring ? ring.TryRead(out envelope) : _reader.TryRead(out envelope);
 
     /// <summary>
-    /// Closes a group of writes, or one write that got its item in (a group of one: <see cref="BeginWrite"/>
-    /// took the same two counts): counts its <paramref name="written"/> items as accepted, makes sure a
-    /// loop runs for them, and gives back the counts of the items it did not write and the group's
-    /// own count (from here the shard may finish).
+    /// Closes a group of writes opened by <see cref="BeginWrites"/>, or one waiting write that got its
+    /// item in: makes sure a loop runs for the <paramref name="written"/> items (counted by the
+    /// channel) and gives back the hold (from here the shard may finish).
     /// </summary>
-    /// <param name="items">The count the group was opened with.</param>
-    /// <param name="written">How many of its items <see cref="TryWriteCounted"/> got in.</param>
-    public void EndWrites(int items, int written)
+    /// <param name="written">How many items got in.</param>
+    public void EndWrites(int written)
     {
-        Debug.Assert(written >= 0 && written <= items, "a group writes at most the items it counted");
+        Debug.Assert(written >= 0, "a group writes no negative number of items");
         if (written > 0)
         {
-            // The interlocked add comes after the items became visible: the fence EnsureLoop needs.
-            Interlocked.Add(ref Counters.Accepted, written);
-            ObserveHeld(openCounts: items - written + 1);
-            EnsureLoop(fenced: true);
+            ObserveHeld(openCounts: 1);
+            EnsureLoop(fenced: _writeIsFenced);
         }
 
-        Unaccount(items - written + 1);
+        Unaccount();
     }
 
     /// <summary>
-    /// Opens a write: counts the item as outstanding before any worker can see it, plus one more for
-    /// the write itself, held until the item is counted as accepted (<see cref="EndWrite"/>). Without
-    /// the second count a worker could settle the item and the shard finish before the writer counted
-    /// it, so the counts read when <c>Completion</c> completes would be short of an accepted item.
+    /// Opens a write that may not go straight into the channel (it waits for room, or goes through the
+    /// dedupe index): holds the shard open until <see cref="EndWrite"/> or <see cref="AbandonWrite"/>,
+    /// so a replace or a late write is counted before the shard can finish. An item the write puts in
+    /// the channel is counted by the channel; one it accepts otherwise (a replace) in
+    /// <see cref="ShardCounters.Accepted"/>, before the hold is given back.
     /// </summary>
-    private void BeginWrite() => Interlocked.Add(ref _outstanding, 2);
+    private void BeginWrite() => Interlocked.Increment(ref _outstanding);
 
     /// <summary>Closes a write opened by <see cref="BeginWrite"/>: from here the shard may finish.</summary>
     private void EndWrite() => Unaccount();
 
-    /// <summary>A write opened by <see cref="BeginWrite"/> that did not get its item in: undoes both counts and frees the item's slot.</summary>
+    /// <summary>A write opened by <see cref="BeginWrite"/> that did not get its item in: gives back the hold and frees the item's slot.</summary>
     private void AbandonWrite(DedupeSlot<T>? slot, bool refused)
     {
         if (refused)
@@ -416,23 +478,20 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             }
         }
 
-        Unaccount(2);
+        Unaccount();
     }
 
     /// <summary>
     /// Notes the items the shard holds right after an accept (an eviction it caused already
     /// settled), leaving out writers still waiting for room, for the depth peak.
     /// </summary>
-    /// <param name="openCounts">
-    /// The counts the caller's own open write still holds beyond its accepted items: 1 for one write
-    /// (see <see cref="BeginWrite"/>), the unwritten items plus one for a group (see <see cref="BeginWrites"/>).
-    /// </param>
-    private void ObserveHeld(long openCounts = 1)
+    /// <param name="openCounts">The hold the caller's own write still has (see <see cref="BeginWrite"/>): 0 or 1.</param>
+    private void ObserveHeld(long openCounts)
     {
         if (_observer is { } observer)
         {
-            // Each open write counts twice (see BeginWrite): the caller's own counts, and writers still waiting.
-            observer.Held(Volatile.Read(ref _outstanding) - openCounts - (2 * Volatile.Read(ref _blockedWriters)));
+            // Each open write holds one count (see BeginWrite): the caller's own, and writers still waiting.
+            observer.Held(Outstanding - openCounts - Volatile.Read(ref _blockedWriters));
         }
     }
 
@@ -491,12 +550,17 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         if (_completing)
         {
             Interlocked.Increment(ref Counters.Refused);
-            Unaccount();
+
+            // A channel that counts a write before offering it (CountedBoundedChannel) took the count
+            // back just now: a settle that saw it in between left the finish to this write.
+            TryFinish();
             return WriteOutcome.Closed;
         }
 
         if (_runtime.FullMode == StageFullMode.DropWrite)
         {
+            // Accepted and dropped: outstanding until its drop callback has returned.
+            Interlocked.Increment(ref _outstanding);
             Interlocked.Increment(ref Counters.Accepted);
             Drop(item, DropReason.DropWrite);
             return WriteOutcome.Dropped;
@@ -507,7 +571,6 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             Interlocked.Increment(ref Counters.Refused);
         }
 
-        Unaccount();
         return WriteOutcome.Full;
     }
 
@@ -562,7 +625,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 else
                 {
                     var processed = default(ProcessedRuns);
-                    var timing = default(RunTiming);
+                    RunTiming timing = StartTiming();
                     try
                     {
                         long previousEnd = 0;
@@ -642,7 +705,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     private void DrainSync(Action<T, CancellationToken> handler, ShardWorker? slot)
     {
         var processed = default(ProcessedRuns);
-        var timing = default(RunTiming);
+        RunTiming timing = StartTiming();
         long previousEnd = 0;
         try
         {
@@ -776,12 +839,27 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         Volatile.Write(ref _loopClock, 0);
     }
 
+    /// <summary>
+    /// How a loop starts timing: in groups when the shard's previous loop ended timing in groups (one
+    /// worker only: its loops run one after the other), else run by run. A worker that drains a few
+    /// items and exits, over and over, would otherwise time every run alone (two clock reads per item)
+    /// and never reach <see cref="RunTiming.FastRunsToGroup"/>; a group that turns out slow sends it
+    /// back to timing run by run, as in a loop that never exits.
+    /// </summary>
+    private RunTiming StartTiming() => new() { Grouped = _resumeGrouped };
+
     /// <summary>The loop stops taking items: a group in progress is recorded, and writers read the clock again.</summary>
     private void StopTiming(ref RunTiming timing, ShardWorker? slot)
     {
         if (timing.Grouped && timing.Runs > 0)
         {
             _ = EndGroup(slot, ref timing);
+        }
+
+        if (_singleLoop && _observer is not null)
+        {
+            // Read by the next loop, which starts after this one left (the _activeLoops compare-exchange orders it).
+            _resumeGrouped = timing.Grouped;
         }
 
         LeaveGroups(ref timing);
@@ -857,7 +935,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             start = previousEnd != 0 ? previousEnd : _runtime.TimeProvider.GetTimestamp();
             // A run that starts at the previous run's end can precede its item's accept by a little:
             // the wait is then 0, never "no wait" (−1 is a retry's).
-            observer.RunStarted(slot!, start, envelope.Attempts == 1 ? Math.Max(0, start - envelope.AcceptedTimestamp) : -1);
+            // An item the write did not time (AcceptedTimestamp 0, see StampFor) records no wait either.
+            observer.RunStarted(slot!, start, envelope.Attempts == 1 && envelope.AcceptedTimestamp != 0 ? Math.Max(0, start - envelope.AcceptedTimestamp) : -1);
         }
 
         return true;
@@ -981,7 +1060,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         {
             if (Held < _holdLimit)
             {
-                return _reader.TryRead(out envelope);
+                return TryReadChannel(out envelope);
             }
 
             envelope = default;
@@ -991,7 +1070,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         lock (_lock)
         {
             AssertLocked();
-            while (Held < _holdLimit && _reader.TryRead(out envelope))
+            while (Held < _holdLimit && TryReadChannel(out envelope))
             {
                 if (_runtime.IsAborted)
                 {
@@ -1032,7 +1111,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>In a pipeline's sink, an item settled here (processed, or failed for good) ends its journey: record its end-to-end latency.</summary>
     private void RecordEndToEnd(in Envelope<T> envelope, long end)
     {
-        if (_recordsEndToEnd)
+        if (_recordsEndToEnd && envelope.EntryTimestamp != 0)
         {
             // Inside a group of runs timed together, "end" is the group's start, which can precede
             // the entry of an item written meanwhile (see RunTiming): never a negative latency.
@@ -1276,7 +1355,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "this must run under the shard's lock");
         Debug.Assert(_deferredCallbackCount == _deferredCallbacks.Count, "the deferred count mirrors the deferred queue");
-        Debug.Assert(Volatile.Read(ref _outstanding) >= 0, "outstanding is never negative");
+        Debug.Assert(Outstanding >= 0, "outstanding is never negative");
         Debug.Assert(_scheduler.TracksKeys == _trackKeys, "keys are tracked exactly when the shard says so");
     }
 
@@ -1286,7 +1365,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>Settles <paramref name="count"/> counts of <see cref="_outstanding"/> at once (see <see cref="Unaccount()"/>).</summary>
     private void Unaccount(long count)
     {
-        long left = Interlocked.Add(ref _outstanding, -count);
+        // The channel's count is read after the interlocked add, so it is never short of the items
+        // accepted by then: the sum errs high, never reporting a defect or a finish that is not there.
+        long left = Interlocked.Add(ref _outstanding, -count) + _channel.Accepted;
         if (left <= 0)
         {
             if (left < 0)
@@ -1320,7 +1401,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
 
     private void TryFinish()
     {
-        if (!IsClosed || Volatile.Read(ref _outstanding) != 0 || Volatile.Read(ref _activeLoops) != 0)
+        if (!IsClosed || Outstanding != 0 || Volatile.Read(ref _activeLoops) != 0)
         {
             return;
         }

@@ -93,9 +93,13 @@ internal sealed class ShardCounters
     }
 
     /// <summary>The counters as a <see cref="StageCounts"/>; waiting and pending come from the shard.</summary>
-    public StageCounts Read(long waiting, long pending) => new()
+    /// <remarks><see cref="Accepted"/> counts only what was accepted outside the shard's channel (a replace, a drop by the full mode).</remarks>
+    /// <param name="acceptedByChannel">The items the shard's channel counted as it accepted them (see <c>CountingChannel.Accepted</c>).</param>
+    /// <param name="waiting">Items waiting now.</param>
+    /// <param name="pending">Items accepted and not yet settled now.</param>
+    public StageCounts Read(long acceptedByChannel, long waiting, long pending) => new()
     {
-        Accepted = Volatile.Read(ref Accepted),
+        Accepted = Volatile.Read(ref Accepted) + acceptedByChannel,
         Processed = Volatile.Read(ref Processed),
         DeadLettered = Volatile.Read(ref DeadLettered),
         DroppedOldest = Volatile.Read(ref DroppedOldest),

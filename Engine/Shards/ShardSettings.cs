@@ -37,6 +37,9 @@ internal sealed class ShardSettings<T>
     /// <summary>Whether timings are recorded (the stage option <c>Metrics</c>).</summary>
     public bool MetricsEnabled { get; init; }
 
+    /// <summary>One write in this many is timed for the queue wait (the stage option <c>LatencySampling</c>, a power of two).</summary>
+    public int LatencySampling { get; init; } = 1;
+
     /// <summary>
     /// Whether a write must read the clock: the accept timestamp feeds the queue wait (metrics) and the
     /// entry timestamp the handler's <see cref="ItemContext"/> (and from there the pipeline's end-to-end

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using Engine.Dedupe;
 using Engine.Inspection;
@@ -125,6 +126,7 @@ public static class Stage
             Dedupe = options.Dedupe is null ? null : new DedupePolicy<T>(options.Dedupe, options.Shards, watch?.Chain(options.Dedupe.OnSuperseded)),
             OnDropped = watch is null ? options.OnDropped : watch.Chain(options.OnDropped),
             MetricsEnabled = options.Metrics,
+            LatencySampling = options.LatencySampling,
             PipelineName = options.PipelineName,
             RecordsEndToEnd = options.RecordsEndToEnd,
             KindSelector = options.Metrics ? options.KindSelector : null,
@@ -150,6 +152,11 @@ public static class Stage
         if (options.TimeProvider is null)
         {
             throw OptionsValidation.Invalid(owner, "options.TimeProvider", "may not be null.");
+        }
+
+        if (!BitOperations.IsPow2(options.LatencySampling))
+        {
+            throw OptionsValidation.Invalid(owner, "options.LatencySampling", $"({options.LatencySampling}) must be a power of two from 1 to {StageConstants.MaxLatencySampling}.");
         }
 
         if (options.DisposeDrainTimeout < TimeSpan.Zero && options.DisposeDrainTimeout != Timeout.InfiniteTimeSpan)

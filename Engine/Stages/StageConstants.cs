@@ -9,5 +9,7 @@ internal static class StageConstants
     public const int MaxCapacity = 1 << 24;
     public const int DefaultWorkers = 1;
     public const int MaxWorkers = 1024;
+    public const int DefaultLatencySampling = 16;
+    public const int MaxLatencySampling = 1024;
     public static readonly TimeSpan DefaultDisposeDrainTimeout = TimeSpan.FromSeconds(30);
 }

@@ -176,7 +176,7 @@ public sealed partial class Stage<T>
 
         for (int t = 0; t < touchedCount; t++)
         {
-            _shards[touched[t]].BeginWrites(opened[touched[t]]);
+            _shards[touched[t]].BeginWrites();
         }
 
         // One stamp for the group, read after its keys were selected and before its first write.
@@ -200,7 +200,7 @@ public sealed partial class Stage<T>
             for (int t = 0; t < touchedCount; t++)
             {
                 int shard = touched[t];
-                _shards[shard].EndWrites(opened[shard], written[shard]);
+                _shards[shard].EndWrites(written[shard]);
                 opened[shard] = 0;
                 written[shard] = 0;
             }

@@ -281,7 +281,7 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     double IStageMeterSource.ShardBusySeconds(int shard) => _figures.BusySeconds(shard);
 
     bool IStageMeterSource.ShardUsed(int shard) =>
-        Volatile.Read(ref _shards[shard].Counters.Accepted) != 0 || Volatile.Read(ref _shards[shard].Counters.Refused) != 0;
+        _shards[shard].Accepted != 0 || Volatile.Read(ref _shards[shard].Counters.Refused) != 0;
 
     /// <summary>Every shard's internal state, one line each, for diagnostics.</summary>
     internal string Describe() => string.Join(Environment.NewLine, _shards.Select(s => s.ToString()));
@@ -344,7 +344,7 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     private WriteOutcome TryWriteKeyed(T item, ItemKey key, long entryTimestamp, object? trace, bool willWait, out Shard<T> shard, out Envelope<T> waitWith)
     {
         shard = _shards[ShardOf(key)];
-        long now = _runtime.StampsWrites ? shard.AcceptStamp() : 0;
+        long now = _runtime.StampsWrites ? shard.StampFor(entryTimestamp) : 0;
         if (entryTimestamp == 0)
         {
             entryTimestamp = now;

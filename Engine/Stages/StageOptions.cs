@@ -102,6 +102,20 @@ public sealed class StageOptions<T>
     public bool Metrics { get; set; } = true;
 
     /// <summary>
+    /// Which items are timed for the queue-wait figures (see <c>docs/metrics.md</c>, "Sampled
+    /// latencies"): 1 times every item; N times an item when its shard's count of accepted items is a
+    /// multiple of N at its write, so about one item in N per shard. A power of two from 1 to 1024; the
+    /// default value is 16, chosen by measurement (<c>docs/benchmarks.md</c>): a write that is not
+    /// timed reads no clock. Counts, work durations, busy time and utilisation are never sampled; the
+    /// queue-wait histogram then holds the timed items only (its count is theirs, its minimum and
+    /// maximum are theirs). An item that enters without a timestamp is always stamped when the stage's
+    /// handler takes an <see cref="ItemContext"/>, so the context's <see cref="ItemContext.EntryTimestamp"/>
+    /// and a pipeline's end-to-end latency are exact for every item.
+    /// </summary>
+    [Range(1, StageConstants.MaxLatencySampling)]
+    public int LatencySampling { get; set; } = StageConstants.DefaultLatencySampling;
+
+    /// <summary>
     /// An optional low-cardinality <c>kind</c> dimension for the metrics (for example a resource type):
     /// processed, handler errors and dead letters are also counted per kind. Values past
     /// <see cref="MaxKinds"/>, and null or empty ones, count as <c>other</c>. If it throws, the item
@@ -127,7 +141,7 @@ public sealed class StageOptions<T>
     /// <summary>Whether the stage ends a pipeline branch, so it records end-to-end latency; set by the pipeline builder.</summary>
     internal bool RecordsEndToEnd { get; set; }
 
-    /// <summary>Which channel the shards queue in (see <see cref="Queues.ShardQueue"/>); tests run the shard's suites on each.</summary>
+    /// <summary>Which channel the shards queue in (see <see cref="Queues.ShardQueue"/>); the ring by default. Tests run the shard's suites on each.</summary>
     internal Queues.ShardQueue Queue { get; set; }
 
     /// <summary>The clock for timestamps, retry backoffs and drain timeouts. The default value is <see cref="TimeProvider.System"/>.</summary>

@@ -62,7 +62,11 @@ internal sealed class BatchNode<T> : Node, ITarget<T>, IWatchedPart
 
     Node ITarget<T>.Node => this;
 
-    public override void Start() => _ = RunAsync();
+    public override void Start()
+    {
+        OwnMetrics = new NodeMetrics(this);
+        _ = RunAsync();
+    }
 
     public async ValueTask WriteAsync(T item, long entryTimestamp, object? trace, CancellationToken cancellationToken)
     {

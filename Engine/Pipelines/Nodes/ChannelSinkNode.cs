@@ -35,9 +35,7 @@ internal sealed class ChannelSinkNode<T> : Node, ITarget<T>
 
     Node ITarget<T>.Node => this;
 
-    public override void Start()
-    {
-    }
+    public override void Start() => OwnMetrics = new NodeMetrics(this);
 
     /// <remarks>The user's channel takes items only: what the item carries of its trace ends here.</remarks>
     public async ValueTask WriteAsync(T item, long entryTimestamp, object? trace, CancellationToken cancellationToken)

@@ -54,16 +54,28 @@ internal abstract class Node
     /// <summary>The node's item counts.</summary>
     public abstract StageCounts GetCounts();
 
-    /// <summary>Opens <paramref name="consumer"/>'s metrics cursor on this node's stage, if it has one.</summary>
-    public virtual void OpenMetricsCursor(MetricsCursors consumer)
+    /// <summary>The window accounting of a keyed window step; null for every other node.</summary>
+    public virtual WindowCounts? GetWindowCounts() => null;
+
+    /// <summary>
+    /// The figures of a node that takes items but is not a stage (a batcher, a channel sink), set by the
+    /// node when it starts; null for the source, and for stages, whose figures are their stage's.
+    /// </summary>
+    protected NodeMetrics? OwnMetrics { get; set; }
+
+    /// <summary>Opens <paramref name="consumer"/>'s metrics cursor on this node's figures, if it has any.</summary>
+    public virtual void OpenMetricsCursor(MetricsCursors consumer) => OwnMetrics?.OpenMetricsCursor(consumer);
+
+    /// <summary>Closes <paramref name="consumer"/>'s metrics interval on the node (null for the source), adding a sink stage's end-to-end buckets to <paramref name="endToEnd"/>.</summary>
+    public virtual StageMetricsSnapshot? TakeMetricsSnapshot(MetricsCursors? consumer, long[] endToEnd, ref long endToEndSum) =>
+        OwnMetrics?.TakeMetricsSnapshot(consumer, endToEnd, ref endToEndSum);
+
+    /// <summary>Releases what the node holds once the pipeline has stopped (it leaves the meter).</summary>
+    public virtual ValueTask DisposeAsync()
     {
+        OwnMetrics?.Unregister();
+        return default;
     }
-
-    /// <summary>Closes <paramref name="consumer"/>'s metrics interval on the node (stages only; others return null), adding its end-to-end buckets to <paramref name="endToEnd"/>.</summary>
-    public virtual StageMetricsSnapshot? TakeMetricsSnapshot(MetricsCursors? consumer, long[] endToEnd, ref long endToEndSum) => null;
-
-    /// <summary>Releases what the node holds once the pipeline has stopped (a stage leaves the meter).</summary>
-    public virtual ValueTask DisposeAsync() => default;
 
     /// <summary>Sets how many upstreams must complete before this node completes.</summary>
     public void ExpectUpstreams(int count) => _pendingUpstreams = count;

@@ -9,7 +9,6 @@ namespace Engine.Pipelines.Nodes;
 internal sealed class SourceNode<T> : Node, ISourceNode
 {
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private long _written;
 
     public SourceNode(PipelineRuntime runtime)
         : base("(source)", runtime) => Outlet = new Outlet<T>(this, faultOnArgumentError: false);
@@ -24,13 +23,17 @@ internal sealed class SourceNode<T> : Node, ISourceNode
     {
     }
 
-    public async ValueTask WriteAsync(T item, CancellationToken cancellationToken)
+    /// <summary>
+    /// Forwards an item to the head stages. Not an async method: a write the heads accept at once
+    /// returns without a state machine, and the source keeps no count of its own (the pipeline's counts
+    /// are its stages'; each head counts what it accepted).
+    /// </summary>
+    public ValueTask WriteAsync(T item, CancellationToken cancellationToken)
     {
         // One head stage that stamps its writes stamps the entry too (0: "entering now"), which spares a
         // clock read per item; with several heads, each must see the same entry, read here once.
         long entry = Outlet.TargetStampsEntry ? 0 : Runtime.TimeProvider.GetTimestamp();
-        await Outlet.ForwardAsync(item, entry, EngineTracing.Capture(), cancellationToken).ConfigureAwait(false);
-        Interlocked.Increment(ref _written);
+        return Outlet.ForwardAsync(item, entry, EngineTracing.Capture(), cancellationToken);
     }
 
     public override void Complete() => _completion.TrySetResult();
@@ -41,11 +44,8 @@ internal sealed class SourceNode<T> : Node, ISourceNode
         return default;
     }
 
-    public override StageCounts GetCounts()
-    {
-        long written = Volatile.Read(ref _written);
-        return new StageCounts { Accepted = written, Processed = written };
-    }
+    /// <summary>Nothing: the source is left out of the pipeline's counts (see <see cref="ISourceNode"/>), so it counts nothing.</summary>
+    public override StageCounts GetCounts() => default;
 }
 
 /// <summary>Marks the source node, which is not a stage and is left out of the counts.</summary>
