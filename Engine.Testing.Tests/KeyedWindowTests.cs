@@ -10,17 +10,20 @@ namespace Engine.Testing.Tests;
 /// </summary>
 public class KeyedWindowTests
 {
+    /// <summary>Windows by the item's key, on two keyed shards (and the unkeyed one).</summary>
+    private static void ByKeyOnTwoShards(KeyedWindowOptions<(string Key, int Value)> o)
+    {
+        o.Stage.KeySelector = i => i.Key;
+        o.Stage.Shards = 2;
+    }
+
     [Test]
     public async Task A_tumbling_window_is_forwarded_within_the_advance_that_reaches_its_end()
     {
         await using var harness = new EngineHarness();
         SinkProbe<KeyedWindow<int>> sink = harness.Sink<KeyedWindow<int>>();
         Pipeline<(string Key, int Value)> pipeline = harness.Pipeline<(string Key, int Value)>("sums")
-            .TumblingWindow("sum", TimeSpan.FromSeconds(1), () => 0, (sum, item) => sum + item.Value, o =>
-            {
-                o.Stage.KeySelector = i => i.Key;
-                o.Stage.Shards = 2;
-            })
+            .TumblingWindow("sum", TimeSpan.FromSeconds(1), () => 0, (sum, item) => sum + item.Value, ByKeyOnTwoShards)
             .Sink("store", sink.HandleAsync)
             .Build();
         DateTimeOffset start = harness.Now;
@@ -50,11 +53,7 @@ public class KeyedWindowTests
         await using var harness = new EngineHarness();
         SinkProbe<KeyedWindow<IReadOnlyList<(string Key, int Value)>>> sink = harness.Sink<KeyedWindow<IReadOnlyList<(string Key, int Value)>>>();
         Pipeline<(string Key, int Value)> pipeline = harness.Pipeline<(string Key, int Value)>("batches")
-            .BatchByKey("batch", size: 3, maxWait: TimeSpan.FromMilliseconds(500), o =>
-            {
-                o.Stage.KeySelector = i => i.Key;
-                o.Stage.Shards = 2;
-            })
+            .BatchByKey("batch", size: 3, maxWait: TimeSpan.FromMilliseconds(500), ByKeyOnTwoShards)
             .Sink("store", sink.HandleAsync)
             .Build();
         DateTimeOffset start = harness.Now;
