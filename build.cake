@@ -91,7 +91,7 @@ Task("Pack")
     .Does(() =>
 {
     // Each package with its .snupkg symbols beside it.
-    foreach (var project in new[] { "./Engine/Engine.csproj", "./Engine.Hosting/Engine.Hosting.csproj", "./Engine.Nats/Engine.Nats.csproj" })
+    foreach (var project in new[] { "./Engine/Engine.csproj", "./Engine.Hosting/Engine.Hosting.csproj", "./Engine.Testing/Engine.Testing.csproj", "./Engine.Nats/Engine.Nats.csproj" })
     {
         var settings = new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts, MSBuildSettings = new DotNetMSBuildSettings() };
         if (publicRelease)

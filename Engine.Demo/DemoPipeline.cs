@@ -13,8 +13,10 @@ namespace Engine.Demo;
 /// </summary>
 internal static class DemoPipeline
 {
-    public static Pipeline<StateUpdate> Build(DemoOptions options, ConcurrencyLimiter limiter) =>
-        Pipeline.Create<StateUpdate>("demo")
+    public static Pipeline<StateUpdate> Build(DemoOptions options, ConcurrencyLimiter limiter, DemoIo? io = null)
+    {
+        io ??= DemoIo.Real;
+        return Pipeline.Create<StateUpdate>("demo", io.Clock)
             .Then<StateUpdate>(
                 "ingest",
                 (u, _) => ValueTask.FromResult(u),
@@ -30,7 +32,7 @@ internal static class DemoPipeline
                 "enrich",
                 async (u, ct) =>
                 {
-                    await EnrichAsync(u, limiter, ct);
+                    await EnrichAsync(u, limiter, io, ct);
                     return u;
                 },
                 o =>
@@ -73,8 +75,9 @@ internal static class DemoPipeline
                 o.Stage.Shards = options.Shards;
                 o.Stage.Capacity = options.Capacity;
             })
-            .Sink("store", async (alerts, _, ct) => await Task.Delay(2, ct), o => o.Capacity = 64)
+            .Sink("store", async (alerts, _, ct) => await Task.Delay(TimeSpan.FromMilliseconds(2), io.Clock, ct), o => o.Capacity = 64)
             .Build();
+    }
 
     /// <summary>The enrich step's retries (shared with the distributed demo's members): timeouts are transient, 4 attempts from 20 ms.</summary>
     public static RetryOptions EnrichRetry() => new() { MaxAttempts = 4, BaseDelay = TimeSpan.FromMilliseconds(20), IsTransient = ex => ex is TimeoutException };
@@ -84,11 +87,14 @@ internal static class DemoPipeline
     /// behind the limiter that fails transiently 2% of the time (<see cref="TimeoutException"/>) and
     /// permanently 0.2% (<see cref="InvalidDataException"/>).
     /// </summary>
-    public static async ValueTask EnrichAsync(StateUpdate u, ConcurrencyLimiter limiter, CancellationToken ct)
+    public static ValueTask EnrichAsync(StateUpdate u, ConcurrencyLimiter limiter, CancellationToken ct) => EnrichAsync(u, limiter, DemoIo.Real, ct);
+
+    /// <summary>The enrich step's work on <paramref name="io"/>'s clock, latency and rolls.</summary>
+    public static async ValueTask EnrichAsync(StateUpdate u, ConcurrencyLimiter limiter, DemoIo io, CancellationToken ct)
     {
         using ConcurrencyLimiter.Lease lease = await limiter.AcquireAsync(ct);
-        await Task.Delay(IoLatency(), ct);
-        double roll = Random.Shared.NextDouble();
+        await Task.Delay(io.Latency(), io.Clock, ct);
+        double roll = io.Roll(u);
         if (roll < 0.02)
         {
             throw new TimeoutException("simulated transient failure");
@@ -119,7 +125,7 @@ internal static class DemoPipeline
     /// A service call's latency: log-normal with a median of 2 ms and a long tail (p99 about 11 ms),
     /// the usual shape of I/O latency.
     /// </summary>
-    private static TimeSpan IoLatency()
+    public static TimeSpan IoLatency()
     {
         // Box-Muller: a standard normal from two uniforms.
         double u1 = 1.0 - Random.Shared.NextDouble();

@@ -3,14 +3,17 @@ namespace Engine.Dedupe;
 /// <summary>A validated copy of <see cref="DedupeOptions{T}"/>, taken when the stage is created.</summary>
 internal sealed class DedupePolicy<T>
 {
-    public DedupePolicy(DedupeOptions<T> options, int keyedShards)
+    /// <param name="options">The options.</param>
+    /// <param name="keyedShards">The stage's keyed shards, over which the tracked keys are spread.</param>
+    /// <param name="onSuperseded">Called instead of the options' callback when given (a harness's chain that calls it too).</param>
+    public DedupePolicy(DedupeOptions<T> options, int keyedShards, Action<T, SupersedeReason>? onSuperseded = null)
     {
         Replace = options.Mode == DedupeMode.Replace;
         KeySelector = options.KeySelector;
         Merge = options.Merge;
         ContentHash = options.ContentHash;
         IsTombstone = options.IsTombstone;
-        OnSuperseded = options.OnSuperseded;
+        OnSuperseded = onSuperseded ?? options.OnSuperseded;
         TrackedKeysPerShard = Math.Max(1, (int)Math.Ceiling(options.MaxTrackedKeys / (double)keyedShards));
     }
 

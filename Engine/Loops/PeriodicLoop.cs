@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Engine.Inspection;
 using Engine.Internal;
 using Engine.Metrics;
 
@@ -11,7 +12,7 @@ namespace Engine.Loops;
 /// is counted as a failed run and the loop goes on.
 /// </summary>
 [DebuggerDisplay("Loop {Name}: Runs = {_runs}, Running = {_running}")]
-public sealed class PeriodicLoop : IAsyncDisposable, ILoopMetricsSource
+public sealed class PeriodicLoop : IAsyncDisposable, ILoopMetricsSource, IWatchedPart
 {
     private readonly Func<CancellationToken, ValueTask<LoopRun>> _job;
     private readonly TimeProvider _clock;
@@ -32,6 +33,13 @@ public sealed class PeriodicLoop : IAsyncDisposable, ILoopMetricsSource
     private long _lastFailed;
     private long _lastSuccessAt;
 
+    /// <summary>
+    /// What the loop awaits between runs (null while it runs or is about to), so a watching clock's
+    /// harness (see <see cref="IWatchingClock"/>) can tell a loop that waits for its interval from one
+    /// about to run: the task completes before the loop moves on.
+    /// </summary>
+    private Task? _parkedOn;
+
     private PeriodicLoop(PeriodicLoopOptions options, Func<CancellationToken, ValueTask<LoopRun>> job)
     {
         Name = options.Name;
@@ -46,6 +54,7 @@ public sealed class PeriodicLoop : IAsyncDisposable, ILoopMetricsSource
         _meter = EngineMeter.For(options.MeterFactory);
         _loop = RunAsync();
         _meter.Register(this);
+        (_clock as IWatchingClock)?.Watch(this);
     }
 
     /// <summary>The loop's name.</summary>
@@ -158,6 +167,21 @@ public sealed class PeriodicLoop : IAsyncDisposable, ILoopMetricsSource
         }
     }
 
+    string? IWatchedPart.Pipeline => null;
+
+    Task IWatchedPart.Completion => _loop;
+
+    StageCounts IWatchedPart.GetCounts() => default;
+
+    /// <summary>Busy while a run is under way or about to start; otherwise it waits for its interval on the clock.</summary>
+    void IWatchedPart.Inspect(List<PartState> into)
+    {
+        if (!_loop.IsCompleted && Volatile.Read(ref _parkedOn) is not { IsCompleted: false })
+        {
+            into.Add(new PartState(null, Name, null, null, Volatile.Read(ref _running) != 0 ? "running its job" : "about to run its job (its interval passed or it was triggered)", true));
+        }
+    }
+
     private async Task RunAsync()
     {
         CancellationToken stop = _stop.Token;
@@ -170,7 +194,10 @@ public sealed class PeriodicLoop : IAsyncDisposable, ILoopMetricsSource
                 using var waitEnds = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 Task delay = Task.Delay(_interval, _clock, waitEnds.Token);
                 Task triggered = _trigger.WaitAsync(waitEnds.Token);
-                await Task.WhenAny(delay, triggered).ConfigureAwait(false);
+                Task first = Task.WhenAny(delay, triggered);
+                Volatile.Write(ref _parkedOn, first);
+                await first.ConfigureAwait(false);
+                Volatile.Write(ref _parkedOn, null);
                 await waitEnds.CancelAsync().ConfigureAwait(false);
 
                 // If the trigger's wait completed as well, its request is served by this same run.

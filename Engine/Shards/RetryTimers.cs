@@ -37,6 +37,16 @@ internal sealed class RetryTimers<T>
     /// <summary>Retries waiting now; readable without the lock.</summary>
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>Retries whose timer has not fired, for inspection (<see cref="Shard{T}.Inspect"/>). Under the lock.</summary>
+    public IReadOnlyCollection<PendingRetry<T>> Pending
+    {
+        get
+        {
+            AssertOwned();
+            return _pending;
+        }
+    }
+
     /// <summary>Registers a retry of <paramref name="envelope"/>; start its timer with <see cref="Start"/> once the lock is released.</summary>
     public PendingRetry<T> Add(in Envelope<T> envelope)
     {

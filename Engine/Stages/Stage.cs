@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using Engine.Dedupe;
+using Engine.Inspection;
 using Engine.Internal;
 using Engine.Metrics;
 using Engine.Retry;
@@ -104,6 +105,16 @@ public static class Stage
     {
         ArgumentNullException.ThrowIfNull(options);
         Validate(options);
+        // On a watching clock (Engine.Testing's harness) the handler and the item callbacks are
+        // wrapped once, here, so the harness sees runs in progress and every item a callback reports.
+        RunWatch<T>? watch = options.TimeProvider is IWatchingClock ? new RunWatch<T>(options.Name, options.TimeProvider, options.KeySelector, options.Shards) : null;
+        if (watch is not null)
+        {
+            asyncHandler = watch.Wrap(asyncHandler);
+            syncHandler = watch.Wrap(syncHandler);
+            contextHandler = watch.Wrap(contextHandler);
+        }
+
         var settings = new ShardSettings<T>
         {
             Name = options.Name,
@@ -112,20 +123,21 @@ public static class Stage
             Queue = options.Queue,
             TimeProvider = options.TimeProvider,
             Retry = options.Retry is null ? RetryPolicy.None : new RetryPolicy(options.Retry),
-            Dedupe = options.Dedupe is null ? null : new DedupePolicy<T>(options.Dedupe, options.Shards),
-            OnDropped = options.OnDropped,
+            Dedupe = options.Dedupe is null ? null : new DedupePolicy<T>(options.Dedupe, options.Shards, watch?.Chain(options.Dedupe.OnSuperseded)),
+            OnDropped = watch is null ? options.OnDropped : watch.Chain(options.OnDropped),
             MetricsEnabled = options.Metrics,
             LatencySampling = options.LatencySampling,
             PipelineName = options.PipelineName,
             RecordsEndToEnd = options.RecordsEndToEnd,
             KindSelector = options.Metrics ? options.KindSelector : null,
-            OnDeadLetter = options.OnDeadLetter,
+            OnDeadLetter = watch is null ? options.OnDeadLetter : watch.Chain(options.OnDeadLetter),
             OnHandlerError = options.OnHandlerError,
             AsyncHandler = asyncHandler,
             SyncHandler = syncHandler,
             ContextHandler = contextHandler,
+            Jitter = options.TimeProvider is IWatchingClock watching ? watching.NextJitter : Random.Shared.NextDouble,
         };
-        return new Stage<T>(options, settings);
+        return new Stage<T>(options, settings, watch);
     }
 
     private static void Validate<T>(StageOptions<T> options)

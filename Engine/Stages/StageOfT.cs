@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Engine.Dedupe;
 using Engine.Metrics;
+using Engine.Inspection;
 using Engine.Internal;
 using Engine.Routing;
 using Engine.Shards;
@@ -52,8 +53,12 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>The meter the stage publishes on: the static one, or the one of <see cref="StageOptions{T}.MeterFactory"/>.</summary>
     private readonly EngineMeter _meter;
 
-    internal Stage(StageOptions<T> options, ShardSettings<T> runtime)
+    /// <summary>What a watching clock's harness sees of the stage (see <see cref="IWatchingClock"/>); null on any other clock.</summary>
+    private readonly RunWatch<T>? _watch;
+
+    internal Stage(StageOptions<T> options, ShardSettings<T> runtime, RunWatch<T>? watch = null)
     {
+        _watch = watch;
         _runtime = runtime;
         _keySelector = options.KeySelector;
         _keyedShards = options.Shards;
@@ -81,6 +86,10 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
         _unfinishedShards = _shards.Length;
         _ownCursor = OpenMetricsCursor();
         _meter.Register(this);
+        if (watch is not null)
+        {
+            ((IWatchingClock)runtime.TimeProvider).Watch(this);
+        }
     }
 
     /// <summary>The stage's name.</summary>
@@ -358,7 +367,20 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     {
         try
         {
-            await shard.WriteWaitingAsync(envelope, cancellationToken).ConfigureAwait(false);
+            ValueTask write = shard.WriteWaitingAsync(envelope, cancellationToken);
+
+            // On a watching clock, a handler run that forwards into this full stage waits for room, not
+            // for something else: the harness then asks this stage whether anything can free it.
+            if (_watch is not null && WatchedRun.Current is { } run && !write.IsCompleted)
+            {
+                Task waiting = write.AsTask();
+                run.WaitForRoom(waiting);
+                await waiting.ConfigureAwait(false);
+            }
+            else
+            {
+                await write.ConfigureAwait(false);
+            }
         }
         catch (ChannelClosedException)
         {

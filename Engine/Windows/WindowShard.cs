@@ -19,7 +19,7 @@ namespace Engine.Windows;
 /// bounded too.
 /// </remarks>
 [DebuggerDisplay("Open = {_open.Count}, Due = {_due.Count}, Cap = {_cap}")]
-internal sealed class WindowShard<T, TAcc>
+internal sealed partial class WindowShard<T, TAcc>
 {
     private readonly Lock _gate = new();
     private readonly WindowSpec _spec;
@@ -52,6 +52,12 @@ internal sealed class WindowShard<T, TAcc>
 
     /// <summary>Completed when a window leaves the open set or the loop takes the closed ones: folds waiting for room retry. Under <see cref="_gate"/>.</summary>
     private TaskCompletionSource? _room;
+
+    /// <summary>
+    /// What the loop awaits while it sleeps (null while it works), so a watching clock's harness can
+    /// tell a loop that waits for a deadline from one about to close or forward (see <see cref="Inspect"/>).
+    /// </summary>
+    private Task? _parkedOn;
 
     /// <summary>Set once the stage has completed: the loop flushes every open window and ends.</summary>
     private bool _completing;
@@ -429,7 +435,10 @@ internal sealed class WindowShard<T, TAcc>
     {
         if (deadline == long.MaxValue)
         {
-            await wake.WaitAsync(abort).ConfigureAwait(false);
+            Task woken = wake.WaitAsync(abort);
+            Volatile.Write(ref _parkedOn, woken);
+            await woken.ConfigureAwait(false);
+            Volatile.Write(ref _parkedOn, null);
             return;
         }
 
@@ -449,7 +458,10 @@ internal sealed class WindowShard<T, TAcc>
                 continue;
             }
 
-            await Task.WhenAny(wake, sleep).ConfigureAwait(false);
+            Task first = Task.WhenAny(wake, sleep);
+            Volatile.Write(ref _parkedOn, first);
+            await first.ConfigureAwait(false);
+            Volatile.Write(ref _parkedOn, null);
             await stopDelay.CancelAsync().ConfigureAwait(false);
             break;
         }

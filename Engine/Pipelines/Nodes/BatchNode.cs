@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Engine.Inspection;
 using Engine.Internal;
 using Engine.Metrics;
 using Engine.Shards;
@@ -17,7 +18,7 @@ namespace Engine.Pipelines.Nodes;
 /// emission (handing it downstream, a wait for room there included), and each batch's size is recorded.
 /// </summary>
 #pragma warning disable CA1001 // The abort source lives as long as the pipeline and has no timer: nothing leaks if it is not disposed.
-internal sealed class BatchNode<T> : Node, ITarget<T>
+internal sealed class BatchNode<T> : Node, ITarget<T>, IWatchedPart
 #pragma warning restore CA1001
 {
     /// <inheritdoc/>
@@ -47,6 +48,16 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
     /// <summary>When each item of the batch being filled was written (clock ticks), by its index; reused, only the loop touches it.</summary>
     private long[] _writtenAt = [];
 
+    /// <summary>
+    /// What the loop awaits while it waits for items or for the window (null while it works), so a
+    /// watching clock's harness (see <see cref="IWatchingClock"/>) can tell a batch stage that waits
+    /// from one that is about to flush: the task completes before the loop moves on.
+    /// </summary>
+    private Task? _parkedOn;
+
+    /// <summary>When the current window closes (<see cref="DateTimeOffset.UtcTicks"/> on the pipeline's clock) while the loop waits for it; 0 otherwise.</summary>
+    private long _windowClosesAt;
+
     public BatchNode(string name, PipelineRuntime runtime, int size, TimeSpan? window, int capacity)
         : base(name, runtime)
     {
@@ -54,6 +65,7 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
         _window = window;
         _channel = Channel.CreateBounded<(T, long, object?, long)>(new BoundedChannelOptions(capacity) { SingleReader = true });
         Outlet = new Outlet<IReadOnlyList<T>>(this);
+        (runtime.TimeProvider as IWatchingClock)?.Watch(this);
     }
 
     public Outlet<IReadOnlyList<T>> Outlet { get; }
@@ -189,7 +201,12 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
                     {
                         using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(abort);
                         Task delay = Task.Delay(left, time, stopDelay.Token);
-                        await Task.WhenAny(waiting, delay).ConfigureAwait(false);
+                        Task first = Task.WhenAny(waiting, delay);
+                        Volatile.Write(ref _windowClosesAt, (time.GetUtcNow() + left).UtcTicks);
+                        Volatile.Write(ref _parkedOn, first);
+                        await first.ConfigureAwait(false);
+                        Volatile.Write(ref _parkedOn, null);
+                        Volatile.Write(ref _windowClosesAt, 0);
                         await stopDelay.CancelAsync().ConfigureAwait(false);
                         abort.ThrowIfCancellationRequested();
                     }
@@ -202,7 +219,9 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
                     }
                 }
 
+                Volatile.Write(ref _parkedOn, waiting);
                 bool more = await waiting.ConfigureAwait(false);
+                Volatile.Write(ref _parkedOn, null);
                 waiting = null;
                 if (!more)
                 {
@@ -238,6 +257,32 @@ internal sealed class BatchNode<T> : Node, ITarget<T>
             Volatile.Write(ref _buffered, 0);
             Runtime.Fault(this, ex);
             _completion.TrySetException(ex);
+        }
+    }
+
+    string? IWatchedPart.Pipeline => Runtime.Name;
+
+    /// <summary>Busy while items wait in its channel or the loop works; otherwise it waits for items, or for its window on the clock.</summary>
+    void IWatchedPart.Inspect(List<PartState> into)
+    {
+        if (Completion.IsCompleted)
+        {
+            return;
+        }
+
+        int queued = _channel.Reader.Count;
+        int buffered = Volatile.Read(ref _buffered);
+        bool waits = Volatile.Read(ref _parkedOn) is { IsCompleted: false };
+        long closes = Volatile.Read(ref _windowClosesAt);
+        if (queued > 0 || !waits)
+        {
+            into.Add(new PartState(Runtime.Name, Name, null, null, $"filling or forwarding a batch ({buffered} buffered, {queued} queued)", true));
+        }
+        else if (buffered > 0)
+        {
+            into.Add(new PartState(Runtime.Name, Name, null, null, closes != 0
+                ? $"{buffered} item(s) buffered, waiting for more or for the window to close at {new DateTimeOffset(closes, TimeSpan.Zero):HH:mm:ss.fff}"
+                : $"{buffered} item(s) buffered, waiting for more to make a batch of {_size}", false));
         }
     }
 

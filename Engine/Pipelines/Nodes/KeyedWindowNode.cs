@@ -1,3 +1,5 @@
+using System.Globalization;
+using Engine.Inspection;
 using Engine.Internal;
 using Engine.Metrics;
 using Engine.Routing;
@@ -15,7 +17,7 @@ namespace Engine.Pipelines.Nodes;
 /// item; an abort abandons them, counted.
 /// </summary>
 #pragma warning disable CA1001 // The abort source lives as long as the pipeline and has no timer: nothing leaks if it is not disposed.
-internal sealed class KeyedWindowNode<T, TAcc> : Node, ITarget<T>, IWindowMetricsSource
+internal sealed class KeyedWindowNode<T, TAcc> : Node, ITarget<T>, IWindowMetricsSource, IWatchedPart
 #pragma warning restore CA1001
 {
     private readonly KeyedWindowOptions<T> _options;
@@ -104,6 +106,7 @@ internal sealed class KeyedWindowNode<T, TAcc> : Node, ITarget<T>, IWindowMetric
         }
 
         _meter?.Register(this);
+        (Runtime.TimeProvider as IWatchingClock)?.Watch(this);
         _ = FinishAsync();
     }
 
@@ -191,6 +194,42 @@ internal sealed class KeyedWindowNode<T, TAcc> : Node, ITarget<T>, IWindowMetric
             if (counts.Folded > 0)
             {
                 yield return (new WindowMetricsSnapshot { Shard = i, Counts = counts }, EngineMeter.TagsFor(Runtime.Name, Name, i));
+            }
+        }
+    }
+
+    string? IWatchedPart.Pipeline => Runtime.Name;
+
+    /// <summary>The step's stage is watched on its own (it registers itself), so its counts are checked there, not twice.</summary>
+    StageCounts IWatchedPart.GetCounts() => default;
+
+    /// <summary>
+    /// Busy while a shard's loop can move without the clock (it closes or forwards windows, or was
+    /// woken); otherwise each shard's open windows wait for their deadline on the clock.
+    /// </summary>
+    void IWatchedPart.Inspect(List<PartState> into)
+    {
+        if (Completion.IsCompleted)
+        {
+            return;
+        }
+
+        for (int i = 0; i < _shards.Length; i++)
+        {
+            if (_loops[i].IsCompleted)
+            {
+                continue;
+            }
+
+            WindowShardActivity shard = _shards[i].Inspect();
+            if (shard.Busy)
+            {
+                into.Add(new PartState(Runtime.Name, Name, i, null, $"closing or forwarding windows ({shard.Open} open, {shard.Closing} closed not yet forwarded)", true));
+            }
+            else if (shard.Open > 0)
+            {
+                string closes = shard.NextClose is { } next ? next.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture) : "?";
+                into.Add(new PartState(Runtime.Name, Name, i, null, $"{shard.Open} window(s) open ({shard.OpenItems} item(s)), the next closes at {closes}", false));
             }
         }
     }
