@@ -34,7 +34,7 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
     private int _available;
 
     /// <summary>The queue of waiters, oldest first; under <see cref="_gate"/> (its count readable without).</summary>
-    private readonly WaiterQueue<Waiter> _waiters = new();
+    private readonly IntrusiveQueue<Waiter> _waiters = new();
     private bool _disposed;
     private long _acquired;
 
@@ -250,7 +250,7 @@ public sealed class ConcurrencyLimiter : IDisposable, ILimiterMetricsSource
     }
 
     /// <summary>A caller waiting for a slot: completed by a release (granted) or by its token (cancelled).</summary>
-    private sealed class Waiter(ConcurrencyLimiter owner, CancellationToken token) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), IQueuedWaiter<Waiter>
+    private sealed class Waiter(ConcurrencyLimiter owner, CancellationToken token) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), IIntrusiveNode<Waiter>
     {
         /// <summary>The caller's token.</summary>
         public CancellationToken Token { get; } = token;

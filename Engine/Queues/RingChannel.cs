@@ -67,10 +67,10 @@ internal sealed class RingChannel<T> : CountingChannel<T>
     private readonly Lock _waitLock = new();
 
     /// <summary>Writers waiting for room, oldest first. Under <see cref="_waitLock"/>.</summary>
-    private readonly WaiterQueue<Waiter> _writers = new();
+    private readonly IntrusiveQueue<Waiter> _writers = new();
 
     /// <summary>Readers waiting for an item. Under <see cref="_waitLock"/>.</summary>
-    private readonly WaiterQueue<Waiter> _readers = new();
+    private readonly IntrusiveQueue<Waiter> _readers = new();
 
     /// <summary>Waiters for waits without a token, reused. Under <see cref="_waitLock"/>.</summary>
     private readonly Stack<Waiter> _pool = new();
@@ -319,7 +319,7 @@ internal sealed class RingChannel<T> : CountingChannel<T>
     }
 
     /// <summary>Queues a waiter, unless what it waits for arrived while it was being queued (the other half of the Dekker pattern).</summary>
-    private ValueTask<bool> WaitAsync(WaiterQueue<Waiter> list, ref int waiting, bool writers, CancellationToken cancellationToken)
+    private ValueTask<bool> WaitAsync(IntrusiveQueue<Waiter> list, ref int waiting, bool writers, CancellationToken cancellationToken)
     {
         Waiter waiter;
         lock (_waitLock)
@@ -384,7 +384,7 @@ internal sealed class RingChannel<T> : CountingChannel<T>
     }
 
     /// <summary>A waiter's token fired while it waited: it leaves its list and its wait ends cancelled.</summary>
-    private void Cancel(Waiter waiter, WaiterQueue<Waiter> list, CancellationToken cancellationToken)
+    private void Cancel(Waiter waiter, IntrusiveQueue<Waiter> list, CancellationToken cancellationToken)
     {
         lock (_waitLock)
         {
@@ -477,7 +477,7 @@ internal sealed class RingChannel<T> : CountingChannel<T>
     }
 
     /// <summary>A writer's or reader's pending wait, awaited once through a <see cref="ValueTask{TResult}"/>.</summary>
-    private sealed class Waiter(RingChannel<T> owner, bool pooled) : IValueTaskSource<bool>, IQueuedWaiter<Waiter>
+    private sealed class Waiter(RingChannel<T> owner, bool pooled) : IValueTaskSource<bool>, IIntrusiveNode<Waiter>
     {
         private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
         public bool Pooled { get; } = pooled;
@@ -496,14 +496,14 @@ internal sealed class RingChannel<T> : CountingChannel<T>
         /// <summary>The token's registration while the waiter is listed. Under the owner's wait lock.</summary>
         public CancellationTokenRegistration Registration { get; set; }
 
-        public CancellationTokenRegistration Register(WaiterQueue<Waiter> list, CancellationToken cancellationToken) =>
+        public CancellationTokenRegistration Register(IntrusiveQueue<Waiter> list, CancellationToken cancellationToken) =>
             cancellationToken.UnsafeRegister(static (state, token) =>
             {
-                var (waiter, list) = ((Waiter, WaiterQueue<Waiter>))state!;
+                var (waiter, list) = ((Waiter, IntrusiveQueue<Waiter>))state!;
                 waiter.Cancelled(list, token);
             }, (this, list));
 
-        private void Cancelled(WaiterQueue<Waiter> list, CancellationToken cancellationToken) => owner.Cancel(this, list, cancellationToken);
+        private void Cancelled(IntrusiveQueue<Waiter> list, CancellationToken cancellationToken) => owner.Cancel(this, list, cancellationToken);
 
         /// <summary>Ends the wait. Under the owner's wait lock; the continuation runs elsewhere.</summary>
         public void Wake(bool result)

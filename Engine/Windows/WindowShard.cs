@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Engine.Internal;
 using Engine.Metrics;
 using Engine.Routing;
 
@@ -40,9 +41,8 @@ internal sealed partial class WindowShard<T, TAcc>
     /// <summary>Closed windows the loop has not taken yet, in the order they closed; under <see cref="_gate"/>.</summary>
     private readonly Queue<WindowState<TAcc>> _due = new();
 
-    /// <summary>The oldest and newest open windows (the ends of the open list); under <see cref="_gate"/>.</summary>
-    private WindowState<TAcc>? _oldest;
-    private WindowState<TAcc>? _newest;
+    /// <summary>The open windows, oldest first (the one <see cref="WindowFullMode.FlushOldest"/> flushes); under <see cref="_gate"/>.</summary>
+    private readonly IntrusiveQueue<WindowState<TAcc>> _byAge = new();
 
     /// <summary>Completed to wake the loop (set by the loop before it waits); under <see cref="_gate"/>.</summary>
     private TaskCompletionSource? _wake;
@@ -127,9 +127,9 @@ internal sealed partial class WindowShard<T, TAcc>
                 CloseElapsed(now);
                 if (_completing)
                 {
-                    while (_oldest is not null)
+                    while (_byAge.First is { } oldest)
                     {
-                        Close(_oldest, WindowCloseReason.Completion, now);
+                        Close(oldest, WindowCloseReason.Completion, now);
                         _completionFlushes++;
                     }
                 }
@@ -196,8 +196,10 @@ internal sealed partial class WindowShard<T, TAcc>
             _open.Clear();
             _due.Clear();
             _deadlines.Clear();
-            _oldest = null;
-            _newest = null;
+            // Unlinks every open window from the queue (each keeps no links to the others).
+            while (_byAge.TakeFirst() is not null)
+            {
+            }
             ReleaseRoom();
         }
     }
@@ -283,8 +285,8 @@ internal sealed partial class WindowShard<T, TAcc>
             {
                 if (_open.Count >= _cap)
                 {
-                    Debug.Assert(_fullMode == WindowFullMode.FlushOldest && _oldest is not null, "only FlushOldest opens past the cap");
-                    Close(_oldest!, WindowCloseReason.FlushedEarly, now);
+                    Debug.Assert(_fullMode == WindowFullMode.FlushOldest && _byAge.First is not null, "only FlushOldest opens past the cap");
+                    Close(_byAge.First!, WindowCloseReason.FlushedEarly, now);
                     _earlyFlushes++;
                 }
 
@@ -308,18 +310,9 @@ internal sealed partial class WindowShard<T, TAcc>
 
     private WindowState<TAcc> Open(ItemKey key, long now, long entry)
     {
-        var window = new WindowState<TAcc>(key, default!, _spec.StartOf(now), entry) { LastAt = now, Previous = _newest };
+        var window = new WindowState<TAcc>(key, default!, _spec.StartOf(now), entry) { LastAt = now };
         _open.Add(key, window);
-        if (_newest is null)
-        {
-            _oldest = window;
-        }
-        else
-        {
-            _newest.Next = window;
-        }
-
-        _newest = window;
+        _byAge.Add(window);
         _peakOpen = Math.Max(_peakOpen, _open.Count);
         long deadline = _spec.DeadlineOf(window.Start, now);
         _deadlines.Enqueue(window, deadline);
@@ -336,26 +329,7 @@ internal sealed partial class WindowShard<T, TAcc>
     {
         Debug.Assert(!window.Closed && _open.ContainsKey(window.Key), "only an open window closes");
         _open.Remove(window.Key);
-        if (window.Previous is null)
-        {
-            _oldest = window.Next;
-        }
-        else
-        {
-            window.Previous.Next = window.Next;
-        }
-
-        if (window.Next is null)
-        {
-            _newest = window.Previous;
-        }
-        else
-        {
-            window.Next.Previous = window.Previous;
-        }
-
-        window.Previous = null;
-        window.Next = null;
+        _byAge.Remove(window);
         window.Closed = true;
         window.Reason = reason;
         window.End = end;

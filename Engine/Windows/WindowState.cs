@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Engine.Internal;
 using Engine.Routing;
 
 namespace Engine.Windows;
@@ -10,7 +11,7 @@ namespace Engine.Windows;
 /// and a completion flushes them in order.
 /// </summary>
 [DebuggerDisplay("Key = {Key}, Count = {Count}, Closed = {Closed}")]
-internal sealed class WindowState<TAcc>
+internal sealed class WindowState<TAcc> : IIntrusiveNode<WindowState<TAcc>>
 {
     public WindowState(ItemKey key, TAcc value, long start, long entry)
     {
@@ -44,9 +45,12 @@ internal sealed class WindowState<TAcc>
     /// <summary>Whether it left the open set; a deadline entry for it that is still queued is then stale.</summary>
     public bool Closed { get; set; }
 
-    /// <summary>The window opened just before this one on its shard (null for the oldest).</summary>
+    /// <summary>The window opened just before this one on its shard (null for the oldest); set by the shard's <see cref="IntrusiveQueue{TWaiter}"/>.</summary>
     public WindowState<TAcc>? Previous { get; set; }
 
-    /// <summary>The window opened just after this one on its shard (null for the newest).</summary>
+    /// <summary>The window opened just after this one on its shard (null for the newest); set by the shard's queue.</summary>
     public WindowState<TAcc>? Next { get; set; }
+
+    /// <summary>Whether the window is in its shard's queue of open windows; set by the queue.</summary>
+    public bool Queued { get; set; }
 }

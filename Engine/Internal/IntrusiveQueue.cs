@@ -3,15 +3,16 @@ using System.Diagnostics;
 namespace Engine.Internal;
 
 /// <summary>
-/// Waiters in arrival order, linked through themselves (<see cref="IQueuedWaiter{TWaiter}"/>): first
-/// come, first served, and removing a cancelled waiter from the middle costs nothing. Used by the
-/// concurrency limiter and the ring channel. Not thread-safe: its owner calls it under its own lock;
-/// <see cref="Count"/> may be read without it.
+/// Nodes in arrival order, linked through themselves (<see cref="IIntrusiveNode{TWaiter}"/>): first
+/// come, first served, and removing a node from the middle (a cancelled waiter, a window that closed)
+/// costs nothing and allocates nothing. Used for the waiters of the concurrency limiter and the ring
+/// channel, and for a window shard's open windows, oldest first. Not thread-safe: its owner calls it
+/// under its own lock; <see cref="Count"/> may be read without it.
 /// </summary>
 /// <typeparam name="TWaiter">The waiters.</typeparam>
 [DebuggerDisplay("Count = {Count}")]
-internal sealed class WaiterQueue<TWaiter>
-    where TWaiter : class, IQueuedWaiter<TWaiter>
+internal sealed class IntrusiveQueue<TWaiter>
+    where TWaiter : class, IIntrusiveNode<TWaiter>
 {
     private TWaiter? _last;
     private int _count;

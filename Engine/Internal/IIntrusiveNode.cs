@@ -1,13 +1,13 @@
 namespace Engine.Internal;
 
 /// <summary>
-/// A node of a <see cref="WaiterQueue{TWaiter}"/>: the links live in the waiter itself, so a waiter
-/// whose wait was cancelled leaves the middle of the queue at once and nothing is allocated per wait
-/// for the queue. Only the queue sets these, under its owner's lock.
+/// A node of an <see cref="IntrusiveQueue{TWaiter}"/>: the links live in the node itself, so a node
+/// (a waiter whose wait was cancelled, a window that closed) leaves the middle of the queue at once and
+/// nothing is allocated for the queue. Only the queue sets these, under its owner's lock.
 /// </summary>
 /// <typeparam name="TWaiter">The waiter type itself.</typeparam>
-internal interface IQueuedWaiter<TWaiter>
-    where TWaiter : class, IQueuedWaiter<TWaiter>
+internal interface IIntrusiveNode<TWaiter>
+    where TWaiter : class, IIntrusiveNode<TWaiter>
 {
     /// <summary>The waiter queued just before this one; null for the first.</summary>
     TWaiter? Previous { get; set; }
