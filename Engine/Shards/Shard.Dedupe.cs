@@ -65,7 +65,7 @@ internal sealed partial class Shard<T>
                     // Accepted without entering the channel: the write's hold becomes the item's
                     // outstanding count (the payload it replaced settles as superseded).
                     ReplaceLocked(waiting, in write);
-                    Interlocked.Increment(ref Counters.Accepted);
+                    Interlocked.Increment(ref Counters.AcceptedOutsideChannel);
                     return WriteOutcome.Accepted;
                 }
 
@@ -152,7 +152,7 @@ internal sealed partial class Shard<T>
                 // Accepted without entering the channel, so not counted by it: counted here, while the
                 // waiting write's hold keeps the shard open (the payload it replaced settles as superseded).
                 Interlocked.Increment(ref _outstanding);
-                Interlocked.Increment(ref Counters.Accepted);
+                Interlocked.Increment(ref Counters.AcceptedOutsideChannel);
                 return true;
             }
 

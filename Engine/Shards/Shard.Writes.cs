@@ -161,7 +161,7 @@ internal sealed partial class Shard<T>
     /// dedupe index): holds the shard open until <see cref="EndWrite"/> or <see cref="AbandonWrite"/>,
     /// so a replace or a late write is counted before the shard can finish. An item the write puts in
     /// the channel is counted by the channel; one it accepts otherwise (a replace) in
-    /// <see cref="ShardCounters.Accepted"/>, before the hold is given back.
+    /// <see cref="ShardCounters.AcceptedOutsideChannel"/>, before the hold is given back.
     /// </summary>
     private void BeginWrite() => Interlocked.Increment(ref _outstanding);
 
@@ -222,7 +222,7 @@ internal sealed partial class Shard<T>
         {
             // Accepted and dropped: outstanding until its drop callback has returned.
             Interlocked.Increment(ref _outstanding);
-            Interlocked.Increment(ref Counters.Accepted);
+            Interlocked.Increment(ref Counters.AcceptedOutsideChannel);
             Drop(item, DropReason.DropWrite);
             return WriteOutcome.Dropped;
         }

@@ -231,7 +231,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     public ShardCounters Counters { get; }
 
     /// <summary>Items accepted so far: the channel's count plus those accepted outside it (a replace, a drop by the full mode).</summary>
-    public long Accepted => Volatile.Read(ref Counters.Accepted) + _channel.Accepted;
+    public long Accepted => Volatile.Read(ref Counters.AcceptedOutsideChannel) + _channel.Accepted;
 
     /// <summary>
     /// Accepted items not yet settled, plus open writes. Reads <see cref="_outstanding"/> before the

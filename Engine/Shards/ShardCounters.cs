@@ -17,8 +17,10 @@ namespace Engine.Shards;
 internal sealed class ShardCounters
 {
     // Bumped on the writing side: accepting, refusing, and what a write does to other items.
+    // Items accepted without entering the shard's channel (a dedupe replace, a DropWrite drop); the
+    // channel counts the rest as it takes them (Shard.Accepted adds both).
     [FieldOffset(0)]
-    public long Accepted;
+    public long AcceptedOutsideChannel;
     [FieldOffset(8)]
     public long Refused;
     [FieldOffset(16)]
@@ -93,13 +95,13 @@ internal sealed class ShardCounters
     }
 
     /// <summary>The counters as a <see cref="StageCounts"/>; waiting and pending come from the shard.</summary>
-    /// <remarks><see cref="Accepted"/> counts only what was accepted outside the shard's channel (a replace, a drop by the full mode).</remarks>
+    /// <remarks><see cref="AcceptedOutsideChannel"/> counts only what was accepted outside the shard's channel (a replace, a drop by the full mode).</remarks>
     /// <param name="acceptedByChannel">The items the shard's channel counted as it accepted them (see <c>CountingChannel.Accepted</c>).</param>
     /// <param name="waiting">Items waiting now.</param>
     /// <param name="pending">Items accepted and not yet settled now.</param>
     public StageCounts Read(long acceptedByChannel, long waiting, long pending) => new()
     {
-        Accepted = Volatile.Read(ref Accepted) + acceptedByChannel,
+        Accepted = Volatile.Read(ref AcceptedOutsideChannel) + acceptedByChannel,
         Processed = Volatile.Read(ref Processed),
         DeadLettered = Volatile.Read(ref DeadLettered),
         DroppedOldest = Volatile.Read(ref DroppedOldest),
