@@ -120,6 +120,88 @@ public class LatencySamplingTests
         Assert.That(entries, Has.Count.EqualTo(100).And.All.EqualTo(written), "every item carries its entry time");
     }
 
+    /// <summary>
+    /// On the ring a write is timed at its claim (position a multiple of the interval), but a write
+    /// that has to wait for room is decided when it begins, by the accept count then, so that its wait
+    /// includes the time it waited for room: one decided "not timed" stays untimed even when it claims a
+    /// timed position. Capacity 2, one in 2 timed: items 0 and 2 claim positions 0 and 2 (timed); item 1
+    /// position 1; items 3 and 4 find the shard full at accept count 3 (not timed) and later claim
+    /// positions 3 and 4. Two items timed, not three.
+    /// </summary>
+    [Test]
+    public async Task A_write_that_waited_for_room_keeps_the_timing_decided_when_it_began()
+    {
+        var time = new WatchedTimeProvider();
+        using var started = new SemaphoreSlim(0);
+        using var release = new SemaphoreSlim(0);
+        await using Stage<int> stage = Stage.Create(
+            new StageOptions<int> { Name = "waited", Shards = 1, Capacity = 2, KeySelector = _ => "one", TimeProvider = time, LatencySampling = 2 },
+            async (int _, CancellationToken ct) =>
+            {
+                started.Release();
+                await release.WaitAsync(ct).ConfigureAwait(false);
+            });
+
+        await stage.WriteAsync(0);
+        await started.WaitAsync(TestWait.Patience);
+        await stage.WriteAsync(1);
+        await stage.WriteAsync(2);
+        Task third = stage.WriteAsync(3).AsTask();
+        Task fourth = stage.WriteAsync(4).AsTask();
+        Assert.That(third.IsCompleted || fourth.IsCompleted, Is.False, "the shard is full: both writes wait for room");
+        release.Release(5);
+        await Task.WhenAll(third, fourth).Within();
+        await stage.StopAsync(Timeout.InfiniteTimeSpan).Within();
+        StageMetricsSnapshot snapshot = stage.TakeMetricsSnapshot();
+        Assert.Multiple(() =>
+        {
+            Assert.That(snapshot.Counts.Processed, Is.EqualTo(5));
+            Assert.That(snapshot.QueueWait.Count, Is.EqualTo(2), "items 0 and 2; item 4 claimed a timed position but began untimed");
+        });
+    }
+
+    /// <summary>
+    /// A timed write that waits for room is timed from when it began (docs/metrics.md, queue wait), not
+    /// from its claim: item 2 begins at 0 ms against a full shard, claims its place at 10 ms and starts at
+    /// 15 ms, so the longest wait is its 15 ms (timed at the claim it would be 5 ms, and the longest
+    /// item 1's 10 ms).
+    /// </summary>
+    [Test]
+    public async Task A_timed_write_that_waited_for_room_counts_that_wait()
+    {
+        var time = new WatchedTimeProvider();
+        using var started = new SemaphoreSlim(0);
+        using var release = new SemaphoreSlim(0);
+        await using Stage<int> stage = Stage.Create(
+            new StageOptions<int> { Name = "room", Shards = 1, Capacity = 1, KeySelector = _ => "one", TimeProvider = time, LatencySampling = 1 },
+            async (int _, CancellationToken ct) =>
+            {
+                started.Release();
+                await release.WaitAsync(ct).ConfigureAwait(false);
+            });
+
+        await stage.WriteAsync(0);
+        await started.WaitAsync(TestWait.Patience);
+        await stage.WriteAsync(1);
+        Task blocked = stage.WriteAsync(2).AsTask();
+        Assert.That(blocked.IsCompleted, Is.False, "the shard is full");
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        release.Release();
+        await started.WaitAsync(TestWait.Patience);
+        await blocked.Within();
+        time.Advance(TimeSpan.FromMilliseconds(5));
+        release.Release();
+        await started.WaitAsync(TestWait.Patience);
+        release.Release();
+        await stage.StopAsync(Timeout.InfiniteTimeSpan).Within();
+        StageMetricsSnapshot snapshot = stage.TakeMetricsSnapshot();
+        Assert.Multiple(() =>
+        {
+            Assert.That(snapshot.QueueWait.Count, Is.EqualTo(3));
+            Assert.That(snapshot.QueueWait.MaxMilliseconds, Is.EqualTo(15).Within(0.01), "item 2's wait, from when its write began");
+        });
+    }
+
     [TestCase(0)]
     [TestCase(3)]
     [TestCase(48)]

@@ -93,6 +93,53 @@ public class RingChannelTests
         }
     }
 
+    /// <summary>
+    /// A claim sampler sees exactly the claims at positions 0, N, 2N, … whichever way they were written
+    /// (a plain write, a write that waited for room), with the item still in its slot: what it changes
+    /// is what the taker gets.
+    /// </summary>
+    [Test]
+    public async Task A_claim_sampler_sees_every_fourth_claim_and_can_change_the_item_before_it_is_taken()
+    {
+        var sampler = new Marker();
+        var channel = new RingChannel<int>(2, sampler, sampleEvery: 4);
+        var taken = new List<int>();
+        for (int i = 0; i < 10; i++)
+        {
+            if (!channel.Writer.TryWrite(i))
+            {
+                ValueTask waiting = channel.Writer.WriteAsync(i);
+                Assert.That(waiting.IsCompleted, Is.False, "a full ring makes the write wait");
+                while (channel.Reader.TryRead(out int item))
+                {
+                    taken.Add(item);
+                }
+
+                await waiting.AsTask().Within();
+            }
+        }
+
+        while (channel.Reader.TryRead(out int item))
+        {
+            taken.Add(item);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(sampler.Seen, Is.EqualTo(new[] { 0, 4, 8 }), "the items claimed at positions 0, 4 and 8");
+            Assert.That(taken, Is.EqualTo(new[] { 1000, 1, 2, 3, 1004, 5, 6, 7, 1008, 9 }), "sampled items as the sampler left them");
+        });
+    }
+
+    [TestCase(0)]
+    [TestCase(3)]
+    [TestCase(-4)]
+    public void The_constructor_rejects_a_sampling_interval_that_is_not_a_power_of_two(int every)
+    {
+        ArgumentOutOfRangeException error = Assert.Throws<ArgumentOutOfRangeException>(() => _ = new RingChannel<int>(4, new Marker(), every))!;
+        Assert.That(error.ParamName, Is.EqualTo("sampleEvery"));
+    }
+
     [Test]
     public void The_constructor_rejects_a_capacity_below_one()
     {
@@ -452,6 +499,18 @@ public class RingChannelTests
             {
                 Assert.That(await behind.Within(), Is.True, $"round {round}: the place was lost with the cancelled waiter");
             }
+        }
+    }
+
+    /// <summary>Records each sampled item and marks it by adding 1000.</summary>
+    private sealed class Marker : IClaimSampler<int>
+    {
+        public List<int> Seen { get; } = [];
+
+        public void Sampled(ref int item)
+        {
+            Seen.Add(item);
+            item += 1000;
         }
     }
 }

@@ -90,13 +90,28 @@ internal sealed class RingChannel<T> : CountingChannel<T>
     /// <summary>Completes once the channel is completed and every accepted item was taken.</summary>
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Told of the claims whose position is a multiple of <see cref="_sampleMask"/> + 1; null for none.</summary>
+    private readonly IClaimSampler<T>? _sampler;
+
+    /// <summary>One less than the sampler's interval, a power of two.</summary>
+    private readonly long _sampleMask;
+
     /// <summary>Creates a channel that holds at most <paramref name="capacity"/> items.</summary>
     /// <param name="capacity">The most items the channel holds; at least 1.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is less than 1 or more than 2^30.</exception>
-    public RingChannel(int capacity)
+    /// <param name="sampler">Told of one claim in <paramref name="sampleEvery"/> (see <see cref="IClaimSampler{T}"/>); null for none.</param>
+    /// <param name="sampleEvery">The sampler's interval: a power of two, at least 1.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is less than 1 or more than 2^30, or <paramref name="sampleEvery"/> is not a positive power of two.</exception>
+    public RingChannel(int capacity, IClaimSampler<T>? sampler = null, int sampleEvery = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, 1 << 30);
+        if (!BitOperations.IsPow2(sampleEvery))
+        {
+            throw new ArgumentOutOfRangeException(nameof(sampleEvery), sampleEvery, "The sampler's interval must be a positive power of two.");
+        }
+
+        _sampler = sampler;
+        _sampleMask = sampleEvery - 1;
         Capacity = capacity;
         // At least two slots: with one, a published item's sequence (position + 1) would equal the
         // next lap's "free for a writer" (position + length), and a writer could claim a slot whose item
@@ -174,6 +189,11 @@ internal sealed class RingChannel<T> : CountingChannel<T>
                 if (Interlocked.CompareExchange(ref _tail.Value, tail + 1, tail) == tail)
                 {
                     slot.Item = item;
+                    if ((tail & _sampleMask) == 0 && _sampler is { } sampler)
+                    {
+                        sampler.Sampled(ref slot.Item);
+                    }
+
                     Volatile.Write(ref slot.Sequence, tail + 1);
 
                     // The compare-and-swap above is this side's fence (see the remarks).

@@ -1,6 +1,6 @@
 namespace Engine.Shards;
 
-/// <summary>Marks on an <see cref="Envelope{T}"/> set while it is taken.</summary>
+/// <summary>Marks on an <see cref="Envelope{T}"/>: set while it is taken, or by a write that waits for room.</summary>
 [Flags]
 internal enum EnvelopeFlags : byte
 {
@@ -14,4 +14,10 @@ internal enum EnvelopeFlags : byte
     /// Set on every item whose key the shard claimed, whatever the shard's mode.
     /// </summary>
     KeyClaimed = 2,
+
+    /// <summary>
+    /// A write that waited for room on the ring was not chosen to be timed when it began: its claim
+    /// must not time it (see <c>Shard.WriteWaitingAsync</c>).
+    /// </summary>
+    Untimed = 4,
 }

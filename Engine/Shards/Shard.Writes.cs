@@ -15,20 +15,59 @@ namespace Engine.Shards;
 internal sealed partial class Shard<T>
 {
     /// <summary>
-    /// The stamp a write takes: <see cref="AcceptStamp"/> when the write is timed (one in
-    /// <see cref="ShardSettings{T}.LatencySampling"/>, by the shard's accept count at the write) or when
-    /// the item enters now and the handler sees its entry time (an <see cref="ItemContext"/>); else 0, and
-    /// no clock is read. An item stamped 0 has no queue wait recorded (see <see cref="BeginRun"/>).
+    /// The stamp a write takes before it is offered: <see cref="AcceptStamp"/> when the item enters the
+    /// pipeline here and the handler sees its entry time (an <see cref="ItemContext"/>), or, on the
+    /// runtime's channel, when the write is timed (one in <see cref="ShardSettings{T}.LatencySampling"/>,
+    /// by the shard's accept count); else 0, and no clock is read. On the ring the timed writes are
+    /// chosen by their claim instead (<see cref="IClaimSampler{T}.Sampled"/>): at the claim the position
+    /// is known for free, where reading the count before the write cost every write a read of the tail's
+    /// cache line. An item stamped 0 has no queue wait recorded (see <see cref="BeginRun"/>).
     /// </summary>
     /// <param name="entryTimestamp">The item's entry timestamp, or 0 when it enters the pipeline here.</param>
     public long StampFor(long entryTimestamp)
     {
-        if (_samplingMask != 0 && (_channel.Accepted & _samplingMask) != 0 && (entryTimestamp != 0 || _runtime.ContextHandler is null))
+        if (entryTimestamp == 0 && _runtime.ContextHandler is not null)
+        {
+            return AcceptStamp();
+        }
+
+        if (_ring is not null || (_samplingMask != 0 && (_channel.Accepted & _samplingMask) != 0))
         {
             return 0;
         }
 
         return AcceptStamp();
+    }
+
+    /// <summary>
+    /// A sampled claim on the ring (see <see cref="StampFor"/>): an item that carries no stamp yet, and
+    /// was not left untimed by a write that had to wait (<see cref="WriteWaitingAsync"/>), is stamped
+    /// now, with the item still unpublished in its slot.
+    /// </summary>
+    void IClaimSampler<Envelope<T>>.Sampled(ref Envelope<T> envelope)
+    {
+        if (envelope.AcceptedTimestamp != 0 || (envelope.Flags & EnvelopeFlags.Untimed) != 0)
+        {
+            return;
+        }
+
+        long stamp;
+        try
+        {
+            stamp = AcceptStamp();
+        }
+        catch (Exception)
+        {
+            // A user's clock that throws must not leave a claimed slot unpublished: the item goes untimed.
+            Interlocked.Increment(ref Counters.CallbackErrors);
+            return;
+        }
+
+        envelope.AcceptedTimestamp = stamp;
+        if (envelope.EntryTimestamp == 0)
+        {
+            envelope.EntryTimestamp = stamp;
+        }
     }
 
     /// <summary>
@@ -86,6 +125,24 @@ internal sealed partial class Shard<T>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteWaitingAsync(Envelope<T> envelope, CancellationToken cancellationToken)
     {
+        if (_ring is not null && _observer is not null && envelope.AcceptedTimestamp == 0)
+        {
+            // Decided now, by the accept count as on the runtime's channel, so that the wait includes
+            // the time spent waiting for room (docs/metrics.md); the claim must not time it again.
+            if ((_channel.Accepted & _samplingMask) == 0)
+            {
+                envelope.AcceptedTimestamp = AcceptStamp();
+                if (envelope.EntryTimestamp == 0)
+                {
+                    envelope.EntryTimestamp = envelope.AcceptedTimestamp;
+                }
+            }
+            else
+            {
+                envelope.Flags |= EnvelopeFlags.Untimed;
+            }
+        }
+
         BeginWrite();
         Interlocked.Increment(ref _blockedWriters);
         bool written;

@@ -41,7 +41,7 @@ namespace Engine.Shards;
 /// </para>
 /// </remarks>
 [DebuggerDisplay("Shard {Index}: Waiting = {WaitingCount}, Loops = {_activeLoops}, Outstanding = {Outstanding}")]
-internal sealed partial class Shard<T> : IThreadPoolWorkItem
+internal sealed partial class Shard<T> : IThreadPoolWorkItem, IClaimSampler<Envelope<T>>
 {
     /// <summary>The settings and handler shared with the other shards of the stage.</summary>
     private readonly ShardSettings<T> _runtime;
@@ -160,7 +160,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     /// <summary>See <see cref="RunTiming.FastRunTicks"/>.</summary>
     private readonly long _fastRunTicks;
 
-    /// <summary><see cref="ShardSettings{T}.LatencySampling"/> less one: a write is timed when the accept count has none of these bits.</summary>
+    /// <summary><see cref="ShardSettings{T}.LatencySampling"/> less one: a write is timed when the accept count at its claim has none of these bits.</summary>
     private readonly long _samplingMask;
 
     /// <summary>The observer wants kinds; read once, so a run costs no call to ask.</summary>
@@ -211,8 +211,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             },
         };
         // The ring evicts nothing, so the drop-oldest and drop-newest modes stay on the runtime's channel.
+        // The ring times its sampled claims itself (see StampFor); only a shard with metrics records waits.
         _channel = runtime.Queue == ShardQueue.Ring && options.FullMode == BoundedChannelFullMode.Wait
-            ? new RingChannel<Envelope<T>>(runtime.Capacity)
+            ? new RingChannel<Envelope<T>>(runtime.Capacity, observer is null ? null : this, runtime.LatencySampling)
             : new CountedBoundedChannel<Envelope<T>>(options, OnEvicted);
         _ring = _channel as RingChannel<Envelope<T>>;
         _reader = _channel.Reader;

@@ -37,7 +37,7 @@ internal abstract class Node
     public abstract Task Completion { get; }
 
     /// <summary>Outputs forwarded downstream so far (for a batcher: batches).</summary>
-    public long Emitted => EmittedCount.Read();
+    public virtual long Emitted => EmittedCount.Read();
 
     /// <summary>Outputs forwarded downstream so far; bumped by the node's forwarding code, from every shard's workers at once.</summary>
     protected StripedCounter EmittedCount { get; } = new();
