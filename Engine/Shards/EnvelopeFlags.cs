@@ -14,4 +14,10 @@ internal enum EnvelopeFlags : byte
     /// Set on every item whose key the shard claimed, whatever the shard's mode.
     /// </summary>
     KeyClaimed = 2,
+
+    /// <summary>
+    /// Parked behind its busy key by a delayed write that keeps its key's order: its due time waits in
+    /// its key's <see cref="KeyState{T}.DueTimes"/>, and its turn may start a timer (see <c>Shard.Timed.cs</c>).
+    /// </summary>
+    Delayed = 4,
 }

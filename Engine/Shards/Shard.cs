@@ -177,9 +177,16 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         _maxLoops = workers;
         _singleLoop = workers == 1;
         _dedupe = keyed ? runtime.Dedupe : null;
-        _trackKeys = keyed && (workers > 1 || runtime.Retry.MaxAttempts > 1 || _dedupe is not null);
-        _claimOnDemand = _trackKeys && workers == 1 && _dedupe is null;
+        _trackKeys = keyed && (workers > 1 || runtime.Retry.MaxAttempts > 1 || _dedupe is not null || runtime.HoldsForTime);
+
+        // A delayed write claims its key on the writer's thread, so only the worker may not claim alone.
+        _claimOnDemand = _trackKeys && workers == 1 && _dedupe is null && runtime.Delays is null;
         _scheduler = new KeyScheduler<T>(_lock, _trackKeys);
+        if (runtime.Delays is not null)
+        {
+            _scheduler.DelayedTurn = OnDelayedTurn;
+        }
+
         _retryTimers = new RetryTimers<T>(_lock, runtime.TimeProvider, OnRetryDue);
         _holdLimit = runtime.Capacity;
         _observer = observer;
@@ -288,6 +295,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     public StageCounts ReadCounts()
     {
         int waiting;
+        (int Delayed, int Retrying) timed;
         int waitingKeys;
         int trackedKeys;
         long evictions;
@@ -295,6 +303,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         {
             AssertLocked();
             waiting = _reader.Count + Held + _scheduler.ReadyCount;
+            timed = TimedDepthLocked();
             waitingKeys = _index?.WaitingKeys ?? 0;
             trackedKeys = _index?.TrackedKeys ?? 0;
             evictions = _index?.ContentEvictions ?? 0;
@@ -309,6 +318,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             DedupeWaitingKeys = waitingKeys,
             ContentTrackedKeys = trackedKeys,
             ContentEvictions = evictions,
+            WaitingDelayed = timed.Delayed,
+            WaitingRetry = timed.Retrying,
+            RateLimiterEvictions = _runtime.RateLimit?.Evictions(Index) ?? 0,
         };
     }
 
@@ -324,12 +336,13 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
         // reordering), and then both could miss: the shard never finished and Completion hung
         // (seen once in a benchmark run: outstanding 0, no loop, closed, not finished).
         Interlocked.Exchange(ref _closedFlag, 1);
+        OnCompletingTimed();
         TryFinish();
     }
 
     /// <summary>
     /// Abandons everything the shard holds that is not inside a handler: the channel, key backlogs,
-    /// the ready queue and pending retries. Call after the runtime is marked aborted and the shard completed.
+    /// the ready queue, pending retries and items waiting for their time. Call after the runtime is marked aborted and the shard completed.
     /// </summary>
     public void Abort()
     {
@@ -351,6 +364,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             {
                 Abandon();
             }
+
+            OnAbortTimedLocked();
             _index?.ForgetWaiting();
         }
     }
@@ -825,6 +840,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
             Release(in envelope, null);
             StopRunActivity(run, Settlement.Abandoned, error);
             Abandon();
+            return;
+        }
+
+        if (_runtime.HoldsForTime && TrySettleTimed(ref envelope, error, run))
+        {
+            // A requeue, a deferral or a rate limit: the item waits for its time (or was dropped), no failure.
             return;
         }
 
