@@ -16,8 +16,10 @@ internal enum EnvelopeFlags : byte
     KeyClaimed = 2,
 
     /// <summary>
-    /// Parked behind its busy key by a delayed write that keeps its key's order: its due time waits in
-    /// its key's <see cref="KeyState{T}.DueTimes"/>, and its turn may start a timer (see <c>Shard.Timed.cs</c>).
+    /// Written by a delayed write that keeps its key's order: it travels through the channel (and may
+    /// park behind its key) like any item, its <see cref="Envelope{T}.AcceptedTimestamp"/> is its due
+    /// time (when it becomes runnable, so its queue wait counts from there), and when it has claimed
+    /// its key before that time it waits on a timer (see <c>Shard.Timed.cs</c>).
     /// </summary>
     Delayed = 4,
 }

@@ -155,7 +155,6 @@ internal sealed class KeyScheduler<T>
             return true;
         }
 
-        Debug.Assert(state.DueTimes is not { Count: > 0 }, "a key frees only once its delayed items have run");
         _keys.Remove(key);
         Volatile.Write(ref _busyKeys, _keys.Count);
         _free.Push(state);
@@ -187,7 +186,6 @@ internal sealed class KeyScheduler<T>
             {
                 removed += state.Backlog.Count;
                 state.Backlog.Clear();
-                state.DueTimes?.Clear();
             }
         }
 

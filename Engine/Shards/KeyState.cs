@@ -12,10 +12,4 @@ internal sealed class KeyState<T>
 
     /// <summary>The key's item waiting for a retry's backoff, if any (a newer item may make it stale).</summary>
     public PendingRetry<T>? Retry { get; set; }
-
-    /// <summary>
-    /// The due times of the key's delayed items parked in <see cref="Backlog"/> (flagged
-    /// <see cref="EnvelopeFlags.Delayed"/>), oldest first; null until the key parks one.
-    /// </summary>
-    public Queue<long>? DueTimes { get; set; }
 }

@@ -162,6 +162,11 @@ internal sealed partial class Shard<T>
             }
 
             _index.Register(slot);
+            if ((envelope.Flags & EnvelopeFlags.Delayed) != 0)
+            {
+                CountDelayedInChannelLocked();
+            }
+
             return true;
         }
     }

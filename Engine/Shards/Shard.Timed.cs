@@ -16,15 +16,19 @@ namespace Engine.Shards;
 /// </summary>
 /// <remarks>
 /// <para>
-/// A delayed write that keeps its key's order claims its key when it is free (later items of the key
-/// park behind it) or parks behind the key flagged <see cref="EnvelopeFlags.Delayed"/>, its due time
-/// in <see cref="KeyState{T}.DueTimes"/>: when its turn comes (<see cref="OnDelayedTurn"/>) it runs if
-/// due, else waits on a timer with its key still busy. A delayed write that lets later items overtake,
-/// and a debounce, hold the item without its key and join the key's order when due.
+/// A delayed write that keeps its key's order goes through the channel like any write (so it takes its
+/// place behind the key's items already written, under the channel's backpressure), flagged
+/// <see cref="EnvelopeFlags.Delayed"/> with its due time as its <see cref="Envelope{T}.AcceptedTimestamp"/>.
+/// When a worker claims its key for it before it is due (<see cref="HoldTakenLocked"/>), or its key's
+/// turn comes to it in the backlog (<see cref="OnDelayedTurn"/>), it waits on a timer with the key busy,
+/// so the key's later items wait behind it. A delayed write that lets later items overtake, one in the
+/// unkeyed shard or in an evicting full mode, and a debounce, are held off the channel at once and
+/// join the key's order when due; at most <see cref="_holdLimit"/> of them per shard (writers wait).
 /// </para>
 /// <para>
-/// None of this touches the plain write or take: delayed writes take the shard's lock, and a requeue,
-/// deferral or rate-limit hold is recognised on a run's failure path (<see cref="Settle"/>).
+/// None of this touches the plain write or take: a delayed item is recognised by its flag where a
+/// tracked shard claims or parks it, and a requeue, deferral or rate-limit hold on a run's failure
+/// path (<see cref="Settle"/>).
 /// </para>
 /// </remarks>
 internal sealed partial class Shard<T>
@@ -32,13 +36,18 @@ internal sealed partial class Shard<T>
     /// <summary>Holds on <see cref="_retryTimers"/> that are delays, not retries or deferrals (see <see cref="IsDelay"/>). Under <see cref="_lock"/>.</summary>
     private int _delayedOnTimers;
 
+    /// <summary>
+    /// Delayed items in the channel (flagged <see cref="EnvelopeFlags.Delayed"/>): counted just before
+    /// their channel write and uncounted when a worker takes them, so never below the true figure.
+    /// </summary>
+    private int _delayedInChannel;
+
     /// <summary>Delayed items parked behind their busy key (flagged <see cref="EnvelopeFlags.Delayed"/>). Under <see cref="_lock"/>.</summary>
     private int _delayedParked;
 
     /// <summary>
-    /// Items of delayed and debounced writes not yet due. A write waits (or is refused, by the full
-    /// mode) while there are <see cref="_holdLimit"/> of them, so writers feel the backpressure of the
-    /// items they delay. Under <see cref="_lock"/>.
+    /// Items held off the channel by delayed and debounced writes, not yet due. A write waits (or is
+    /// refused, by the full mode) while there are <see cref="_holdLimit"/> of them. Under <see cref="_lock"/>.
     /// </summary>
     private int _delayedWrites;
 
@@ -51,19 +60,20 @@ internal sealed partial class Shard<T>
     /// <summary>Whether a hold of this reason counts as delayed (a retry and a deferral count as waiting for retry).</summary>
     private static bool IsDelay(HoldReason reason) => reason is not (HoldReason.Retry or HoldReason.Defer);
 
-    /// <summary>The delayed and waiting-for-retry parts of the shard's depth. Under <see cref="_lock"/>.</summary>
+    /// <summary>
+    /// The delayed and waiting-for-retry parts of the shard's depth. Under <see cref="_lock"/>.
+    /// </summary>
     private (int Delayed, int Retrying) TimedDepthLocked()
     {
         AssertLocked();
-        return (_delayedOnTimers + _delayedParked, _retryTimers.Count - _delayedOnTimers);
+        return (_delayedOnTimers + _delayedParked + Volatile.Read(ref _delayedInChannel), _retryTimers.Count - _delayedOnTimers);
     }
 
     /// <summary>
-    /// One attempt of a delayed or debounced write, never waiting. In a dedupe stage a waiting item of
-    /// the same dedupe key is replaced in place (it keeps its time; a debounce's quiet period starts
-    /// again). Otherwise the item is accepted now and held until <paramref name="due"/>, unless
-    /// <see cref="_holdLimit"/> delayed items wait already: then <see cref="WriteOutcome.Full"/> and,
-    /// when <paramref name="willWait"/>, <paramref name="room"/> completes when to try again.
+    /// One attempt of a delayed or debounced write, never waiting (see the type's remarks for the two
+    /// ways). On <see cref="WriteOutcome.Full"/> with <paramref name="willWait"/>, the caller waits with
+    /// <paramref name="waitWith"/> as for any write when <paramref name="room"/> is null, else for
+    /// <paramref name="room"/> and tries again.
     /// </summary>
     /// <param name="envelope">The item (a dedupe stage fills it from <paramref name="write"/>).</param>
     /// <param name="write">The dedupe description, when <paramref name="deduped"/>.</param>
@@ -71,9 +81,131 @@ internal sealed partial class Shard<T>
     /// <param name="due">When it may run (<see cref="TimeProvider.GetTimestamp"/> ticks).</param>
     /// <param name="debounce">A debounce write: due is the quiet period's end, and the item joins its key when due.</param>
     /// <param name="willWait">The caller waits for room on <see cref="WriteOutcome.Full"/>.</param>
-    /// <param name="room">On <see cref="WriteOutcome.Full"/> with <paramref name="willWait"/>: completes when to try again.</param>
+    /// <param name="room">See above.</param>
+    /// <param name="waitWith">See above.</param>
     /// <exception cref="ArgumentException">The dedupe key does not refine the routing key, or the merge function threw; the item was not accepted.</exception>
-    public WriteOutcome TryWriteTimed(in Envelope<T> envelope, in DedupeWrite<T> write, bool deduped, long due, bool debounce, bool willWait, out Task? room)
+    public WriteOutcome TryWriteTimed(in Envelope<T> envelope, in DedupeWrite<T> write, bool deduped, long due, bool debounce, bool willWait, out Task? room, out Envelope<T> waitWith)
+    {
+        room = null;
+        waitWith = default;
+        ItemKey key = deduped ? write.RoutingKey : envelope.Key;
+        bool inOrder = !debounce && _trackKeys && !key.IsNone && _runtime.Delays is { LaterItemsOvertake: false } &&
+            _runtime.FullMode is not (StageFullMode.DropOldest or StageFullMode.DropNewest);
+        if (inOrder)
+        {
+            Envelope<T> flagged = envelope;
+            flagged.AcceptedTimestamp = due;
+            flagged.Flags |= EnvelopeFlags.Delayed;
+            if (!deduped)
+            {
+                Interlocked.Increment(ref _delayedInChannel);
+                WriteOutcome plain = TryWrite(in flagged, willWait);
+                if (plain == WriteOutcome.Accepted)
+                {
+                    Interlocked.Increment(ref Counters.Delayed);
+                }
+                else
+                {
+                    Interlocked.Decrement(ref _delayedInChannel);
+                }
+
+                waitWith = flagged;
+                return plain;
+            }
+
+            return TryWriteDelayedSlot(in flagged, in write, willWait, out waitWith);
+        }
+
+        return TryHoldWrite(in envelope, in write, deduped, due, debounce, willWait, out room);
+    }
+
+    /// <summary>
+    /// A delayed write of a dedupe stage that keeps its key's order: as <see cref="TryWriteDeduped"/>
+    /// (replace a waiting item of the dedupe key, or enter the channel registered), the slot marked
+    /// delayed so a replace of it is counted so.
+    /// </summary>
+    private WriteOutcome TryWriteDelayedSlot(in Envelope<T> flagged, in DedupeWrite<T> write, bool willWait, out Envelope<T> waitWith)
+    {
+        waitWith = default;
+        BeginWrite();
+        DedupeSlot<T>? slot = null;
+        Envelope<T> entering;
+        bool written;
+        try
+        {
+            lock (_lock)
+            {
+                AssertLocked();
+                if (_completing)
+                {
+                    AbandonWrite(slot: null, refused: true);
+                    return WriteOutcome.Closed;
+                }
+
+                if (_index!.TryGetWaiting(write.DedupeKey, out DedupeSlot<T>? waiting))
+                {
+                    ReplaceLocked(waiting, in write);
+                    Interlocked.Increment(ref Counters.AcceptedOutsideChannel);
+                    return WriteOutcome.Accepted;
+                }
+
+                slot = _index.Rent(in write);
+                slot.State = SlotState.Delayed;
+                entering = flagged;
+                entering.Slot = slot;
+                written = TryWriteChannel(in entering);
+                if (written)
+                {
+                    _index.Register(slot);
+                    Interlocked.Increment(ref Counters.Delayed);
+                    CountDelayedInChannelLocked();
+                }
+            }
+        }
+        catch (ArgumentException)
+        {
+            AbandonWrite(slot: null, refused: true);
+            throw;
+        }
+        finally
+        {
+            FlushDeferred();
+        }
+
+        if (written)
+        {
+            ObserveHeld(openCounts: 1);
+            EnsureLoop(fenced: _writeIsFenced);
+            EndWrite();
+            return WriteOutcome.Accepted;
+        }
+
+        EndWrite();
+        WriteOutcome outcome = OnWriteFailed(write.Item, willWait);
+        if (outcome == WriteOutcome.Full && willWait)
+        {
+            // The caller waits with it (and counts it delayed once it gets in).
+            waitWith = entering;
+        }
+        else
+        {
+            lock (_lock)
+            {
+                AssertLocked();
+                ReturnSlot(slot);
+            }
+        }
+
+        return outcome;
+    }
+
+    /// <summary>
+    /// A delayed write held off the channel (it lets later items overtake, or the shard is unkeyed or
+    /// evicts, or it is a debounce): accepted now and held until due, unless <see cref="_holdLimit"/>
+    /// such items wait already. In a dedupe stage a waiting item of the same dedupe key is replaced
+    /// in place instead (it keeps its time; a debounce's quiet period starts again).
+    /// </summary>
+    private WriteOutcome TryHoldWrite(in Envelope<T> envelope, in DedupeWrite<T> write, bool deduped, long due, bool debounce, bool willWait, out Task? room)
     {
         room = null;
         BeginWrite();
@@ -142,8 +274,8 @@ internal sealed partial class Shard<T>
                 return WriteOutcome.Full;
             }
 
-            // Refused or dropped as the full mode says (a mode that evicts has nothing to evict here: refused).
-            return OnWriteFailed(envelope.Slot is null ? envelope.Item : write.Item, willWait: false);
+            // Refused, or dropped by DropWrite.
+            return OnWriteFailed(deduped ? write.Item : envelope.Item, willWait: false);
         }
 
         ObserveHeld(openCounts: 0);
@@ -160,38 +292,15 @@ internal sealed partial class Shard<T>
     }
 
     /// <summary>
-    /// Places an accepted delayed item: on a timer (returned, to start once the lock is released),
-    /// parked behind its busy key, or ready at once when already due. Under <see cref="_lock"/>.
+    /// Places an item held off the channel: on a timer (returned, to start once the lock is released),
+    /// or in its key's order at once when already due. Under <see cref="_lock"/>.
     /// </summary>
     private PendingRetry<T>? HoldWrittenLocked(Envelope<T> envelope, long due, bool debounce, out bool ready)
     {
         AssertLocked();
         ready = false;
         long now = _runtime.TimeProvider.GetTimestamp();
-        bool keyed = _trackKeys && !envelope.Key.IsNone;
-        bool joinsWhenDue = debounce || _runtime.Delays is not { LaterItemsOvertake: false };
-        if (keyed && !joinsWhenDue)
-        {
-            Envelope<T> parked = envelope;
-            parked.Flags |= EnvelopeFlags.Delayed;
-            if (!_scheduler.TryClaim(in parked, out KeyState<T>? busy))
-            {
-                // Behind its busy key, in order; its time is checked when its turn comes.
-                (busy!.DueTimes ??= new Queue<long>()).Enqueue(due);
-                _delayedParked++;
-                _delayedWrites++;
-                return null;
-            }
-
-            envelope.Flags |= EnvelopeFlags.KeyClaimed;
-            if (due <= now)
-            {
-                ready = true;
-                EnqueueReadyLocked(in envelope);
-                return null;
-            }
-        }
-        else if (due <= now && !debounce)
+        if (due <= now && !debounce)
         {
             ready = JoinKeyLocked(in envelope);
             return null;
@@ -199,7 +308,7 @@ internal sealed partial class Shard<T>
 
         _delayedWrites++;
         PendingRetry<T> hold = AddHoldLocked(in envelope, debounce ? HoldReason.Debounce : HoldReason.Delay, due);
-        hold.JoinsKeyWhenDue = joinsWhenDue && keyed;
+        hold.JoinsKeyWhenDue = true;
         if (debounce)
         {
             hold.Since = now;
@@ -207,6 +316,73 @@ internal sealed partial class Shard<T>
         }
 
         return hold;
+    }
+
+    /// <summary>A waiting delayed write's attempt (non-dedupe): counted in the channel before it can be taken from it.</summary>
+    private bool TryWriteWaitedDelayed(in Envelope<T> envelope)
+    {
+        Interlocked.Increment(ref _delayedInChannel);
+        if (TryWriteChannel(in envelope))
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _delayedInChannel);
+        return false;
+    }
+
+    /// <summary>A delayed item entered the channel under the lock (which every take of a tracked shard holds). Under <see cref="_lock"/>.</summary>
+    private void CountDelayedInChannelLocked()
+    {
+        AssertLocked();
+        Interlocked.Increment(ref _delayedInChannel);
+    }
+
+    /// <summary>A worker took a delayed item from the channel and claimed its key (see <see cref="HoldTakenLocked"/>). Under <see cref="_lock"/>.</summary>
+    private bool TakenDelayedLocked(ref Envelope<T> envelope)
+    {
+        AssertLocked();
+        Interlocked.Decrement(ref _delayedInChannel);
+        return HoldTakenLocked(ref envelope);
+    }
+
+    /// <summary>
+    /// A worker claimed its key for a delayed item it took from the channel: when the item is not due
+    /// yet it waits on a timer with the key busy (the key's later items park behind it). The timer is
+    /// started under the lock: its due time is in the future, so no clock calls back inside
+    /// <see cref="TimeProvider.CreateTimer"/> (and a callback on another thread waits for the lock).
+    /// </summary>
+    /// <returns>Whether it is held (the worker takes something else); false when it is due and runs now.</returns>
+    private bool HoldTakenLocked(ref Envelope<T> envelope)
+    {
+        AssertLocked();
+        envelope.Flags &= ~EnvelopeFlags.Delayed;
+        long due = envelope.AcceptedTimestamp;
+        if (due <= _runtime.TimeProvider.GetTimestamp())
+        {
+            return false;
+        }
+
+        if (envelope.Slot is { } slot)
+        {
+            slot.State = SlotState.Delayed;
+        }
+
+        PendingRetry<T> hold = AddHoldLocked(in envelope, HoldReason.Delay, due);
+        _retryTimers.Start(hold, TimeUntil(due));
+        return true;
+    }
+
+    /// <summary>A delayed item parked behind its busy key: counted as delayed until its turn. Under <see cref="_lock"/>.</summary>
+    private void ParkedDelayedLocked(DedupeSlot<T>? slot)
+    {
+        AssertLocked();
+        Interlocked.Decrement(ref _delayedInChannel);
+        _delayedParked++;
+        if (slot is not null)
+        {
+            slot.State = SlotState.Delayed;
+        }
     }
 
     /// <summary>Registers a timed hold on <see cref="_retryTimers"/> (its timer started by the caller). Under <see cref="_lock"/>.</summary>
@@ -226,29 +402,22 @@ internal sealed partial class Shard<T>
 
     /// <summary>
     /// A parked delayed item's turn (called by <see cref="KeyScheduler{T}.Release"/>, the key still
-    /// busy): it becomes ready when due, else it waits on a timer and the key stays busy for it.
-    /// The timer is started here, under the lock: its due time is in the future, so no clock calls
-    /// back inside <see cref="TimeProvider.CreateTimer"/> (and a callback on another thread waits for the lock).
+    /// busy): it becomes ready when due, else it waits on a timer and the key stays busy for it (see
+    /// <see cref="HoldTakenLocked"/>).
     /// </summary>
     /// <returns>Whether an item became ready.</returns>
     private bool OnDelayedTurn(KeyState<T> state, Envelope<T> envelope)
     {
         AssertLocked();
-        long due = state.DueTimes!.Dequeue();
         _delayedParked--;
-        envelope.Flags = (envelope.Flags & ~EnvelopeFlags.Delayed) | EnvelopeFlags.KeyClaimed;
-        long now = _runtime.TimeProvider.GetTimestamp();
-        if (due <= now)
+        envelope.Flags |= EnvelopeFlags.KeyClaimed;
+        if (HoldTakenLocked(ref envelope))
         {
-            _delayedWrites--;
-            SignalDelayRoomLocked();
-            EnqueueReadyLocked(in envelope);
-            return true;
+            return false;
         }
 
-        PendingRetry<T> hold = AddHoldLocked(in envelope, HoldReason.Delay, due);
-        _retryTimers.Start(hold, TimeUntil(due));
-        return false;
+        EnqueueReadyLocked(in envelope);
+        return true;
     }
 
     /// <summary>
@@ -284,8 +453,9 @@ internal sealed partial class Shard<T>
                 }
                 else
                 {
-                    if (hold.Reason is HoldReason.Delay or HoldReason.Debounce)
+                    if (hold.JoinsKeyWhenDue)
                     {
+                        // Held off the channel by a delayed or debounced write: room for another.
                         _delayedWrites--;
                         SignalDelayRoomLocked();
                     }
@@ -419,6 +589,7 @@ internal sealed partial class Shard<T>
         AssertLocked();
         _delayedOnTimers = 0;
         _delayedParked = 0;
+        Volatile.Write(ref _delayedInChannel, 0);
         _delayedWrites = 0;
         _debouncing?.Clear();
         SignalDelayRoomLocked();
@@ -484,6 +655,9 @@ internal sealed partial class Shard<T>
         ScheduleRetry(in envelope, reason, delay);
         return true;
     }
+
+    /// <summary>Counts an item a delayed write got into the channel after waiting for room.</summary>
+    public void CountDelayed() => Interlocked.Increment(ref Counters.Delayed);
 
     /// <summary>A span of the stage's clock in its timestamp ticks.</summary>
     private long Ticks(TimeSpan span) => ClockTicks.From(_runtime.TimeProvider, span);

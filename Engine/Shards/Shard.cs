@@ -742,6 +742,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
                 }
 
                 envelope.Flags |= EnvelopeFlags.KeyClaimed;
+                if ((envelope.Flags & EnvelopeFlags.Delayed) != 0 && TakenDelayedLocked(ref envelope))
+                {
+                    // A delayed write's item, not due yet: it waits on a timer with its key (Shard.Timed.cs).
+                    continue;
+                }
+
                 if (envelope.Slot is not null)
                 {
                     TakeSlot(ref envelope);
@@ -798,6 +804,13 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem
     private bool Parked(KeyState<T> state, in Envelope<T> envelope)
     {
         AssertLocked();
+        if ((envelope.Flags & EnvelopeFlags.Delayed) != 0)
+        {
+            // A delayed write's item keeps its due time; its turn is OnDelayedTurn's (Shard.Timed.cs).
+            ParkedDelayedLocked(envelope.Slot);
+            return false;
+        }
+
         if (envelope.Slot is not { } slot)
         {
             return false;

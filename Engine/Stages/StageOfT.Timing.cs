@@ -94,23 +94,31 @@ public sealed partial class Stage<T>
         }
 
         bool willWait = _runtime.FullMode is not (StageFullMode.Reject or StageFullMode.DropWrite);
-        WriteOutcome outcome = TryWriteTimed(item, key, due, debounce, entryTimestamp, trace, willWait, out Shard<T> shard, out Task? room);
+        WriteOutcome outcome = TryWriteTimed(item, key, due, debounce, entryTimestamp, trace, willWait, out Shard<T> shard, out Task? room, out Envelope<T> waitWith);
         return outcome switch
         {
             WriteOutcome.Accepted or WriteOutcome.Dropped => default,
             WriteOutcome.Closed => ValueTask.FromException(CompletedError()),
-            _ => willWait
-                ? WaitToWriteTimedAsync(item, key, due, debounce, entryTimestamp, trace, room!, cancellationToken)
-                : ValueTask.FromException(new StageFullException($"Stage '{Name}': shard {shard.Index} holds its most delayed items ({_runtime.Capacity}) and the full mode is Reject; the item was not accepted.")),
+            _ when !willWait => ValueTask.FromException(new StageFullException($"Stage '{Name}': shard {shard.Index} is full ({_runtime.Capacity} items) and the full mode is Reject; the item was not accepted.")),
+            _ when room is null => WaitToWriteDelayedAsync(waitWith, shard, cancellationToken),
+            _ => WaitToHoldAsync(item, key, due, debounce, entryTimestamp, trace, room, cancellationToken),
         };
     }
 
-    private async ValueTask WaitToWriteTimedAsync(T item, ItemKey key, long due, bool debounce, long entryTimestamp, object? trace, Task room, CancellationToken cancellationToken)
+    /// <summary>A delayed write through the channel that waits for room as any write does.</summary>
+    private async ValueTask WaitToWriteDelayedAsync(Envelope<T> envelope, Shard<T> shard, CancellationToken cancellationToken)
+    {
+        await WriteWaitingAsync(envelope, shard, cancellationToken).ConfigureAwait(false);
+        shard.CountDelayed();
+    }
+
+    /// <summary>A delayed write held off the channel that waits for one of its shard's delayed items to come due.</summary>
+    private async ValueTask WaitToHoldAsync(T item, ItemKey key, long due, bool debounce, long entryTimestamp, object? trace, Task room, CancellationToken cancellationToken)
     {
         while (true)
         {
             await room.WaitAsync(cancellationToken).ConfigureAwait(false);
-            switch (TryWriteTimed(item, key, due, debounce, entryTimestamp, trace, willWait: true, out _, out Task? next))
+            switch (TryWriteTimed(item, key, due, debounce, entryTimestamp, trace, willWait: true, out _, out Task? next, out _))
             {
                 case WriteOutcome.Accepted:
                 case WriteOutcome.Dropped:
@@ -125,7 +133,7 @@ public sealed partial class Stage<T>
     }
 
     /// <summary>One attempt of a delayed or debounced write into the key's shard (see <see cref="Shard{T}.TryWriteTimed"/>).</summary>
-    private WriteOutcome TryWriteTimed(T item, ItemKey key, long due, bool debounce, long entryTimestamp, object? trace, bool willWait, out Shard<T> shard, out Task? room)
+    private WriteOutcome TryWriteTimed(T item, ItemKey key, long due, bool debounce, long entryTimestamp, object? trace, bool willWait, out Shard<T> shard, out Task? room, out Envelope<T> waitWith)
     {
         shard = _shards[ShardOf(key)];
         long now = _runtime.StampsWrites ? shard.AcceptStamp() : 0;
@@ -139,9 +147,9 @@ public sealed partial class Stage<T>
         if (_runtime.Dedupe is not null && !key.IsNone)
         {
             DedupeWrite<T> write = DescribeForDedupe(item, key, shard, trace);
-            return shard.TryWriteTimed(new Envelope<T>(default!, key, entryTimestamp, runnable), in write, deduped: true, due, debounce, willWait, out room);
+            return shard.TryWriteTimed(new Envelope<T>(default!, key, entryTimestamp, runnable), in write, deduped: true, due, debounce, willWait, out room, out waitWith);
         }
 
-        return shard.TryWriteTimed(new Envelope<T>(item, key, entryTimestamp, runnable) { Trace = trace }, default, deduped: false, due, debounce, willWait, out room);
+        return shard.TryWriteTimed(new Envelope<T>(item, key, entryTimestamp, runnable) { Trace = trace }, default, deduped: false, due, debounce, willWait, out room, out waitWith);
     }
 }

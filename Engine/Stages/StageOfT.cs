@@ -362,7 +362,7 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
             {
                 // Only TryWrite gets here (writes that may wait go through WriteDebouncedAsync).
                 waitWith = default;
-                return TryWriteTimed(item, key, DebounceDue(), debounce: true, entryTimestamp, trace, willWait: false, out shard, out _);
+                return TryWriteTimed(item, key, DebounceDue(), debounce: true, entryTimestamp, trace, willWait: false, out shard, out _, out _);
             }
 
             DedupeWrite<T> write = DescribeForDedupe(item, key, shard, trace);
