@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Threading.RateLimiting;
-using Engine.Internal;
 using Engine.Routing;
 
 namespace Engine.RateLimits;
@@ -8,7 +7,7 @@ namespace Engine.RateLimits;
 /// <summary>
 /// One shard's limiters, one per key, made on demand and bounded by least-recently-used eviction
 /// (evicted limiters are disposed and counted). Its own lock, never shared with another shard; held
-/// only for the lookup, the lazy replenish and the acquire of one permit.
+/// only for the lookup and the acquire of one permit.
 /// </summary>
 [DebuggerDisplay("Keys = {Count}, Evictions = {Evictions}")]
 internal sealed class KeyedRateLimiters
@@ -20,14 +19,12 @@ internal sealed class KeyedRateLimiters
     private readonly LinkedList<Entry> _order = new();
     private readonly Func<ItemKey, RateLimiter> _factory;
     private readonly int _capacity;
-    private readonly TimeProvider _clock;
     private long _evictions;
 
-    public KeyedRateLimiters(Func<ItemKey, RateLimiter> factory, int capacity, TimeProvider clock)
+    public KeyedRateLimiters(Func<ItemKey, RateLimiter> factory, int capacity)
     {
         _factory = factory;
         _capacity = capacity;
-        _clock = clock;
     }
 
     /// <summary>Keys with a limiter now.</summary>
@@ -53,24 +50,6 @@ internal sealed class KeyedRateLimiters
         lock (_lock)
         {
             Entry entry = Find(key);
-            long now = _clock.GetTimestamp();
-            if (entry.Limiter is ReplenishingRateLimiter { IsAutoReplenishing: false } replenishing && replenishing.ReplenishmentPeriod > TimeSpan.Zero)
-            {
-                // Replenished on the stage's clock, lazily: one TryReplenish per whole period elapsed.
-                long period = Math.Max(1, ClockTicks.From(_clock, replenishing.ReplenishmentPeriod));
-                long periods = (now - entry.Replenished) / period;
-                if (periods > 0)
-                {
-                    entry.Replenished += periods * period;
-
-                    // A bucket is full after a few periods at most; more calls only spin.
-                    for (long i = Math.Min(periods, 1024); i > 0; i--)
-                    {
-                        replenishing.TryReplenish();
-                    }
-                }
-            }
-
             return entry.Limiter.AttemptAcquire(1);
         }
     }
@@ -94,7 +73,7 @@ internal sealed class KeyedRateLimiters
             Interlocked.Increment(ref _evictions);
         }
 
-        var entry = new Entry(key, limiter, _clock.GetTimestamp());
+        var entry = new Entry(key, limiter);
         _index.Add(key, _order.AddFirst(entry));
         return entry;
     }
@@ -114,13 +93,5 @@ internal sealed class KeyedRateLimiters
         }
     }
 
-    private sealed class Entry(ItemKey key, RateLimiter limiter, long replenished)
-    {
-        public ItemKey Key { get; } = key;
-
-        public RateLimiter Limiter { get; } = limiter;
-
-        /// <summary>The clock reading up to which the limiter has been replenished.</summary>
-        public long Replenished { get; set; } = replenished;
-    }
+    private sealed record Entry(ItemKey Key, RateLimiter Limiter);
 }

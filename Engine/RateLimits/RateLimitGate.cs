@@ -26,7 +26,7 @@ internal sealed class RateLimitGate<T>
     private readonly bool _drop;
     private readonly TimeSpan _retryDelay;
 
-    public RateLimitGate(RateLimitOptions<T> options, Func<T, ItemKey>? stageKeySelector, int shards, TimeProvider clock, string stage)
+    public RateLimitGate(RateLimitOptions<T> options, Func<T, ItemKey>? stageKeySelector, int shards, string stage)
     {
         _stage = stage;
         _keySelector = options.KeySelector ?? stageKeySelector;
@@ -40,7 +40,7 @@ internal sealed class RateLimitGate<T>
             _perKey = new KeyedRateLimiters[shards + 1];
             for (int i = 0; i < _perKey.Length; i++)
             {
-                _perKey[i] = new KeyedRateLimiters(factory, options.MaxKeysPerShard, clock);
+                _perKey[i] = new KeyedRateLimiters(factory, options.MaxKeysPerShard);
             }
         }
     }

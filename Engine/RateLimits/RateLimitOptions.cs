@@ -12,11 +12,12 @@ namespace Engine.RateLimits;
 /// Set exactly one of <see cref="PerKey"/> and <see cref="Limiter"/>.
 /// </summary>
 /// <remarks>
-/// Replenishing limiters made with <c>AutoReplenishment = false</c> are replenished by the stage on
-/// its own <see cref="TimeProvider"/> (one <c>TryReplenish</c> per elapsed <c>ReplenishmentPeriod</c>,
-/// when the key next asks), so they keep time with a fake clock in tests; limiters that replenish
-/// themselves run on real time. A permit is taken at the run and never given back (a rate, not a
-/// concurrency, is limited): a concurrency limiter here limits how many runs of a key ever start.
+/// <c>System.Threading.RateLimiting</c>'s limiters keep real time (even with <c>AutoReplenishment = false</c>
+/// they measure elapsed time with the stopwatch). To follow the stage's <see cref="TimeProvider"/>
+/// (a fake clock in tests, or simply the same clock as delays and retries) use
+/// <see cref="ClockTokenBucketRateLimiter"/>. A permit's lease is disposed as soon as it is taken: a
+/// rate is limited, not a concurrency (a concurrency limiter here limits nothing; use the engine's
+/// <c>ConcurrencyLimiter</c> around the handler's work for that).
 /// </remarks>
 /// <typeparam name="T">The item type.</typeparam>
 public sealed class RateLimitOptions<T>

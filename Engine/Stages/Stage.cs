@@ -112,7 +112,7 @@ public static class Stage
         RunWatch<T>? watch = options.TimeProvider is IWatchingClock ? new RunWatch<T>(options.Name, options.TimeProvider, options.KeySelector, options.Shards) : null;
 
         // A rate limit wraps the handler (inside the watch, which then sees a held-back run as a run).
-        RateLimitGate<T>? rateLimit = options.RateLimit is null ? null : new RateLimitGate<T>(options.RateLimit, options.KeySelector, options.Shards, options.TimeProvider, options.Name);
+        RateLimitGate<T>? rateLimit = options.RateLimit is null ? null : new RateLimitGate<T>(options.RateLimit, options.KeySelector, options.Shards, options.Name);
         if (rateLimit is not null)
         {
             asyncHandler = rateLimit.Wrap(asyncHandler);
