@@ -476,9 +476,10 @@ public sealed class EngineHarness : IAsyncDisposable
         {
             busy.Add("a timer of the clock is firing");
         }
-        else if (Clock.HasDueTimer())
+        else if (Clock.NextTimerDue is { } due && due <= Clock.GetUtcNow())
         {
-            busy.Add($"a timer of the clock is due ({Format(Clock.NextTimerDue!.Value)}) and has not fired");
+            // Read once: a timer due now (a zero delay) may fire on another thread between two reads.
+            busy.Add($"a timer of the clock is due ({Format(due)}) and has not fired");
         }
 
         IHarnessSource[] sources;

@@ -1,6 +1,6 @@
 namespace Engine;
 
-/// <summary>Why an accepted item was dropped; each is the <see cref="StageFullMode"/> that dropped it.</summary>
+/// <summary>Why an accepted item was dropped: the <see cref="StageFullMode"/> that dropped it, or the stage's rate limit.</summary>
 public enum DropReason
 {
     /// <summary>Evicted as the oldest waiting item of a full shard (<see cref="StageFullMode.DropOldest"/>).</summary>
@@ -11,4 +11,7 @@ public enum DropReason
 
     /// <summary>Dropped as it was written to a full shard (<see cref="StageFullMode.DropWrite"/>).</summary>
     DropWrite,
+
+    /// <summary>Dropped because the stage's rate limit gave it no permit (<c>RateLimitMode.Drop</c>).</summary>
+    RateLimited,
 }

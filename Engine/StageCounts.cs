@@ -30,8 +30,11 @@ public readonly record struct StageCounts
     /// <summary>Items dropped by <see cref="StageFullMode.DropWrite"/>.</summary>
     public long DroppedWrite { get; init; }
 
-    /// <summary>All dropped items: the sum of the three drop reasons.</summary>
-    public long Dropped => DroppedOldest + DroppedNewest + DroppedWrite;
+    /// <summary>Items dropped because the stage's rate limit gave them no permit (<c>RateLimitMode.Drop</c>).</summary>
+    public long DroppedRateLimited { get; init; }
+
+    /// <summary>All dropped items: the sum of the four drop reasons.</summary>
+    public long Dropped => DroppedOldest + DroppedNewest + DroppedWrite + DroppedRateLimited;
 
     /// <summary>Items replaced by a newer item of their dedupe key while waiting in the channel.</summary>
     public long SupersededPending { get; init; }
@@ -48,8 +51,35 @@ public readonly record struct StageCounts
     /// <summary>Items waiting for a retry that a newer item of their dedupe key made stale.</summary>
     public long SupersededStaleRetry { get; init; }
 
-    /// <summary>All superseded items: the sum of the five reasons.</summary>
-    public long Superseded => SupersededPending + SupersededMerged + SupersededInFlight + SupersededContent + SupersededStaleRetry;
+    /// <summary>Items waiting for their time (a delayed write, a debounce) that a newer item of their dedupe key replaced or merged into.</summary>
+    public long SupersededDelayed { get; init; }
+
+    /// <summary>All superseded items: the sum of the six reasons.</summary>
+    public long Superseded => SupersededPending + SupersededMerged + SupersededInFlight + SupersededContent + SupersededStaleRetry + SupersededDelayed;
+
+    /// <summary>Items accepted by a delayed write (<c>WriteAsync(item, delay)</c> or its due-time form), including debounced writes that did not replace a waiting item.</summary>
+    public long Delayed { get; init; }
+
+    /// <summary>Handler runs that requeued their item (<c>RequeueException</c>); not failures.</summary>
+    public long Requeued { get; init; }
+
+    /// <summary>Handler runs that deferred their item (<c>DeferException</c>); not failures, not charged as attempts.</summary>
+    public long Deferred { get; init; }
+
+    /// <summary>Runs held back because the stage's rate limit gave no permit (each wait counts once; drops are in <see cref="DroppedRateLimited"/>).</summary>
+    public long RateLimited { get; init; }
+
+    /// <summary>Per-key rate limiters forgotten (least recently used) to stay within <c>RateLimit.MaxKeysPerShard</c>.</summary>
+    public long RateLimiterEvictions { get; init; }
+
+    /// <summary>Part of <see cref="Waiting"/>: items waiting for their time now (a delayed write, a requeue, a rate limit, a debounce), on a timer or parked behind their key.</summary>
+    public long WaitingDelayed { get; init; }
+
+    /// <summary>Part of <see cref="Waiting"/>: items waiting for a retry's backoff or a deferral now.</summary>
+    public long WaitingRetry { get; init; }
+
+    /// <summary>Part of <see cref="Waiting"/>: items that may run as soon as a worker and their key are free (<see cref="Waiting"/> less <see cref="WaitingDelayed"/> and <see cref="WaitingRetry"/>).</summary>
+    public long WaitingRunnable => Waiting - WaitingDelayed - WaitingRetry;
 
     /// <summary>Dedupe keys with a replaceable waiting item now (the size of the dedupe dictionaries).</summary>
     public long DedupeWaitingKeys { get; init; }
@@ -82,7 +112,7 @@ public readonly record struct StageCounts
     /// <summary>Items inside a handler now.</summary>
     public long InFlight { get; init; }
 
-    /// <summary>Items waiting now: in the shard's channel, parked behind a busy key, ready to run, or waiting for a retry's backoff.</summary>
+    /// <summary>Items waiting now: in the shard's channel, parked behind a busy key, ready to run, waiting for a retry's backoff, or waiting for their time (split in <see cref="WaitingRunnable"/>, <see cref="WaitingDelayed"/> and <see cref="WaitingRetry"/>).</summary>
     public long Waiting { get; init; }
 
     /// <summary>
@@ -118,6 +148,15 @@ public readonly record struct StageCounts
         SupersededInFlight = left.SupersededInFlight + right.SupersededInFlight,
         SupersededContent = left.SupersededContent + right.SupersededContent,
         SupersededStaleRetry = left.SupersededStaleRetry + right.SupersededStaleRetry,
+        SupersededDelayed = left.SupersededDelayed + right.SupersededDelayed,
+        DroppedRateLimited = left.DroppedRateLimited + right.DroppedRateLimited,
+        Delayed = left.Delayed + right.Delayed,
+        Requeued = left.Requeued + right.Requeued,
+        Deferred = left.Deferred + right.Deferred,
+        RateLimited = left.RateLimited + right.RateLimited,
+        RateLimiterEvictions = left.RateLimiterEvictions + right.RateLimiterEvictions,
+        WaitingDelayed = left.WaitingDelayed + right.WaitingDelayed,
+        WaitingRetry = left.WaitingRetry + right.WaitingRetry,
         DedupeWaitingKeys = left.DedupeWaitingKeys + right.DedupeWaitingKeys,
         ContentTrackedKeys = left.ContentTrackedKeys + right.ContentTrackedKeys,
         ContentEvictions = left.ContentEvictions + right.ContentEvictions,
@@ -144,6 +183,13 @@ public readonly record struct StageCounts
         SupersededInFlight = SupersededInFlight - previous.SupersededInFlight,
         SupersededContent = SupersededContent - previous.SupersededContent,
         SupersededStaleRetry = SupersededStaleRetry - previous.SupersededStaleRetry,
+        SupersededDelayed = SupersededDelayed - previous.SupersededDelayed,
+        DroppedRateLimited = DroppedRateLimited - previous.DroppedRateLimited,
+        Delayed = Delayed - previous.Delayed,
+        Requeued = Requeued - previous.Requeued,
+        Deferred = Deferred - previous.Deferred,
+        RateLimited = RateLimited - previous.RateLimited,
+        RateLimiterEvictions = RateLimiterEvictions - previous.RateLimiterEvictions,
         ContentEvictions = ContentEvictions - previous.ContentEvictions,
     };
 

@@ -119,7 +119,7 @@ public class InfluxDbReporterTests
         Assert.That(dead.Single()[0, "sum"], Is.EqualTo(5L));
 
         List<InfluxDbServer.Series> superseded = await _server.QueryAsync(db, "SHOW TAG VALUES FROM \"engine__items_superseded\" WITH KEY = \"reason\"");
-        Assert.That(superseded.Single().Values.Select(v => (string)v[1]!), Is.EquivalentTo(new[] { "pending", "merged", "in_flight", "content", "stale_retry" }));
+        Assert.That(superseded.Single().Values.Select(v => (string)v[1]!), Is.EquivalentTo(new[] { "pending", "merged", "in_flight", "content", "stale_retry", "delayed" }));
 
         List<InfluxDbServer.Series> e2e = await _server.QueryAsync(db, "SELECT sum(\"samples\") FROM \"engine__end_to_end_latency\"");
         Assert.That(e2e.Single()[0, "sum"], Is.EqualTo(45L), "end-to-end latency is recorded once per item settled in the sink");

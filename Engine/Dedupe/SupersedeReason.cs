@@ -17,4 +17,7 @@ public enum SupersedeReason
 
     /// <summary>It was waiting for a retry's backoff when a newer item of its dedupe key arrived, which runs instead.</summary>
     StaleRetry,
+
+    /// <summary>It was waiting for its time (a delayed write, a debounce) when a newer item of its dedupe key replaced or merged into it; it keeps its place and time (a debounce: its quiet period starts again).</summary>
+    Delayed,
 }

@@ -62,24 +62,39 @@ internal static class MetricCatalogue
     public static readonly CountsCounter ItemsSuperseded = ShardCounter(
         "items_superseded",
         "items",
-        "Items superseded by dedupe, by reason.",
+        "Items superseded by dedupe (or debounce), by reason.",
         "reason",
-        [("pending", c => c.SupersededPending), ("merged", c => c.SupersededMerged), ("in_flight", c => c.SupersededInFlight), ("content", c => c.SupersededContent), ("stale_retry", c => c.SupersededStaleRetry)],
+        [("pending", c => c.SupersededPending), ("merged", c => c.SupersededMerged), ("in_flight", c => c.SupersededInFlight), ("content", c => c.SupersededContent), ("stale_retry", c => c.SupersededStaleRetry), ("delayed", c => c.SupersededDelayed)],
         new("engine.items.superseded", "{item}"));
 
     /// <summary>Items a full mode dropped, by reason; with <see cref="ItemsRefused"/>, the console's <c>dropped</c>.</summary>
     public static readonly CountsCounter ItemsDropped = ShardCounter(
         "items_dropped",
         "items",
-        "Accepted items a full mode dropped, by reason.",
+        "Accepted items a full mode or a rate limit dropped, by reason.",
         "reason",
-        [("drop_oldest", c => c.DroppedOldest), ("drop_newest", c => c.DroppedNewest), ("drop_write", c => c.DroppedWrite)],
+        [("drop_oldest", c => c.DroppedOldest), ("drop_newest", c => c.DroppedNewest), ("drop_write", c => c.DroppedWrite), ("rate_limited", c => c.DroppedRateLimited)],
         new("engine.items.dropped", "{item}"));
+
+    /// <summary>Items accepted by a delayed write; the console's <c>delayed</c>.</summary>
+    public static readonly CountsCounter ItemsDelayed = ShardCounter("items_delayed", "items", "Items accepted by a delayed (or debounced) write.", c => c.Delayed, new("engine.items.delayed", "{item}"));
+
+    /// <summary>Runs that requeued their item; the console's <c>requeued</c>.</summary>
+    public static readonly CountsCounter ItemsRequeued = ShardCounter("items_requeued", "items", "Handler runs that requeued their item (not failures).", c => c.Requeued, new("engine.items.requeued", "{item}"));
+
+    /// <summary>Runs that deferred their item; the console's <c>deferred</c>.</summary>
+    public static readonly CountsCounter ItemsDeferred = ShardCounter("items_deferred", "items", "Handler runs that deferred their item (not charged as attempts).", c => c.Deferred, new("engine.items.deferred", "{item}"));
+
+    /// <summary>Runs held back by the rate limit; the console's <c>limited</c>.</summary>
+    public static readonly CountsCounter ItemsRateLimited = ShardCounter("items_rate_limited", "items", "Runs the rate limit held back (each wait once).", c => c.RateLimited, new("engine.items.rate_limited", "{item}"));
 
     /// <summary>Per shard (tags <c>pipeline</c>, <c>stage</c>, <c>shard</c>).</summary>
     public static readonly IReadOnlyList<MetricDefinition<ShardMetricsSnapshot, LiveShard>> Shard =
     [
         QueueDepth,
+        ShardGauge("queue_depth_runnable", "items", "Part of the depth: items that may run once a worker and their key are free.", s => s.Counts.WaitingRunnable, new("engine.queue.depth.runnable", "{item}"), FromCounts(c => c.WaitingRunnable)),
+        ShardGauge("queue_depth_delayed", "items", "Part of the depth: items waiting for their time (delay, requeue, rate limit, debounce).", s => s.Counts.WaitingDelayed, new("engine.queue.depth.delayed", "{item}"), FromCounts(c => c.WaitingDelayed)),
+        ShardGauge("queue_depth_retrying", "items", "Part of the depth: items waiting for a retry's backoff or a deferral.", s => s.Counts.WaitingRetry, new("engine.queue.depth.retrying", "{item}"), FromCounts(c => c.WaitingRetry)),
         ShardGauge("queue_depth_peak", "items", "The most items the shard held at an accept during the interval.", s => s.DepthPeak),
         ShardGauge("in_flight", "items", "Items inside handlers now.", s => s.Counts.InFlight, new("engine.in_flight", "{item}"), FromCounts(c => c.InFlight)),
         ShardCounter("items_added", "items", "Items accepted.", c => c.Accepted, new("engine.items.added", "{item}")).Definition,
@@ -90,6 +105,11 @@ internal static class MetricCatalogue
         ShardCounter("items_abandoned", "items", "Items an abort left unprocessed.", c => c.Abandoned, new("engine.items.abandoned", "{item}")).Definition,
         ItemsSuperseded.Definition,
         ItemsDropped.Definition,
+        ItemsDelayed.Definition,
+        ItemsRequeued.Definition,
+        ItemsDeferred.Definition,
+        ItemsRateLimited.Definition,
+        ShardCounter("rate_limiter_evictions", "keys", "Per-key rate limiters forgotten to stay within MaxKeysPerShard.", c => c.RateLimiterEvictions).Definition,
         MetricDefinition<ShardMetricsSnapshot, LiveShard>.Meter(
             "items_processed", "items", "Successful handler runs.", s => s.Counts.Processed, s => s.IntervalCounts.Processed, new("engine.items.processed", "{item}"), FromCounts(c => c.Processed)),
         MetricDefinition<ShardMetricsSnapshot, LiveShard>.Counter(

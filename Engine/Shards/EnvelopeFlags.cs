@@ -1,6 +1,6 @@
 namespace Engine.Shards;
 
-/// <summary>Marks on an <see cref="Envelope{T}"/>: set while it is taken, or by a write that waits for room.</summary>
+/// <summary>Marks on an <see cref="Envelope{T}"/>: set while it is taken, or by its write (one that waited for room, a delayed one).</summary>
 [Flags]
 internal enum EnvelopeFlags : byte
 {
@@ -20,4 +20,12 @@ internal enum EnvelopeFlags : byte
     /// must not time it (see <c>Shard.WriteWaitingAsync</c>).
     /// </summary>
     Untimed = 4,
+
+    /// <summary>
+    /// Written by a delayed write that keeps its key's order: it travels through the channel (and may
+    /// park behind its key) like any item, its <see cref="Envelope{T}.AcceptedTimestamp"/> is its due
+    /// time (when it becomes runnable, so its queue wait counts from there), and when it has claimed
+    /// its key before that time it waits on a timer (see <c>Shard.Timed.cs</c>).
+    /// </summary>
+    Delayed = 8,
 }

@@ -43,6 +43,12 @@ internal sealed class KeyScheduler<T>
         _keys = trackKeys ? [] : null;
     }
 
+    /// <summary>
+    /// Called under the lock when a parked item flagged <see cref="EnvelopeFlags.Delayed"/> gets its
+    /// key's turn (set by shards that take delayed writes); returns whether an item became ready.
+    /// </summary>
+    public Func<KeyState<T>, Envelope<T>, bool>? DelayedTurn { get; set; }
+
     /// <summary>Whether keys are tracked.</summary>
     public bool TracksKeys => _keys is not null;
 
@@ -139,6 +145,12 @@ internal sealed class KeyScheduler<T>
         if (state.Backlog.TryDequeue(out Envelope<T> next))
         {
             _parked--;
+            if ((next.Flags & EnvelopeFlags.Delayed) != 0)
+            {
+                // A delayed item's turn: it becomes ready if due, else waits on a timer with the key busy.
+                return DelayedTurn!(state, next);
+            }
+
             EnqueueReady(in next);
             return true;
         }

@@ -162,6 +162,11 @@ internal sealed partial class Shard<T>
             }
 
             _index.Register(slot);
+            if ((envelope.Flags & EnvelopeFlags.Delayed) != 0)
+            {
+                CountDelayedInChannelLocked();
+            }
+
             return true;
         }
     }
@@ -170,7 +175,7 @@ internal sealed partial class Shard<T>
     private void ReplaceLocked(DedupeSlot<T> slot, in DedupeWrite<T> write)
     {
         AssertLocked();
-        Debug.Assert(slot.State is SlotState.InChannel or SlotState.Held, "only a waiting slot is replaceable");
+        Debug.Assert(slot.State is SlotState.InChannel or SlotState.Held or SlotState.Delayed, "only a waiting slot is replaceable");
         if (slot.RoutingKey != write.RoutingKey)
         {
             throw OptionsValidation.InvalidItem(
@@ -206,6 +211,13 @@ internal sealed partial class Shard<T>
             slot.ContentHash = write.ContentHash;
             slot.IsTombstone = write.IsTombstone;
             reason = keyBusy ? SupersedeReason.InFlight : SupersedeReason.Pending;
+        }
+
+        if (slot.State == SlotState.Delayed)
+        {
+            // Waiting for its time: it keeps its place (a debounce starts its quiet period again).
+            reason = SupersedeReason.Delayed;
+            OnDelayedReplacedLocked(slot);
         }
 
         // The payload that will run is the newest write's (or merges it): its runs continue that write's trace.

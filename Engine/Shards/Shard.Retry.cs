@@ -25,10 +25,12 @@ internal sealed partial class Shard<T>
     }
 
     /// <summary>
-    /// Schedules a retry of an item whose handler failed transiently. The worker goes on with other
-    /// keys; the item's key stays busy, so the key's later items wait behind the retry.
+    /// Schedules a retry of an item whose handler failed transiently (or, for another
+    /// <paramref name="reason"/>, a timed hold after <paramref name="delay"/>: see <c>Shard.Timed.cs</c>).
+    /// The worker goes on with other keys; the item's key stays busy, so the key's later items wait
+    /// behind the retry.
     /// </summary>
-    private void ScheduleRetry(in Envelope<T> envelope)
+    private void ScheduleRetry(in Envelope<T> envelope, HoldReason reason = HoldReason.Retry, TimeSpan delay = default)
     {
         PendingRetry<T>? retry = null;
         lock (_lock)
@@ -45,10 +47,17 @@ internal sealed partial class Shard<T>
                     waiting.Flags |= EnvelopeFlags.KeyClaimed;
                 }
 
-                retry = _retryTimers.Add(in waiting);
-                if (_scheduler.Find(envelope.Key) is { } state)
+                if (reason != HoldReason.Retry)
                 {
-                    state.Retry = retry;
+                    retry = AddHoldLocked(in waiting, reason, _runtime.TimeProvider.GetTimestamp() + Ticks(delay));
+                }
+                else
+                {
+                    retry = _retryTimers.Add(in waiting);
+                    if (_scheduler.Find(envelope.Key) is { } state)
+                    {
+                        state.Retry = retry;
+                    }
                 }
             }
         }
@@ -60,13 +69,24 @@ internal sealed partial class Shard<T>
             return;
         }
 
-        Interlocked.Increment(ref Counters.Retries);
-        _retryTimers.Start(retry, _runtime.Retry.Delay(envelope.Attempts, _runtime.Jitter()));
+        if (reason == HoldReason.Retry)
+        {
+            Interlocked.Increment(ref Counters.Retries);
+            delay = _runtime.Retry.Delay(envelope.Attempts, _runtime.Jitter());
+        }
+
+        _retryTimers.Start(retry, delay);
     }
 
     /// <summary>A retry's backoff ended (on the timer's thread): the item becomes ready, ahead of its key's later items.</summary>
     private void OnRetryDue(PendingRetry<T> retry)
     {
+        if (retry.Reason != HoldReason.Retry)
+        {
+            OnHoldDue(retry);
+            return;
+        }
+
         bool abandon;
         lock (_lock)
         {

@@ -149,7 +149,9 @@ internal sealed partial class Shard<T>
         try
         {
             written = envelope.Slot is null
-                ? await _waitingWrites.WriteAsync(_writer, envelope, cancellationToken).ConfigureAwait(false)
+                ? (envelope.Flags & EnvelopeFlags.Delayed) == 0
+                    ? await _waitingWrites.WriteAsync(_writer, envelope, cancellationToken).ConfigureAwait(false)
+                    : await _waitingWrites.WriteAsync(_writer, envelope, this, static (shard, waited) => shard.TryWriteWaitedDelayed(in waited), cancellationToken).ConfigureAwait(false)
                 : await _waitingWrites.WriteAsync(_writer, envelope, this, static (shard, waited) => shard.TryWriteWaitedSlot(in waited), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or ArgumentException)

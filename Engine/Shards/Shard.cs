@@ -177,9 +177,16 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem, IClaimSampler<Enve
         _maxLoops = workers;
         _singleLoop = workers == 1;
         _dedupe = keyed ? runtime.Dedupe : null;
-        _trackKeys = keyed && (workers > 1 || runtime.Retry.MaxAttempts > 1 || _dedupe is not null);
-        _claimOnDemand = _trackKeys && workers == 1 && _dedupe is null;
+        _trackKeys = keyed && (workers > 1 || runtime.Retry.MaxAttempts > 1 || _dedupe is not null || runtime.HoldsForTime);
+
+        // A delayed write claims its key on the writer's thread, so only the worker may not claim alone.
+        _claimOnDemand = _trackKeys && workers == 1 && _dedupe is null && runtime.Delays is null;
         _scheduler = new KeyScheduler<T>(_lock, _trackKeys);
+        if (runtime.Delays is not null)
+        {
+            _scheduler.DelayedTurn = OnDelayedTurn;
+        }
+
         _retryTimers = new RetryTimers<T>(_lock, runtime.TimeProvider, OnRetryDue);
         _holdLimit = runtime.Capacity;
         _observer = observer;
@@ -289,6 +296,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem, IClaimSampler<Enve
     public StageCounts ReadCounts()
     {
         int waiting;
+        (int Delayed, int Retrying) timed;
         int waitingKeys;
         int trackedKeys;
         long evictions;
@@ -296,6 +304,7 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem, IClaimSampler<Enve
         {
             AssertLocked();
             waiting = _reader.Count + Held + _scheduler.ReadyCount;
+            timed = TimedDepthLocked();
             waitingKeys = _index?.WaitingKeys ?? 0;
             trackedKeys = _index?.TrackedKeys ?? 0;
             evictions = _index?.ContentEvictions ?? 0;
@@ -310,6 +319,9 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem, IClaimSampler<Enve
             DedupeWaitingKeys = waitingKeys,
             ContentTrackedKeys = trackedKeys,
             ContentEvictions = evictions,
+            WaitingDelayed = timed.Delayed,
+            WaitingRetry = timed.Retrying,
+            RateLimiterEvictions = _runtime.RateLimit?.Evictions(Index) ?? 0,
         };
     }
 
@@ -325,12 +337,13 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem, IClaimSampler<Enve
         // reordering), and then both could miss: the shard never finished and Completion hung
         // (seen once in a benchmark run: outstanding 0, no loop, closed, not finished).
         Interlocked.Exchange(ref _closedFlag, 1);
+        OnCompletingTimed();
         TryFinish();
     }
 
     /// <summary>
     /// Abandons everything the shard holds that is not inside a handler: the channel, key backlogs,
-    /// the ready queue and pending retries. Call after the runtime is marked aborted and the shard completed.
+    /// the ready queue, pending retries and items waiting for their time. Call after the runtime is marked aborted and the shard completed.
     /// </summary>
     public void Abort()
     {
@@ -352,6 +365,8 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem, IClaimSampler<Enve
             {
                 Abandon();
             }
+
+            OnAbortTimedLocked();
             _index?.ForgetWaiting();
         }
     }
@@ -728,6 +743,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem, IClaimSampler<Enve
                 }
 
                 envelope.Flags |= EnvelopeFlags.KeyClaimed;
+                if ((envelope.Flags & EnvelopeFlags.Delayed) != 0 && TakenDelayedLocked(ref envelope))
+                {
+                    // A delayed write's item, not due yet: it waits on a timer with its key (Shard.Timed.cs).
+                    continue;
+                }
+
                 if (envelope.Slot is not null)
                 {
                     TakeSlot(ref envelope);
@@ -784,6 +805,13 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem, IClaimSampler<Enve
     private bool Parked(KeyState<T> state, in Envelope<T> envelope)
     {
         AssertLocked();
+        if ((envelope.Flags & EnvelopeFlags.Delayed) != 0)
+        {
+            // A delayed write's item keeps its due time; its turn is OnDelayedTurn's (Shard.Timed.cs).
+            ParkedDelayedLocked(envelope.Slot);
+            return false;
+        }
+
         if (envelope.Slot is not { } slot)
         {
             return false;
@@ -826,6 +854,12 @@ internal sealed partial class Shard<T> : IThreadPoolWorkItem, IClaimSampler<Enve
             Release(in envelope, null);
             StopRunActivity(run, Settlement.Abandoned, error);
             Abandon();
+            return;
+        }
+
+        if (_runtime.HoldsForTime && TrySettleTimed(ref envelope, error, run))
+        {
+            // A requeue, a deferral or a rate limit: the item waits for its time (or was dropped), no failure.
             return;
         }
 

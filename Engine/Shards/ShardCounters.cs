@@ -36,6 +36,12 @@ internal sealed class ShardCounters
     [FieldOffset(56)]
     public long SupersededInFlight;
 
+    // Timed holds (issue 26): bumped under the shard's lock or on its failure path, never on a plain item.
+    [FieldOffset(64)]
+    public long Delayed;
+    [FieldOffset(72)]
+    public long SupersededDelayed;
+
     // Bumped on the worker side.
     [FieldOffset(128)]
     public long Processed;
@@ -55,6 +61,14 @@ internal sealed class ShardCounters
     public long SupersededContent;
     [FieldOffset(192)]
     public long SupersededStaleRetry;
+    [FieldOffset(200)]
+    public long Requeued;
+    [FieldOffset(208)]
+    public long Deferred;
+    [FieldOffset(216)]
+    public long RateLimited;
+    [FieldOffset(224)]
+    public long DroppedRateLimited;
 
     public void CountSupersede(SupersedeReason reason)
     {
@@ -72,6 +86,9 @@ internal sealed class ShardCounters
             case SupersedeReason.Content:
                 Interlocked.Increment(ref SupersededContent);
                 break;
+            case SupersedeReason.Delayed:
+                Interlocked.Increment(ref SupersededDelayed);
+                break;
             default:
                 Interlocked.Increment(ref SupersededStaleRetry);
                 break;
@@ -87,6 +104,9 @@ internal sealed class ShardCounters
                 break;
             case DropReason.DropNewest:
                 Interlocked.Increment(ref DroppedNewest);
+                break;
+            case DropReason.RateLimited:
+                Interlocked.Increment(ref DroppedRateLimited);
                 break;
             default:
                 Interlocked.Increment(ref DroppedWrite);
@@ -118,6 +138,12 @@ internal sealed class ShardCounters
         SupersededInFlight = Volatile.Read(ref SupersededInFlight),
         SupersededContent = Volatile.Read(ref SupersededContent),
         SupersededStaleRetry = Volatile.Read(ref SupersededStaleRetry),
+        SupersededDelayed = Volatile.Read(ref SupersededDelayed),
+        DroppedRateLimited = Volatile.Read(ref DroppedRateLimited),
+        Delayed = Volatile.Read(ref Delayed),
+        Requeued = Volatile.Read(ref Requeued),
+        Deferred = Volatile.Read(ref Deferred),
+        RateLimited = Volatile.Read(ref RateLimited),
         Waiting = waiting,
         Pending = pending,
     };

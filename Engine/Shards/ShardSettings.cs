@@ -1,6 +1,8 @@
 using Engine.Dedupe;
 using Engine.Queues;
+using Engine.RateLimits;
 using Engine.Retry;
+using Engine.Timing;
 
 namespace Engine.Shards;
 
@@ -30,6 +32,18 @@ internal sealed class ShardSettings<T>
     public required TimeProvider TimeProvider { get; init; }
 
     public required RetryPolicy Retry { get; init; }
+
+    /// <summary>Delayed writes, requeues and deferrals (the stage option <c>Delays</c>); null when off.</summary>
+    public DelayOptions? Delays { get; init; }
+
+    /// <summary>Debounce per dedupe key (the stage option <c>Debounce</c>); null when off.</summary>
+    public DebounceOptions? Debounce { get; init; }
+
+    /// <summary>The stage's rate limit, which wraps the handler (the stage option <c>RateLimit</c>); null when off.</summary>
+    public RateLimitGate<T>? RateLimit { get; init; }
+
+    /// <summary>Whether any item may wait for its time other than for a retry: keyed shards then track their keys.</summary>
+    public bool HoldsForTime => Delays is not null || Debounce is not null || RateLimit is not null;
 
     /// <summary>The retry backoff's jitter, a number in [0, 1); tests set their own.</summary>
     public Func<double> Jitter { get; init; } = Random.Shared.NextDouble;

@@ -17,4 +17,7 @@ internal enum SlotState
 
     /// <summary>Evicted by a full mode.</summary>
     Dropped,
+
+    /// <summary>Waiting for its time (a delayed write, a debounce): a replace there is <c>delayed</c>.</summary>
+    Delayed,
 }

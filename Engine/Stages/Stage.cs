@@ -4,8 +4,10 @@ using Engine.Dedupe;
 using Engine.Inspection;
 using Engine.Internal;
 using Engine.Metrics;
+using Engine.RateLimits;
 using Engine.Retry;
 using Engine.Shards;
+using Engine.Timing;
 
 namespace Engine.Stages;
 
@@ -108,6 +110,16 @@ public static class Stage
         // On a watching clock (Engine.Testing's harness) the handler and the item callbacks are
         // wrapped once, here, so the harness sees runs in progress and every item a callback reports.
         RunWatch<T>? watch = options.TimeProvider is IWatchingClock ? new RunWatch<T>(options.Name, options.TimeProvider, options.KeySelector, options.Shards) : null;
+
+        // A rate limit wraps the handler (inside the watch, which then sees a held-back run as a run).
+        RateLimitGate<T>? rateLimit = options.RateLimit is null ? null : new RateLimitGate<T>(options.RateLimit, options.KeySelector, options.Shards, options.Name);
+        if (rateLimit is not null)
+        {
+            asyncHandler = rateLimit.Wrap(asyncHandler);
+            syncHandler = rateLimit.Wrap(syncHandler);
+            contextHandler = rateLimit.Wrap(contextHandler);
+        }
+
         if (watch is not null)
         {
             asyncHandler = watch.Wrap(asyncHandler);
@@ -123,6 +135,9 @@ public static class Stage
             Queue = options.Queue,
             TimeProvider = options.TimeProvider,
             Retry = options.Retry is null ? RetryPolicy.None : new RetryPolicy(options.Retry),
+            Delays = options.Delays is { } delays ? new DelayOptions { MaxDelay = delays.MaxDelay, LaterItemsOvertake = delays.LaterItemsOvertake } : null,
+            Debounce = options.Debounce is { } debounce ? new DebounceOptions { QuietPeriod = debounce.QuietPeriod, MaxWait = debounce.MaxWait } : null,
+            RateLimit = rateLimit,
             Dedupe = options.Dedupe is null ? null : new DedupePolicy<T>(options.Dedupe, options.Shards, watch?.Chain(options.Dedupe.OnSuperseded)),
             OnDropped = watch is null ? options.OnDropped : watch.Chain(options.OnDropped),
             MetricsEnabled = options.Metrics,
@@ -183,6 +198,7 @@ public static class Stage
             }
         }
 
+        TimingValidation.Validate(options, owner);
         if (options.Retry is { } retry)
         {
             OptionsValidation.Validate(retry, owner, "options.Retry");

@@ -260,6 +260,7 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     public async ValueTask DisposeAsync()
     {
         await StopAsync(_disposeDrainTimeout).ConfigureAwait(false);
+        _runtime.RateLimit?.Dispose();
 
         // Until disposed, a finished stage's figures stay observable on the meter, and its final
         // figures are collected once more after (see EngineMeter.Unregister). The abort token's source
@@ -315,6 +316,11 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
     /// <summary>The write path once the item's key is known (see <see cref="WriteCoreAsync"/>).</summary>
     private ValueTask WriteKeyedAsync(T item, ItemKey key, long entryTimestamp, object? trace, CancellationToken cancellationToken)
     {
+        if (_runtime.Debounce is not null && !key.IsNone)
+        {
+            return WriteDebouncedAsync(item, key, entryTimestamp, trace, cancellationToken);
+        }
+
         bool willWait = _runtime.FullMode == StageFullMode.Wait;
         switch (TryWriteKeyed(item, key, entryTimestamp, trace, willWait, out Shard<T> shard, out Envelope<T> waitWith))
         {
@@ -352,6 +358,13 @@ public sealed partial class Stage<T> : IAsyncDisposable, IStageMetricsSource
 
         if (_runtime.Dedupe is not null && !key.IsNone)
         {
+            if (_runtime.Debounce is not null)
+            {
+                // Only TryWrite gets here (writes that may wait go through WriteDebouncedAsync).
+                waitWith = default;
+                return TryWriteTimed(item, key, DebounceDue(), debounce: true, entryTimestamp, trace, willWait: false, out shard, out _, out _);
+            }
+
             DedupeWrite<T> write = DescribeForDedupe(item, key, shard, trace);
             return shard.TryWriteDeduped(in write, entryTimestamp, now, willWait, out waitWith);
         }

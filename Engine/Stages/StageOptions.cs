@@ -73,6 +73,27 @@ public sealed class StageOptions<T>
     public RetryOptions? Retry { get; set; }
 
     /// <summary>
+    /// Items that wait for their time: delayed writes (<c>WriteAsync(item, delay)</c> and the due-time
+    /// form) and a handler's requeue (<see cref="Timing.RequeueException"/>) and deferral
+    /// (<see cref="Timing.DeferException"/>). The default (null) turns them off: delayed writes then
+    /// throw <see cref="InvalidOperationException"/>, and a requeue or deferral is an ordinary failure.
+    /// </summary>
+    public Timing.DelayOptions? Delays { get; set; }
+
+    /// <summary>
+    /// A rate limit on handler runs, per key or per stage (<see cref="RateLimits.RateLimitOptions{T}"/>):
+    /// an item without a permit waits on a timer with its key busy (shape) or is dropped. The default (null) limits nothing.
+    /// </summary>
+    public RateLimits.RateLimitOptions<T>? RateLimit { get; set; }
+
+    /// <summary>
+    /// Debounce per dedupe key (<see cref="Timing.DebounceOptions"/>): an item runs once its dedupe key
+    /// has been quiet for the quiet period, or at the max wait after the key's first pending update.
+    /// Needs <see cref="Dedupe"/> in <c>Replace</c> mode. The default (null) debounces nothing.
+    /// </summary>
+    public Timing.DebounceOptions? Debounce { get; set; }
+
+    /// <summary>
     /// Told of every accepted item a full mode dropped, with the reason. Called on the writing thread;
     /// keep it short. Exceptions it throws are swallowed and counted (<see cref="StageCounts.CallbackErrors"/>).
     /// </summary>
