@@ -1,14 +1,17 @@
+using TokenBucketRateLimiterOptions = System.Threading.RateLimiting.TokenBucketRateLimiterOptions;
 using Engine.Dedupe;
 using Engine.Limiters;
 using Engine.Pipelines;
+using Engine.RateLimits;
 using Engine.Retry;
+using Engine.Timing;
 
 namespace Engine.Demo;
 
 /// <summary>
 /// The demo pipeline: ingest (replace-pending and content dedupe) → enrich (simulated I/O behind a
-/// concurrency limiter, replace-pending dedupe, transient failures retried, permanent ones
-/// dead-lettered) → detect (CPU work, 0..2 alerts re-keyed by namespace) → batch (per namespace, a
+/// concurrency limiter, replace-pending dedupe, a per-entity rate limit that shapes, "busy, try
+/// again" answers requeued, transient failures retried, permanent ones dead-lettered) → detect (CPU work, 0..2 alerts re-keyed by namespace) → batch (per namespace, a
 /// keyed window) → store.
 /// </summary>
 internal static class DemoPipeline
@@ -32,7 +35,7 @@ internal static class DemoPipeline
                 "enrich",
                 async (u, ct) =>
                 {
-                    await EnrichAsync(u, limiter, io, ct);
+                    await EnrichAsync(u, limiter, io, ct, requeueWhenBusy: true);
                     return u;
                 },
                 o =>
@@ -53,6 +56,17 @@ internal static class DemoPipeline
                     // updates of one key, while a hot key's updates pile up here behind its one-at-a-time
                     // I/O; here a burst collapses into the newest update.
                     o.Dedupe = new DedupeOptions<StateUpdate> { Mode = DedupeMode.Replace };
+
+                    // The simulated service allows each entity 50 calls a second (bursts of 50): a hot
+                    // entity's updates wait on a timer with its key busy (the live view's "rate-limited",
+                    // and depth "delayed") while other entities go on, and the dedupe above collapses
+                    // what piles up behind it. Its "busy, try again" answers are requeued (not failures).
+                    o.RateLimit = new RateLimitOptions<StateUpdate>
+                    {
+                        PerKey = _ => new ClockTokenBucketRateLimiter(
+                            new TokenBucketRateLimiterOptions { TokenLimit = 50, TokensPerPeriod = 50, ReplenishmentPeriod = TimeSpan.FromSeconds(1) }, io.Clock),
+                    };
+                    o.Delays = new DelayOptions { MaxDelay = TimeSpan.FromSeconds(10) };
                 })
             .Then<Alert>(
                 "detect",
@@ -89,8 +103,12 @@ internal static class DemoPipeline
     /// </summary>
     public static ValueTask EnrichAsync(StateUpdate u, ConcurrencyLimiter limiter, CancellationToken ct) => EnrichAsync(u, limiter, DemoIo.Real, ct);
 
-    /// <summary>The enrich step's work on <paramref name="io"/>'s clock, latency and rolls.</summary>
-    public static async ValueTask EnrichAsync(StateUpdate u, ConcurrencyLimiter limiter, DemoIo io, CancellationToken ct)
+    /// <summary>
+    /// The enrich step's work on <paramref name="io"/>'s clock, latency and rolls; with
+    /// <paramref name="requeueWhenBusy"/> the service also answers "busy" 0.5% of the time, and the
+    /// item is requeued for 100 ms (<see cref="RequeueException"/>: not a failure, not an attempt).
+    /// </summary>
+    public static async ValueTask EnrichAsync(StateUpdate u, ConcurrencyLimiter limiter, DemoIo io, CancellationToken ct, bool requeueWhenBusy = false)
     {
         using ConcurrencyLimiter.Lease lease = await limiter.AcquireAsync(ct);
         await Task.Delay(io.Latency(), io.Clock, ct);
@@ -103,6 +121,11 @@ internal static class DemoPipeline
         if (roll < 0.022)
         {
             throw new InvalidDataException("simulated permanent failure");
+        }
+
+        if (requeueWhenBusy && roll < 0.027)
+        {
+            throw new RequeueException(TimeSpan.FromMilliseconds(100));
         }
     }
 

@@ -112,6 +112,16 @@ internal sealed class LiveView : IMetricsReporter
         rows.Add(table);
         foreach (StageMetricsSnapshot stage in report.AllStages)
         {
+            // Items that wait for their time (a rate limit's shaping, requeues): where they show.
+            StageCounts c = stage.Counts;
+            if (c.RateLimited + c.Requeued + c.Deferred + c.Delayed + c.WaitingDelayed > 0)
+            {
+                rows.Add(new Text(string.Create(Invariant, $"{stage.Stage}: depth runnable {c.WaitingRunnable}, delayed {c.WaitingDelayed}, retrying {c.WaitingRetry}; rate-limited {c.RateLimited}, requeued {c.Requeued}, deferred {c.Deferred}, delayed writes {c.Delayed}")));
+            }
+        }
+
+        foreach (StageMetricsSnapshot stage in report.AllStages)
+        {
             if (WindowLine.From(stage) is { } windows)
             {
                 rows.Add(new Text(WindowText(windows)));

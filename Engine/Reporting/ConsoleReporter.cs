@@ -131,6 +131,25 @@ public sealed class ConsoleReporter : IMetricsReporter
         await _writer.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A stage's items that wait for their time (issue 26), when it has any: the depth split and the
+    /// catalogue's counters of delays, requeues, deferrals and rate limits (cumulative).
+    /// </summary>
+    private static void WriteTimed(StringBuilder text, StageCounts counts)
+    {
+        long delayed = MetricCatalogue.ItemsDelayed.Total(counts);
+        long requeued = MetricCatalogue.ItemsRequeued.Total(counts);
+        long deferred = MetricCatalogue.ItemsDeferred.Total(counts);
+        long limited = MetricCatalogue.ItemsRateLimited.Total(counts);
+        if (delayed + requeued + deferred + limited + counts.WaitingDelayed + counts.WaitingRetry == 0)
+        {
+            return;
+        }
+
+        text.Append(Invariant, $"    depth: runnable {counts.WaitingRunnable}, delayed {counts.WaitingDelayed}, retrying {counts.WaitingRetry}; ");
+        text.Append(Invariant, $"delayed {delayed}, requeued {requeued}, deferred {deferred}, rate-limited {limited}\n");
+    }
+
     private static void WriteStages(StringBuilder text, IReadOnlyList<StageMetricsSnapshot> stages, bool showShards)
     {
         text.Append("  stage           items/s   depth    max  util  work p50    p99   e2e p50    p99   errors  retries     dead  superseded  dropped\n");
@@ -145,6 +164,7 @@ public sealed class ConsoleReporter : IMetricsReporter
                 text.Append(Invariant, $"    batches {sizes.Count}, items per batch mean {sizes.MeanMilliseconds:0.0} p50 {sizes.P50:0.#} max {sizes.MaxMilliseconds:0}; wait in batch p50 {Ms(stage.QueueWait.P50)} p99 {Ms(stage.QueueWait.P99)} ms\n");
             }
 
+            WriteTimed(text, stage.Counts);
             WriteWindows(text, stage);
             if (showShards)
             {

@@ -25,7 +25,8 @@ internal enum EnvelopeFlags : byte
     /// Written by a delayed write that keeps its key's order: it travels through the channel (and may
     /// park behind its key) like any item, its <see cref="Envelope{T}.AcceptedTimestamp"/> is its due
     /// time (when it becomes runnable, so its queue wait counts from there), and when it has claimed
-    /// its key before that time it waits on a timer (see <c>Shard.Timed.cs</c>).
+    /// its key before that time it waits on a timer (see <c>Shard.Timed.cs</c>). Bit 8, leaving 4 to
+    /// the ring's untimed claims of issue 24.
     /// </summary>
     Delayed = 8,
 }

@@ -42,7 +42,8 @@ internal sealed partial class Shard<T>
     /// <param name="willWait">The caller waits for room on <see cref="WriteOutcome.Full"/>, with <paramref name="waitWith"/>.</param>
     /// <param name="waitWith">On <see cref="WriteOutcome.Full"/> with <paramref name="willWait"/>: the envelope to pass to <see cref="WriteWaitingAsync"/>.</param>
     /// <exception cref="ArgumentException">The dedupe key does not refine the routing key, or the merge function threw; the item was not accepted.</exception>
-    public WriteOutcome TryWriteDeduped(in DedupeWrite<T> write, long entryTimestamp, long acceptedTimestamp, bool willWait, out Envelope<T> waitWith)
+    /// <param name="delayed">A delayed write that keeps its key's order (<c>Shard.Timed.cs</c>): <paramref name="acceptedTimestamp"/> is its due time.</param>
+    public WriteOutcome TryWriteDeduped(in DedupeWrite<T> write, long entryTimestamp, long acceptedTimestamp, bool willWait, out Envelope<T> waitWith, bool delayed = false)
     {
         waitWith = default;
         BeginWrite();
@@ -76,11 +77,20 @@ internal sealed partial class Shard<T>
                 // their callbacks after the lock is released.
                 slot = _index.Rent(in write);
                 envelope = new Envelope<T>(default!, write.RoutingKey, entryTimestamp, acceptedTimestamp) { Slot = slot };
+                if (delayed)
+                {
+                    MarkDelayedLocked(ref envelope);
+                }
+
                 // Counted by the channel when it takes it (see Shard's remarks).
                 written = TryWriteChannel(in envelope);
                 if (written)
                 {
                     _index.Register(slot);
+                    if (delayed)
+                    {
+                        CountDelayedWrittenLocked();
+                    }
                 }
             }
         }

@@ -14,10 +14,10 @@ internal sealed partial class Shard<T>
         lock (_lock)
         {
             AssertLocked();
-            var retrying = new List<(string?, int)>(_retryTimers.Count);
+            var retrying = new List<(string?, int, HoldReason)>(_retryTimers.Count);
             foreach (PendingRetry<T> retry in _retryTimers.Pending)
             {
-                retrying.Add((KeyText(retry.Envelope.Key), retry.Envelope.Attempts));
+                retrying.Add((KeyText(retry.Envelope.Key), retry.Envelope.Attempts, retry.Reason));
             }
 
             int channel = _reader.Count;

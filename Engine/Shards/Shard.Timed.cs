@@ -113,90 +113,26 @@ internal sealed partial class Shard<T>
                 return plain;
             }
 
-            return TryWriteDelayedSlot(in flagged, in write, willWait, out waitWith);
+            return TryWriteDeduped(in write, flagged.EntryTimestamp, due, willWait, out waitWith, delayed: true);
         }
 
         return TryHoldWrite(in envelope, in write, deduped, due, debounce, willWait, out room);
     }
 
-    /// <summary>
-    /// A delayed write of a dedupe stage that keeps its key's order: as <see cref="TryWriteDeduped"/>
-    /// (replace a waiting item of the dedupe key, or enter the channel registered), the slot marked
-    /// delayed so a replace of it is counted so.
-    /// </summary>
-    private WriteOutcome TryWriteDelayedSlot(in Envelope<T> flagged, in DedupeWrite<T> write, bool willWait, out Envelope<T> waitWith)
+    /// <summary>A delayed write of a dedupe stage enters the channel (see <see cref="TryWriteDeduped"/>): flagged, its slot marked delayed (a replace of it is counted so). Under <see cref="_lock"/>.</summary>
+    private void MarkDelayedLocked(ref Envelope<T> envelope)
     {
-        waitWith = default;
-        BeginWrite();
-        DedupeSlot<T>? slot = null;
-        Envelope<T> entering;
-        bool written;
-        try
-        {
-            lock (_lock)
-            {
-                AssertLocked();
-                if (_completing)
-                {
-                    AbandonWrite(slot: null, refused: true);
-                    return WriteOutcome.Closed;
-                }
+        AssertLocked();
+        envelope.Flags |= EnvelopeFlags.Delayed;
+        envelope.Slot!.State = SlotState.Delayed;
+    }
 
-                if (_index!.TryGetWaiting(write.DedupeKey, out DedupeSlot<T>? waiting))
-                {
-                    ReplaceLocked(waiting, in write);
-                    Interlocked.Increment(ref Counters.AcceptedOutsideChannel);
-                    return WriteOutcome.Accepted;
-                }
-
-                slot = _index.Rent(in write);
-                slot.State = SlotState.Delayed;
-                entering = flagged;
-                entering.Slot = slot;
-                written = TryWriteChannel(in entering);
-                if (written)
-                {
-                    _index.Register(slot);
-                    Interlocked.Increment(ref Counters.Delayed);
-                    CountDelayedInChannelLocked();
-                }
-            }
-        }
-        catch (ArgumentException)
-        {
-            AbandonWrite(slot: null, refused: true);
-            throw;
-        }
-        finally
-        {
-            FlushDeferred();
-        }
-
-        if (written)
-        {
-            ObserveHeld(openCounts: 1);
-            EnsureLoop(fenced: _writeIsFenced);
-            EndWrite();
-            return WriteOutcome.Accepted;
-        }
-
-        EndWrite();
-        WriteOutcome outcome = OnWriteFailed(write.Item, willWait);
-        if (outcome == WriteOutcome.Full && willWait)
-        {
-            // The caller waits with it (and counts it delayed once it gets in).
-            waitWith = entering;
-        }
-        else
-        {
-            lock (_lock)
-            {
-                AssertLocked();
-                ReturnSlot(slot);
-            }
-        }
-
-        return outcome;
+    /// <summary>A delayed write of a dedupe stage got into the channel. Under <see cref="_lock"/>.</summary>
+    private void CountDelayedWrittenLocked()
+    {
+        AssertLocked();
+        Interlocked.Increment(ref Counters.Delayed);
+        CountDelayedInChannelLocked();
     }
 
     /// <summary>

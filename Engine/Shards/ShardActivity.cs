@@ -19,8 +19,8 @@ internal readonly record struct ShardActivity
     /// <summary>Items parked behind a busy key.</summary>
     public int Parked { get; init; }
 
-    /// <summary>Items waiting for a retry's backoff: their key and the attempts made.</summary>
-    public IReadOnlyList<(string? Key, int Attempts)> Retrying { get; init; }
+    /// <summary>Items on a timer: their key, the attempts made, and why they wait (a retry's backoff, or their time).</summary>
+    public IReadOnlyList<(string? Key, int Attempts, HoldReason Reason)> Retrying { get; init; }
 
     /// <summary>Whether the shard holds so many items outside its channel that it reads no more of it.</summary>
     public bool HoldLimitReached { get; init; }

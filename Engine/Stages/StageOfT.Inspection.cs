@@ -15,7 +15,7 @@ public sealed partial class Stage<T> : IWatchedPart
     /// Adds one entry per thing the stage holds. Busy: a run that waits for neither the clock nor room
     /// downstream, a loop between runs, items a free worker is about to take, a write or callback
     /// under way. Waiting for the clock: runs waiting on a timer of the clock or for room in a full
-    /// stage, items waiting for a retry's backoff, items queued behind workers that all wait.
+    /// stage, items waiting for a retry's backoff or for their time, items queued behind workers that all wait.
     /// </summary>
     void IWatchedPart.Inspect(List<PartState> into)
     {
@@ -72,9 +72,12 @@ public sealed partial class Stage<T> : IWatchedPart
                     : $"{shard.Ready} item(s) ready to run for a worker to take", !allWorkersWait));
             }
 
-            foreach ((string? key, int attempts) in shard.Retrying)
+            foreach ((string? key, int attempts, HoldReason reason) in shard.Retrying)
             {
-                into.Add(new PartState(pipeline, Name, i, key, $"waiting for its retry's backoff (attempt {attempts} failed)", false));
+                string what = reason == HoldReason.Retry
+                    ? $"waiting for its retry's backoff (attempt {attempts} failed)"
+                    : $"waiting for its time ({reason.ToString().ToLowerInvariant()})";
+                into.Add(new PartState(pipeline, Name, i, key, what, false));
             }
 
             if (shard.Parked > 0)
