@@ -112,11 +112,16 @@ public partial class MetricCatalogueTests
     public void The_Engine_meter_publishes_exactly_the_catalogue_s_instruments_with_their_types_units_and_descriptions()
     {
         var published = new List<string>();
+
+        // Made first, so the listener's start publishes its instruments; the callback tells them by
+        // name and missing scope rather than by reading EngineMeter.Default, which would re-enter the
+        // type's initialiser if it ran from the callback (see ObservabilityDefaultsTests.Listen).
+        Meter engine = EngineMeter.Default.Meter;
         using (var listener = new MeterListener())
         {
             listener.InstrumentPublished = (instrument, _) =>
             {
-                if (instrument.Meter == EngineMeter.Default.Meter)
+                if (instrument.Meter == engine)
                 {
                     string type = instrument switch
                     {

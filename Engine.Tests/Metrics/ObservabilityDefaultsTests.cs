@@ -33,11 +33,12 @@ public class ObservabilityDefaultsTests
     public void Every_histogram_advises_bucket_boundaries_in_seconds_from_a_microsecond_to_minutes()
     {
         var advised = new Dictionary<string, IReadOnlyList<double>?>();
+        _ = EngineMeter.Default; // made first, so the listener's start publishes its instruments
         using (var listener = new MeterListener())
         {
             listener.InstrumentPublished = (instrument, _) =>
             {
-                if (instrument.Meter == EngineMeter.Default.Meter && instrument is Histogram<double> histogram)
+                if (instrument.Meter.Name == EngineTelemetry.MeterName && instrument.Meter.Scope is null && instrument is Histogram<double> histogram)
                 {
                     advised[histogram.Name] = histogram.Advice?.HistogramBucketBoundaries;
                 }
@@ -253,7 +254,11 @@ public class ObservabilityDefaultsTests
         var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter == EngineMeter.Default.Meter)
+            // The engine's static meter is told by its name and its missing scope (a factory's meter has
+            // one), not by EngineMeter.Default: instruments are published while that static is being
+            // initialised, and reading it from here then re-entered the type's initialiser, which threw
+            // and broke the meter for the rest of the process (this test failed when run alone).
+            if (instrument.Meter.Name == EngineTelemetry.MeterName && instrument.Meter.Scope is null)
             {
                 l.EnableMeasurementEvents(instrument);
             }
