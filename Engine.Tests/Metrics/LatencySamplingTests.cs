@@ -134,13 +134,7 @@ public class LatencySamplingTests
         var time = new WatchedTimeProvider();
         using var started = new SemaphoreSlim(0);
         using var release = new SemaphoreSlim(0);
-        await using Stage<int> stage = Stage.Create(
-            new StageOptions<int> { Name = "waited", Shards = 1, Capacity = 2, KeySelector = _ => "one", TimeProvider = time, LatencySampling = 2 },
-            async (int _, CancellationToken ct) =>
-            {
-                started.Release();
-                await release.WaitAsync(ct).ConfigureAwait(false);
-            });
+        await using Stage<int> stage = GatedStage("waited", capacity: 2, sampling: 2, time, started, release);
 
         await stage.WriteAsync(0);
         await started.WaitAsync(TestWait.Patience);
@@ -172,13 +166,7 @@ public class LatencySamplingTests
         var time = new WatchedTimeProvider();
         using var started = new SemaphoreSlim(0);
         using var release = new SemaphoreSlim(0);
-        await using Stage<int> stage = Stage.Create(
-            new StageOptions<int> { Name = "room", Shards = 1, Capacity = 1, KeySelector = _ => "one", TimeProvider = time, LatencySampling = 1 },
-            async (int _, CancellationToken ct) =>
-            {
-                started.Release();
-                await release.WaitAsync(ct).ConfigureAwait(false);
-            });
+        await using Stage<int> stage = GatedStage("room", capacity: 1, sampling: 1, time, started, release);
 
         await stage.WriteAsync(0);
         await started.WaitAsync(TestWait.Patience);
@@ -214,6 +202,16 @@ public class LatencySamplingTests
             (int _, CancellationToken _) => { }))!;
         Assert.That(error.ParamName, Is.EqualTo("options.LatencySampling"));
     }
+
+    /// <summary>One shard, one key, on <paramref name="time"/>: each run signals <paramref name="started"/> and waits for <paramref name="release"/>.</summary>
+    private static Stage<int> GatedStage(string name, int capacity, int sampling, TimeProvider time, SemaphoreSlim started, SemaphoreSlim release) =>
+        Stage.Create(
+            new StageOptions<int> { Name = name, Shards = 1, Capacity = capacity, KeySelector = _ => "one", TimeProvider = time, LatencySampling = sampling },
+            async (int _, CancellationToken ct) =>
+            {
+                started.Release();
+                await release.WaitAsync(ct).ConfigureAwait(false);
+            });
 
     /// <summary>The value at a quantile of sorted values (nearest rank), as a histogram reads it.</summary>
     private static long Percentile(long[] sorted, double quantile) =>
