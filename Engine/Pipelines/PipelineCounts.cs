@@ -23,7 +23,11 @@ public sealed class PipelineCounts
     public StageCounts this[string stage] =>
         _stages.FirstOrDefault(s => s.Stage == stage) is { Stage: not null } found ? found.Counts : throw new KeyNotFoundException($"The pipeline has no stage '{stage}'.");
 
-    /// <summary>How many outputs a stage forwarded downstream.</summary>
+    /// <summary>
+    /// How many outputs a stage forwarded downstream; exact once the stage is done. While items flow,
+    /// a transform stage's figure (its processed runs, one output each) trails by the runs its workers
+    /// have not yet added to their counts.
+    /// </summary>
     /// <param name="stage">The stage's name.</param>
     /// <returns>The count.</returns>
     /// <exception cref="KeyNotFoundException">No stage has that name.</exception>
