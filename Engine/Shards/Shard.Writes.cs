@@ -63,6 +63,12 @@ internal sealed partial class Shard<T>
             return;
         }
 
+        Stamp(ref envelope, stamp);
+    }
+
+    /// <summary>Times a write: its accept stamp, and its entry stamp when it enters the pipeline here.</summary>
+    private static void Stamp(ref Envelope<T> envelope, long stamp)
+    {
         envelope.AcceptedTimestamp = stamp;
         if (envelope.EntryTimestamp == 0)
         {
@@ -131,11 +137,7 @@ internal sealed partial class Shard<T>
             // the time spent waiting for room (docs/metrics.md); the claim must not time it again.
             if ((_channel.Accepted & _samplingMask) == 0)
             {
-                envelope.AcceptedTimestamp = AcceptStamp();
-                if (envelope.EntryTimestamp == 0)
-                {
-                    envelope.EntryTimestamp = envelope.AcceptedTimestamp;
-                }
+                Stamp(ref envelope, AcceptStamp());
             }
             else
             {
